@@ -1,0 +1,168 @@
+"""``hdrlift predict``, ``operators``, ``models``, ``convert``, ``export``, ``bench``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from hdrlift.errors import HdrliftError
+from hdrlift.inference.outputs import FORMATS
+
+LDR_EXTS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
+DEFAULT_MAX_PIXELS = 200_000_000
+
+
+def add_parsers(sub: Any) -> None:
+    p = sub.add_parser("predict", help="reconstruct HDR from LDR photos (writes EXR + tone-mapped preview)")
+    p.add_argument("inputs", nargs="+", help="image files or folders")
+    p.add_argument("-o", "--output", help="output file (one input) or folder (default: beside each input)")
+    p.add_argument("-m", "--method", default="default", help="operator, network weight, or checkpoint dir")
+    p.add_argument("-f", "--format", default=None, choices=sorted(FORMATS), help="output format (default exr)")
+    p.add_argument("--preview", action=argparse.BooleanOptionalAction, default=True,
+                   help="also write <name>.preview.png, a tone-mapped 8-bit view (default on)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument("--skip-existing", action="store_true", help="skip inputs whose outputs exist (resume)")
+    p.add_argument("-r", "--recursive", action="store_true", help="search folders recursively")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--tile", type=int, default=None, help="tile size for large images (0 = no tiling)")
+    p.add_argument("--strategy", default="tile", choices=["tile", "deu", "ses", "none"],
+                   help="large-image strategy (default tile)")
+    p.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16"], help="CUDA autocast")
+    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="refuse larger images")
+    p.add_argument("--half", action=argparse.BooleanOptionalAction, default=True, help="EXR half floats")
+    p.add_argument("--json", action="store_true", help="print a JSON summary")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("operators", help="list classical expansion operators")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_operators)
+
+    p = sub.add_parser("models", help="list network architectures (and shipped weights)")
+    p.add_argument("--pretrained", action="store_true", help="list shipped weights with validation scores")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("convert", help="import the authors' HDRUNet .pth into an hdrlift checkpoint")
+    p.add_argument("pth", help="official HDRUNet state dict (.pth)")
+    p.add_argument("-o", "--output", required=True, help="checkpoint directory to write")
+    p.add_argument("--arch", default="hdrunet", choices=["hdrunet"])
+    p.set_defaults(func=cmd_convert)
+
+
+def _collect(inputs: list[str], recursive: bool) -> tuple[list[Path], list[str]]:
+    files: list[Path] = []
+    errors: list[str] = []
+    for s in inputs:
+        p = Path(s)
+        if p.is_dir():
+            it = p.rglob("*") if recursive else p.glob("*")
+            found = sorted(q for q in it if q.is_file() and q.suffix.lower() in LDR_EXTS
+                           and ".preview." not in q.name)
+            if not found:
+                errors.append(f"{p}: no images found in folder")
+            files += found
+        elif p.exists():
+            files.append(p)
+        else:
+            errors.append(f"{p}: no such file or directory")
+    return files, errors
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from hdrlift.inference.batch import predict_files
+
+    fmt = args.format or "exr"
+    if args.output and len(args.inputs) == 1 and args.format is None:
+        suf = Path(args.output).suffix.lower()
+        fmt = {".hdr": "hdr", ".png": "png16", ".tif": "tiff", ".tiff": "tiff"}.get(suf, fmt)
+    files, errors = _collect(args.inputs, args.recursive)
+    for e in errors:
+        print(f"hdrlift: error: {e}", file=sys.stderr)
+    results = predict_files(
+        files,
+        method=args.method,
+        out=args.output,
+        fmt=fmt,
+        preview=args.preview,
+        overwrite=args.overwrite,
+        skip_existing=args.skip_existing,
+        device=args.device,
+        tile=args.tile,
+        strategy=args.strategy,
+        precision=args.precision,
+        max_pixels=args.max_pixels,
+        half=args.half,
+        debug=args.debug,
+    )
+    failed = len(errors) + sum(1 for r in results if r["status"] == "error")
+    if args.json:
+        print(json.dumps({"results": results, "errors": errors}, indent=2))
+    return 1 if failed else 0
+
+
+def cmd_operators(args: argparse.Namespace) -> int:
+    from hdrlift.operators import list_operators
+
+    ops = list_operators()
+    if args.json:
+        print(json.dumps([{"name": o.name, "description": o.description, "citation": o.citation} for o in ops],
+                         indent=2))
+        return 0
+    w = max(len(o.name) for o in ops)
+    for o in ops:
+        print(f"{o.name:<{w}}  {o.description}")
+        print(f"{'':<{w}}  {o.citation}")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from hdrlift.checkpoint import pretrained_names, read_config, resolve
+    from hdrlift.models import create_model, list_models
+
+    if args.pretrained:
+        rows = []
+        for n in pretrained_names():
+            c = read_config(resolve(n))
+            val = c.get("meta", {}).get("val", {})
+            rows.append({"name": n, "arch": c["arch"], "psnr_mu": val.get("psnr_mu"),
+                         "clipped_rmse": val.get("clipped_rmse"), "steps": c.get("meta", {}).get("step")})
+        if args.json:
+            print(json.dumps(rows, indent=2))
+        elif not rows:
+            print("no pretrained weights are shipped in this installation")
+        else:
+            for r in rows:
+                mu = f"{r['psnr_mu']:.2f} dB" if r["psnr_mu"] is not None else "n/a"
+                print(f"{r['name']:<28} arch {r['arch']:<14} val PSNR-mu {mu}  steps {r['steps']}")
+        return 0
+    rows = []
+    for s in list_models():
+        n = create_model(s.name).num_parameters()
+        rows.append({"name": s.name, "paper": s.paper, "params": n, "domain": s.domain,
+                     "multiple": s.size.multiple, "global_context": s.size.global_context,
+                     "description": s.description})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for r in rows:
+        print(f"{r['name']:<20} {r['params']:>11,d} params  {r['description']}")
+        print(f"{'':<20} paper: {r['paper']}")
+        print(f"{'':<20} inside: {r['domain']}; size multiple {r['multiple']}"
+              + (f"; global: {r['global_context']}" if r["global_context"] else ""))
+    return 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from hdrlift.checkpoint import save_model
+    from hdrlift.models.hdrunet import load_official_pth
+
+    if not os.path.isfile(args.pth):
+        raise HdrliftError(f"{args.pth}: no such file")
+    model = load_official_pth(args.pth)
+    d = save_model(model, args.output, meta={"converted_from": os.path.basename(args.pth)})
+    print(f"wrote {d}/model.safetensors and config.json")
+    return 0

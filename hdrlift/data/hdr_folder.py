@@ -1,0 +1,244 @@
+"""Training pairs made on the fly from real HDR images with the project's camera model.
+
+Every sample is a pure function of ``(seed, index)``: the image, crop, scale, flips/rot90 and every camera
+parameter come from a ``torch.Generator`` seeded with them. So a run is replayable, resumes exactly
+(the sample stream continues at ``step * batch``) and DDP ranks draw disjoint indices.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
+
+from hdrlift.errors import DataError, HdrliftError
+
+log = logging.getLogger(__name__)
+
+_MIX = 0x9E3779B97F4A7C15
+
+
+def sample_seed(seed: int, index: int, salt: int = 0) -> int:
+    """Deterministic 63-bit seed of sample ``index`` (splitmix-style mixing)."""
+    z = (seed * 1_000_003 + index * 7_919 + salt * 104_729 + _MIX) & 0xFFFFFFFFFFFFFFFF
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
+    return (z ^ (z >> 31)) & 0x7FFFFFFFFFFFFFFF
+
+
+def normalise_exposure(hdr: np.ndarray, target_median: float = 0.18) -> np.ndarray:
+    """Scale linear HDR so that its median positive luminance is ``target_median``.
+
+    Shape:
+        (H, W, 3) linear -> same
+    """
+    lum = 0.2126 * hdr[..., 0] + 0.7152 * hdr[..., 1] + 0.0722 * hdr[..., 2]
+    pos = lum[lum > 0]
+    med = float(np.median(pos)) if pos.size else 1.0
+    return (hdr * (target_median / max(med, 1e-12))).astype(np.float32)
+
+
+def load_hdr_images(files: Sequence[Path], on_bad: str = "skip") -> tuple[list[np.ndarray], list[Path]]:
+    """Read, validate (finite, >= 0, 3 channels) and exposure-normalise HDR files.
+
+    ``on_bad="skip"`` logs the file and its problem and leaves it out; ``"error"`` raises DataError.
+    """
+    from hdrlift.io import read_image
+
+    imgs, kept = [], []
+    for f in files:
+        try:
+            img = read_image(f)
+            if img.ndim != 3 or img.shape[2] < 3:
+                raise DataError(f"{f}: expected an RGB HDR image, got shape {img.shape}")
+            img = np.ascontiguousarray(img[..., :3], dtype=np.float32)
+            if not np.isfinite(img).all():
+                raise DataError(f"{f}: contains NaN or Inf")
+            if min(img.shape[:2]) < 16:
+                raise DataError(f"{f}: too small ({img.shape[1]}x{img.shape[0]})")
+        except HdrliftError as exc:
+            if on_bad == "error":
+                raise DataError(str(exc)) from None
+            log.warning("skipping bad training file: %s", exc)
+            continue
+        imgs.append(normalise_exposure(np.maximum(img, 0.0)))
+        kept.append(Path(f))
+    if not imgs:
+        raise DataError("no usable HDR image in the training data")
+    return imgs, kept
+
+
+@dataclass
+class AugmentConfig:
+    """Geometric augmentation of HDR crops (before the camera model)."""
+
+    patch: int = 128
+    scale_min: float = 0.5  # random down-scaling factor range [scale_min, 1] before cropping
+    flips: bool = True
+    rot90: bool = True
+    panorama_band: float = 0.6  # for ~2:1 images crop rows from the middle band of this height fraction
+
+
+@dataclass
+class Sample:
+    ldr: torch.Tensor
+    hdr: torch.Tensor
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def random_crop(
+    hdr: np.ndarray, aug: AugmentConfig, g: torch.Generator
+) -> torch.Tensor:
+    """Random scaled crop of an HDR image with flips / rot90, all drawn from ``g``.
+
+    Shape:
+        (H, W, 3) linear numpy -> (3, patch, patch) linear tensor
+    """
+
+    def u() -> float:
+        return float(torch.rand((), generator=g))
+
+    h, w = hdr.shape[:2]
+    y0, y1 = 0, h
+    if 1.8 <= w / h <= 2.2:  # equirectangular panorama: avoid the stretched poles
+        band = int(round(h * aug.panorama_band))
+        y0 = (h - band) // 2
+        y1 = y0 + band
+    avail = min(y1 - y0, w)
+    s = aug.scale_min + (1.0 - aug.scale_min) * u()
+    c = int(round(aug.patch / s))
+    c = max(min(c, avail), 1)
+    top = y0 + int(u() * (y1 - y0 - c + 1))
+    left = int(u() * (w - c + 1))
+    crop = torch.from_numpy(np.ascontiguousarray(hdr[top : top + c, left : left + c])).permute(2, 0, 1)
+    if c != aug.patch:
+        crop = F.interpolate(
+            crop[None], size=(aug.patch, aug.patch), mode="bilinear", align_corners=False, antialias=c > aug.patch
+        )[0].clamp(min=0.0)
+    if aug.flips and u() < 0.5:
+        crop = crop.flip(-1)
+    if aug.flips and u() < 0.5:
+        crop = crop.flip(-2)
+    if aug.rot90:
+        k = int(u() * 4) % 4
+        if k:
+            crop = torch.rot90(crop, k, dims=(-2, -1))
+    return crop.contiguous()
+
+
+class HDRFolder(Dataset):
+    """Real HDR images + the camera model applied on the fly -> (LDR sRGB [0,1], linear HDR target).
+
+    Args:
+        files: HDR files (see :func:`hdrlift.data.splits.read_split`).
+        length: virtual length (number of distinct samples addressable; index ``i`` is a pure
+            function of ``(seed, i)``).
+        aug: crop / flip configuration.
+        camera: camera configuration (dict or ``CameraConfig``) for :mod:`hdrlift.degrade`.
+        seed: base seed.
+
+    Shape:
+        item -> {"ldr": (3, P, P) sRGB [0,1], "hdr": (3, P, P) linear (1.0 = clipping level)}
+    """
+
+    def __init__(
+        self,
+        files: Sequence[Path],
+        length: int = 10**9,
+        aug: AugmentConfig | None = None,
+        camera: Any = None,
+        seed: int = 0,
+        on_bad: str = "skip",
+    ) -> None:
+        from hdrlift.degrade import CameraConfig
+
+        self.images, self.files = load_hdr_images(files, on_bad=on_bad)
+        self.length = int(length)
+        self.aug = aug or AugmentConfig()
+        if camera is None:
+            camera = CameraConfig()
+        elif isinstance(camera, dict):
+            camera = CameraConfig.from_dict(camera)
+        self.camera = camera
+        self.seed = int(seed)
+
+    def __len__(self) -> int:
+        return self.length
+
+    def image_index(self, index: int) -> int:
+        n = len(self.images)
+        epoch, pos = divmod(index, n)
+        perm = torch.randperm(n, generator=torch.Generator().manual_seed(sample_seed(self.seed, epoch, salt=1)))
+        return int(perm[pos])
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        from hdrlift.degrade import sample_params, simulate
+
+        g = torch.Generator().manual_seed(sample_seed(self.seed, int(index)))
+        k = self.image_index(int(index))
+        crop = random_crop(self.images[k], self.aug, g)
+        hdr_np = crop.permute(1, 2, 0).numpy()
+        params = sample_params(self.camera, g, hdr_np)
+        res = simulate(hdr_np, params)
+        ldr = torch.as_tensor(np.ascontiguousarray(res.ldr)).permute(2, 0, 1).float()
+        tgt = torch.as_tensor(np.ascontiguousarray(res.hdr_target)).permute(2, 0, 1).float()
+        return {"ldr": ldr.contiguous(), "hdr": tgt.contiguous()}
+
+
+def make_validation_pairs(
+    files: Sequence[Path],
+    exposures: Sequence[float] = (-1.0, 0.0, 1.5),
+    max_side: int = 384,
+    seed: int = 1234,
+    camera: Any = None,
+) -> list[dict[str, Any]]:
+    """Fixed validation pairs: each image centre-cropped/down-scaled to ``max_side`` and captured at
+    several exposure offsets (stops relative to the camera model's auto exposure), with a fixed seed.
+
+    Shape:
+        each -> {"name": str, "ldr": (3,H,W) sRGB, "hdr": (3,H,W) linear}
+    """
+    from hdrlift.degrade import CameraConfig, sample_params, simulate
+
+    cam = camera if camera is not None else CameraConfig()
+    if isinstance(cam, dict):
+        cam = CameraConfig.from_dict(cam)
+    imgs, kept = load_hdr_images(files, on_bad="skip")
+    pairs = []
+    for i, (img, f) in enumerate(zip(imgs, kept)):
+        t = torch.from_numpy(img).permute(2, 0, 1)[None]
+        h, w = t.shape[-2:]
+        sc = max_side / max(h, w)
+        if sc < 1:
+            t = F.interpolate(t, scale_factor=sc, mode="bilinear", align_corners=False, antialias=True)
+        hdr_np = t[0].clamp(min=0).permute(1, 2, 0).numpy()
+        for j, ev in enumerate(exposures):
+            g = torch.Generator().manual_seed(sample_seed(seed, i * 100 + j))
+            params = sample_params(cam, g, hdr_np)
+            params = _shift_exposure(params, ev)
+            res = simulate(hdr_np, params)
+            pairs.append(
+                {
+                    "name": f"{f.stem}_ev{ev:+.1f}",
+                    "ldr": torch.as_tensor(np.ascontiguousarray(res.ldr)).permute(2, 0, 1).float(),
+                    "hdr": torch.as_tensor(np.ascontiguousarray(res.hdr_target)).permute(2, 0, 1).float(),
+                }
+            )
+    return pairs
+
+
+def _shift_exposure(params: Any, ev: float) -> Any:
+    """Return ``params`` with its exposure multiplied by 2**ev."""
+    import dataclasses
+
+    if ev == 0:
+        return params
+    return dataclasses.replace(params, exposure=float(params.exposure) * math.pow(2.0, ev))

@@ -1,0 +1,146 @@
+"""Typed training configuration loaded from YAML (``yaml.safe_load``), with ``--set a.b=c`` overrides.
+
+An unknown key is a :class:`ConfigError` that lists the valid keys of that section.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hdrlift.errors import ConfigError
+
+
+@dataclass
+class ModelConfig:
+    name: str = "hdrunet"
+    hparams: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class DataConfig:
+    kind: str = "hdr_folder"  # hdr_folder | ntire | paired | sice | fivek | hdr_real
+    root: str = "../shared/data/hdr"
+    train_split: str | None = "configs/splits/hdr_train.txt"
+    val_split: str | None = "configs/splits/hdr_val.txt"
+    val_root: str | None = None
+    patch: int = 128
+    batch: int = 8
+    scale_min: float = 0.5
+    workers: int = 1
+    camera: dict[str, Any] = field(default_factory=dict)
+    val_exposures: list[float] = field(default_factory=lambda: [-1.0, 0.0, 1.5])
+    val_max_side: int = 384
+    val_limit: int = 0  # 0 = all validation pairs
+    on_bad: str = "skip"  # skip | error
+    unpaired_root: str | None = None  # LDR photos for DuHDR's Algorithm 2
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 2e-4
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.99])
+    weight_decay: float = 0.0
+    milestones: list[int] = field(default_factory=list)
+    gamma: float = 0.5
+    grad_clip: float = 0.0
+    d_lr: float | None = None  # discriminator learning rate (GAN recipes); None = lr
+
+
+@dataclass
+class TrainConfig:
+    method: str = "hdrunet"  # training recipe: hdrunet | twostage | uhd_bilateral | duhdr
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    loss: dict[str, Any] = field(default_factory=dict)
+    steps: int = 1000
+    val_every: int = 250
+    ckpt_every: int = 250
+    log_every: int = 10
+    preview_every: int = 0  # 0 = with validation
+    keep_checkpoints: int = 2
+    seed: int = 0
+    threads: int = 0  # 0 = all cores
+    out_dir: str = "runs/run"
+    tensorboard: bool = True
+    tag: str = ""
+
+
+_SECTIONS = {"model": ModelConfig, "data": DataConfig, "optim": OptimConfig}
+
+
+def _build(cls: type, data: dict[str, Any], where: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(sorted(names))}")
+    kwargs = {}
+    for k, v in data.items():
+        sub = _SECTIONS.get(k) if cls is TrainConfig else None
+        kwargs[k] = _build(sub, v or {}, f"{where}.{k}" if where else k) if sub else v
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"{where or 'config'}: {exc}") from None
+
+
+def config_from_dict(data: dict[str, Any]) -> TrainConfig:
+    """Build a :class:`TrainConfig` from a nested dict (unknown keys are errors)."""
+    cfg = _build(TrainConfig, data, "")
+    _check(cfg)
+    return cfg
+
+
+def _check(cfg: TrainConfig) -> None:
+    if cfg.steps < 1:
+        raise ConfigError(f"steps must be >= 1, got {cfg.steps}")
+    if cfg.data.batch < 1 or cfg.data.patch < 8:
+        raise ConfigError("data.batch must be >= 1 and data.patch >= 8")
+    if cfg.data.on_bad not in ("skip", "error"):
+        raise ConfigError(f"data.on_bad must be 'skip' or 'error', got {cfg.data.on_bad!r}")
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``key.sub=value`` overrides (value parsed with ``yaml.safe_load``) to a nested dict."""
+    for ov in overrides:
+        if "=" not in ov:
+            raise ConfigError(f"override {ov!r} is not key=value")
+        key, raw = ov.split("=", 1)
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            value = raw
+        node = data
+        parts = key.strip().split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {key!r}: {p} is not a section")
+        node[parts[-1]] = value
+    return data
+
+
+def load_config(path: str | Path | None, overrides: list[str] | None = None) -> TrainConfig:
+    """Load a YAML config file (or defaults when ``path`` is None) and apply overrides."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        try:
+            data = yaml.safe_load(p.read_text()) or {}
+        except FileNotFoundError:
+            raise ConfigError(f"{p}: config file not found") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{p}: invalid YAML ({str(exc).splitlines()[0]})") from None
+    data = apply_overrides(data, overrides or [])
+    return config_from_dict(data)
+
+
+def config_to_dict(cfg: TrainConfig) -> dict[str, Any]:
+    return dataclasses.asdict(cfg)

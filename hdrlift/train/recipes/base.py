@@ -1,0 +1,115 @@
+"""Recipe base: which networks train, their optimisers and schedules, and one training step."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from hdrlift.models import HDRModel, create_model
+from hdrlift.train.config import TrainConfig
+from hdrlift.train.distributed import DistInfo
+
+
+class Recipe:
+    """One method's training logic. Subclasses define :meth:`generator_loss` (and optionally more).
+
+    ``self.nets`` holds every trained network by name (``"model"`` is the predictor that is saved and
+    validated); ``self.opts`` the optimisers; ``self.scheds`` their schedulers. After
+    :meth:`wrap_distributed`, ``self.g_step`` computes the generator loss through DDP.
+    """
+
+    def __init__(self, cfg: TrainConfig, device: torch.device) -> None:
+        self.cfg = cfg
+        self.device = device
+        self.model: HDRModel = create_model(cfg.model.name, **cfg.model.hparams).to(device)
+        self.model.train()
+        self.nets: dict[str, nn.Module] = {"model": self.model}
+        self.opts: dict[str, torch.optim.Optimizer] = {}
+        self.scheds: dict[str, Any] = {}
+        self.loss_cfg = dict(cfg.loss)
+        self.build()
+        if not self.opts:
+            self.opts["model"] = self.make_adam(self.model.parameters())
+        for k, o in self.opts.items():
+            self.scheds.setdefault(
+                k, torch.optim.lr_scheduler.MultiStepLR(o, milestones=list(cfg.optim.milestones), gamma=cfg.optim.gamma)
+            )
+        self.g_step: nn.Module = _Fn(self.generator_loss, model=self.model)
+
+    # -- construction -------------------------------------------------------------------------------
+    def build(self) -> None:
+        """Create extra networks / optimisers (subclasses)."""
+
+    def make_adam(self, params: Any, lr: float | None = None) -> torch.optim.Optimizer:
+        o = self.cfg.optim
+        return torch.optim.Adam(params, lr=o.lr if lr is None else lr, betas=tuple(o.betas),
+                                weight_decay=o.weight_decay)
+
+    def wrap_distributed(self, info: DistInfo) -> None:
+        """Wrap the generator-loss computation (and extra ones) in DDP when running distributed."""
+        if not info.enabled:
+            return
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        ids = [info.device.index] if info.device.type == "cuda" else None
+        self.g_step = DDP(self.g_step, device_ids=ids, find_unused_parameters=self.find_unused)
+        self.wrap_extra(info, ids)
+
+    find_unused = False
+
+    def wrap_extra(self, info: DistInfo, ids: Any) -> None:
+        """Subclasses with extra trained networks wrap them here."""
+
+    # -- training -----------------------------------------------------------------------------------
+    def generator_loss(self, batch: dict[str, torch.Tensor], step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        raise TypeError(f"{type(self).__name__} defines no generator loss")
+
+    def train_step(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, float]:
+        opt = self.opts["model"]
+        opt.zero_grad(set_to_none=True)
+        loss, logs = self.g_step(batch, step)
+        loss.backward()
+        self.clip(self.model.parameters())
+        opt.step()
+        self.scheds["model"].step()
+        return logs
+
+    def clip(self, params: Any) -> None:
+        if self.cfg.optim.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(list(params), self.cfg.optim.grad_clip)
+
+    def predictor(self) -> HDRModel:
+        return self.model
+
+    def current_lr(self) -> float:
+        return float(next(iter(self.opts.values())).param_groups[0]["lr"])
+
+    # -- state --------------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "nets": {k: v.state_dict() for k, v in self.nets.items()},
+            "opts": {k: v.state_dict() for k, v in self.opts.items()},
+            "scheds": {k: v.state_dict() for k, v in self.scheds.items()},
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for k, v in state["nets"].items():
+            self.nets[k].load_state_dict(v)
+        for k, v in state["opts"].items():
+            self.opts[k].load_state_dict(v)
+        for k, v in state["scheds"].items():
+            self.scheds[k].load_state_dict(v)
+
+
+class _Fn(nn.Module):
+    """A module whose forward calls ``fn``; registering the networks lets DDP sync their gradients."""
+
+    def __init__(self, fn: Any, **nets: nn.Module) -> None:
+        super().__init__()
+        self.fn = fn
+        self.nets = nn.ModuleDict(nets)
+
+    def forward(self, batch: dict[str, torch.Tensor], step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        return self.fn(batch, step)

@@ -1,0 +1,231 @@
+"""The training loop shared by every method: data, DDP, schedule, validation, checkpoints, resume.
+
+Method specifics (losses, extra networks such as discriminators, stage schedules) live in
+:mod:`hdrlift.train.recipes`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+from torch import nn
+from torch.utils.data import DataLoader, Sampler
+
+from hdrlift.train.config import TrainConfig, config_from_dict, config_to_dict
+from hdrlift.train.distributed import DistInfo, barrier, cleanup, setup
+from hdrlift.train.state import load_train_state, save_train_state
+
+log = logging.getLogger(__name__)
+
+
+class StepSampler(Sampler[int]):
+    """Indices of the deterministic sample stream for this rank, from ``start_step`` on.
+
+    Step ``s`` of rank ``r`` of ``world`` uses samples ``((s * world + r) * batch + b)``, so ranks never
+    share a sample and a resumed run continues the same stream.
+    """
+
+    def __init__(self, start_step: int, steps: int, batch: int, rank: int = 0, world: int = 1) -> None:
+        self.start, self.steps, self.batch, self.rank, self.world = start_step, steps, batch, rank, world
+
+    def __iter__(self) -> Iterator[int]:
+        for s in range(self.start, self.steps):
+            base = (s * self.world + self.rank) * self.batch
+            yield from range(base, base + self.batch)
+
+    def __len__(self) -> int:
+        return max(self.steps - self.start, 0) * self.batch
+
+
+def build_datasets(cfg: TrainConfig, info: DistInfo) -> tuple[Any, list[dict[str, Any]]]:
+    """Training dataset and fixed validation pairs for ``cfg.data``."""
+    from hdrlift.data import build_train_dataset, build_val_pairs
+
+    return build_train_dataset(cfg), (build_val_pairs(cfg) if info.is_main else [])
+
+
+@torch.inference_mode()
+def validate(model: nn.Module, pairs: list[dict[str, Any]], device: torch.device) -> dict[str, float]:
+    """Mean PSNR-mu, PSNR-L and clipped-region log2 RMSE of ``model`` over validation pairs."""
+    from hdrlift.metrics import clipped_log_rmse, psnr_l, psnr_mu
+
+    was_training = model.training
+    model.eval()
+    mu, pl, cl = [], [], []
+    for p in pairs:
+        ldr = p["ldr"][None].to(device)
+        out = model(ldr)[0].float().clamp(min=0).permute(1, 2, 0).cpu().numpy()
+        ref = p["hdr"].permute(1, 2, 0).numpy()
+        ldr_np = p["ldr"].permute(1, 2, 0).numpy()
+        mu.append(psnr_mu(ref, out))
+        pl.append(psnr_l(ref, out))
+        c = clipped_log_rmse(ref, out, ldr_np)
+        if c is not None and not (isinstance(c, float) and math.isnan(c)):
+            cl.append(float(c))
+    model.train(was_training)
+    return {
+        "psnr_mu": float(np.mean(mu)) if mu else float("nan"),
+        "psnr_l": float(np.mean(pl)) if pl else float("nan"),
+        "clipped_rmse": float(np.mean(cl)) if cl else float("nan"),
+    }
+
+
+class _Logger:
+    def __init__(self, run_dir: Path, enabled: bool, tensorboard: bool) -> None:
+        self.enabled = enabled
+        self.file = open(run_dir / "log.jsonl", "a") if enabled else None  # noqa: SIM115
+        self.tb = None
+        if enabled and tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.tb = SummaryWriter(str(run_dir / "tb"))
+            except Exception:  # tensorboard is optional
+                self.tb = None
+
+    def scalars(self, step: int, kind: str, values: dict[str, float]) -> None:
+        if not self.enabled:
+            return
+        assert self.file is not None
+        self.file.write(json.dumps({"step": step, "kind": kind, "time": time.time(), **values}) + "\n")
+        self.file.flush()
+        if self.tb is not None:
+            for k, v in values.items():
+                if isinstance(v, (int, float)) and math.isfinite(v):
+                    self.tb.add_scalar(f"{kind}/{k}", v, step)
+
+    def images(self, step: int, model: nn.Module, pairs: list[dict[str, Any]], device: torch.device) -> None:
+        if not self.enabled or self.tb is None or not pairs:
+            return
+        from hdrlift.io.preview import tonemap_preview
+
+        with torch.inference_mode():
+            model.eval()
+            for i, p in enumerate(pairs[:3]):
+                out = model(p["ldr"][None].to(device))[0].float().clamp(min=0).permute(1, 2, 0).cpu().numpy()
+                ref = p["hdr"].permute(1, 2, 0).numpy()
+                row = np.concatenate([tonemap_preview(ref), tonemap_preview(out)], axis=1)
+                self.tb.add_image(f"val/{i}_ref_pred", row, step, dataformats="HWC")
+            model.train()
+
+    def close(self) -> None:
+        if self.file:
+            self.file.close()
+        if self.tb is not None:
+            self.tb.close()
+
+
+def train(
+    cfg: TrainConfig,
+    resume: str | os.PathLike | None = None,
+    device: str = "auto",
+    progress: bool = True,
+    max_steps_this_run: int | None = None,
+) -> Path:
+    """Train per ``cfg`` (or continue the run in ``resume``); returns the run directory.
+
+    ``max_steps_this_run`` stops early after that many steps (the run can be resumed later).
+    """
+    from hdrlift.train.recipes import build_recipe
+
+    info = setup(device)
+    if resume is not None:
+        run_dir = Path(resume)
+        saved = yaml.safe_load((run_dir / "config.yaml").read_text())
+        cfg = config_from_dict(saved) if cfg is None else cfg
+    else:
+        run_dir = Path(cfg.out_dir)
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    if info.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.yaml").write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
+    barrier(info)
+
+    torch.manual_seed(cfg.seed)
+    recipe = build_recipe(cfg, info.device)
+    start_step = 0
+    best = -math.inf
+    if resume is not None:
+        _, state = load_train_state(run_dir)
+        recipe.load_state_dict(state["recipe"])
+        start_step = int(state["step"])
+        best = float(state.get("best", -math.inf))
+    recipe.wrap_distributed(info)
+
+    dataset, val_pairs = build_datasets(cfg, info)
+    sampler = StepSampler(start_step, cfg.steps, cfg.data.batch, info.rank, info.world)
+    loader = DataLoader(
+        dataset,
+        batch_size=cfg.data.batch,
+        sampler=sampler,
+        num_workers=cfg.data.workers,
+        persistent_workers=False,
+        drop_last=True,
+    )
+    logger = _Logger(run_dir, info.is_main, cfg.tensorboard)
+    end_step = cfg.steps if max_steps_this_run is None else min(cfg.steps, start_step + max_steps_this_run)
+    bar = None
+    if progress and info.is_main:
+        from tqdm import tqdm
+
+        bar = tqdm(total=cfg.steps, initial=start_step, desc=f"train {cfg.method}", unit="it", dynamic_ncols=True)
+    step = start_step
+    t0 = time.time()
+    running: dict[str, float] = {}
+    try:
+        for batch in loader:
+            if step >= end_step:
+                break
+            batch = {k: v.to(info.device, non_blocking=True) for k, v in batch.items()}
+            logs = recipe.train_step(batch, step)
+            for k, v in logs.items():
+                if not math.isfinite(v):
+                    raise FloatingPointError(f"non-finite {k} = {v} at step {step}")
+                running[k] = running.get(k, 0.0) + v
+            step += 1
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix({k: f"{v:.4f}" for k, v in list(logs.items())[:3]})
+            if step % cfg.log_every == 0 and info.is_main:
+                n = cfg.log_every
+                logger.scalars(step, "train", {**{k: v / n for k, v in running.items()},
+                                               "it_per_s": (step - start_step) / max(time.time() - t0, 1e-9),
+                                               "lr": recipe.current_lr()})
+                running = {}
+            do_val = step % cfg.val_every == 0 or step == end_step
+            do_ck = step % cfg.ckpt_every == 0 or step == end_step
+            metrics: dict[str, float] = {}
+            if do_val and info.is_main and val_pairs:
+                metrics = validate(recipe.predictor(), val_pairs, info.device)
+                logger.scalars(step, "val", metrics)
+                logger.images(step, recipe.predictor(), val_pairs, info.device)
+                if bar is not None:
+                    bar.write(f"step {step}: " + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
+            if do_ck and info.is_main:
+                is_best = bool(metrics) and metrics.get("psnr_mu", -math.inf) > best
+                if is_best:
+                    best = metrics["psnr_mu"]
+                meta = {"step": step, "method": cfg.method, "val": metrics, "tag": cfg.tag,
+                        "best_psnr_mu": best if math.isfinite(best) else None}
+                save_train_state(run_dir, step, recipe.predictor(),
+                                 {"step": step, "best": best, "recipe": recipe.state_dict()},
+                                 meta, best=is_best or not (run_dir / "best.json").exists(),
+                                 keep=cfg.keep_checkpoints)
+            barrier(info)
+    finally:
+        if bar is not None:
+            bar.close()
+        logger.close()
+        cleanup(info)
+    return run_dir
