@@ -8,7 +8,6 @@ parameter come from a ``torch.Generator`` seeded with them. So a run is replayab
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -200,45 +199,16 @@ def make_validation_pairs(
     seed: int = 1234,
     camera: Any = None,
 ) -> list[dict[str, Any]]:
-    """Fixed validation pairs: each image centre-cropped/down-scaled to ``max_side`` and captured at
-    several exposure offsets (stops relative to the camera model's auto exposure), with a fixed seed.
+    """Fixed validation pairs: each image down-scaled to ``max_side`` and captured at several exposure
+    offsets (stops relative to the camera model's auto exposure) with a fixed seed.
 
     Shape:
         each -> {"name": str, "ldr": (3,H,W) sRGB, "hdr": (3,H,W) linear}
     """
-    from hdrlift.degrade import CameraConfig, sample_params, simulate
+    from hdrlift.data.synth import capture_pairs
 
-    cam = camera if camera is not None else CameraConfig()
-    if isinstance(cam, dict):
-        cam = CameraConfig.from_dict(cam)
-    imgs, kept = load_hdr_images(files, on_bad="skip")
-    pairs = []
-    for i, (img, f) in enumerate(zip(imgs, kept)):
-        t = torch.from_numpy(img).permute(2, 0, 1)[None]
-        h, w = t.shape[-2:]
-        sc = max_side / max(h, w)
-        if sc < 1:
-            t = F.interpolate(t, scale_factor=sc, mode="bilinear", align_corners=False, antialias=True)
-        hdr_np = t[0].clamp(min=0).permute(1, 2, 0).numpy()
-        for j, ev in enumerate(exposures):
-            g = torch.Generator().manual_seed(sample_seed(seed, i * 100 + j))
-            params = sample_params(cam, g, hdr_np)
-            params = _shift_exposure(params, ev)
-            res = simulate(hdr_np, params)
-            pairs.append(
-                {
-                    "name": f"{f.stem}_ev{ev:+.1f}",
-                    "ldr": torch.as_tensor(np.ascontiguousarray(res.ldr)).permute(2, 0, 1).float(),
-                    "hdr": torch.as_tensor(np.ascontiguousarray(res.hdr_target)).permute(2, 0, 1).float(),
-                }
-            )
-    return pairs
-
-
-def _shift_exposure(params: Any, ev: float) -> Any:
-    """Return ``params`` with its exposure multiplied by 2**ev."""
-    import dataclasses
-
-    if ev == 0:
-        return params
-    return dataclasses.replace(params, exposure=float(params.exposure) * math.pow(2.0, ev))
+    return [
+        {"name": p.name, "ldr": torch.from_numpy(p.ldr).permute(2, 0, 1).contiguous(),
+         "hdr": torch.from_numpy(p.hdr).permute(2, 0, 1).contiguous()}
+        for p in capture_pairs(files, exposures, max_side, seed, camera)
+    ]

@@ -1,0 +1,22 @@
+"""Training losses (torch). Each docstring states the domain its inputs are expected in."""
+
+from hdrlift.losses.basic import L1Loss, TanhL1Loss, l1_loss, tanh_l1_loss
+from hdrlift.losses.color import ColorLoss, delta_e_loss, to_lab
+from hdrlift.losses.gan import GANLoss, generator_bce_loss
+from hdrlift.losses.msssim import MSSSIMLoss, ms_ssim_loss
+from hdrlift.losses.perceptual import VGGPerceptualLoss
+
+__all__ = [
+    "ColorLoss",
+    "GANLoss",
+    "L1Loss",
+    "MSSSIMLoss",
+    "TanhL1Loss",
+    "VGGPerceptualLoss",
+    "delta_e_loss",
+    "generator_bce_loss",
+    "l1_loss",
+    "ms_ssim_loss",
+    "tanh_l1_loss",
+    "to_lab",
+]

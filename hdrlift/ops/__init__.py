@@ -36,3 +36,32 @@ __all__ = [
     "pq_inverse_eotf",
     "srgb_to_linear",
 ]
+
+from hdrlift.ops.color import (  # noqa: E402
+    ciede2000,
+    delta_e2000_rgb,
+    lab_to_rgb,
+    lab_to_xyz,
+    rgb_to_lab,
+    rgb_to_xyz,
+    srgb_to_lab,
+    xyz_to_lab,
+    xyz_to_rgb,
+)
+from hdrlift.ops.pu21 import PU21_PARAMS, pu21_decode, pu21_encode, pu21_peak  # noqa: E402
+
+__all__ += [
+    "PU21_PARAMS",
+    "ciede2000",
+    "delta_e2000_rgb",
+    "lab_to_rgb",
+    "lab_to_xyz",
+    "pu21_decode",
+    "pu21_encode",
+    "pu21_peak",
+    "rgb_to_lab",
+    "rgb_to_xyz",
+    "srgb_to_lab",
+    "xyz_to_lab",
+    "xyz_to_rgb",
+]

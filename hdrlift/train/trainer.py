@@ -223,9 +223,25 @@ def train(
                                  meta, best=is_best or not (run_dir / "best.json").exists(),
                                  keep=cfg.keep_checkpoints)
             barrier(info)
+        if info.enabled:
+            sums = _rank_checksums(recipe.predictor(), info)
+            if info.is_main:
+                logger.scalars(step, "ddp_check", {"param_checksums": sums, "world": info.world})
     finally:
         if bar is not None:
             bar.close()
         logger.close()
         cleanup(info)
     return run_dir
+
+
+def _rank_checksums(model: nn.Module, info: DistInfo) -> list[float]:
+    """Sum of all parameters on every rank (gathered): DDP keeps them identical."""
+    import torch.distributed as dist
+
+    with torch.no_grad():
+        local = torch.stack([p.detach().double().sum() for p in model.parameters()]).sum().reshape(1)
+    local = local.to(info.device)
+    out = [torch.zeros_like(local) for _ in range(info.world)]
+    dist.all_gather(out, local)
+    return [float(t.item()) for t in out]

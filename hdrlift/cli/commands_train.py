@@ -1,0 +1,95 @@
+"""``hdrlift train``, ``hdrlift export`` and ``hdrlift bench``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from hdrlift.errors import HdrliftError
+
+
+def add_parsers(sub: Any) -> None:
+    p = sub.add_parser("train", help="train a method from a YAML recipe (configs/train/*.yaml)")
+    p.add_argument("config", nargs="?", help="training config YAML (omit with --resume)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set optim.lr=1e-4 (repeatable)")
+    p.add_argument("--resume", help="run directory to continue from its last good checkpoint")
+    p.add_argument("--out", help="run directory (default: config out_dir)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps in this call")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("export", help="export a network to ONNX")
+    p.add_argument("model", help="architecture (random init), shipped weight or checkpoint dir")
+    p.add_argument("--onnx", required=True, help="output .onnx file")
+    p.add_argument("--size", type=int, nargs=2, default=[256, 256], metavar=("H", "W"), help="example size")
+    p.add_argument("--opset", type=int, default=17)
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("bench", help="time and peak memory per model and size")
+    p.add_argument("--models", default="hdrunet,twostage,uhd_bilateral,duhdr")
+    p.add_argument("--sizes", default="512,1080p", help="comma list of 512, 1080p, 4k, 6000x4000, HxW")
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--tile", type=int, default=None)
+    p.add_argument("--strategy", default="tile")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_bench)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import yaml
+
+    from hdrlift.train.config import config_from_dict, load_config
+    from hdrlift.train.trainer import train
+
+    if args.resume:
+        rd = Path(args.resume)
+        cfile = rd / "config.yaml"
+        if not cfile.is_file():
+            raise HdrliftError(f"{rd}: not a training run directory (config.yaml missing)")
+        from hdrlift.train.config import apply_overrides
+
+        cfg = config_from_dict(apply_overrides(yaml.safe_load(cfile.read_text()), args.overrides))
+        run = train(cfg, resume=rd, device=args.device, progress=not args.no_progress,
+                    max_steps_this_run=args.max_steps)
+    else:
+        if not args.config:
+            raise HdrliftError("give a config file or --resume RUN_DIR")
+        cfg = load_config(args.config, args.overrides)
+        if args.out:
+            cfg.out_dir = args.out
+        if (Path(cfg.out_dir) / "last.json").exists():
+            raise HdrliftError(f"{cfg.out_dir}: run exists; use --resume {cfg.out_dir} or another --out")
+        run = train(cfg, device=args.device, progress=not args.no_progress, max_steps_this_run=args.max_steps)
+    print(f"run directory: {run}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from hdrlift.inference.export import export_onnx
+
+    out = Path(args.onnx)
+    if out.exists() and not args.overwrite:
+        raise HdrliftError(f"{out}: exists (use --overwrite)")
+    info = export_onnx(args.model, out, size=tuple(args.size), opset=args.opset)
+    print(json.dumps(info, indent=2))
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from hdrlift.inference.bench import parse_sizes, run_bench
+
+    rows = run_bench(args.models.split(","), parse_sizes(args.sizes), runs=args.runs, tile=args.tile,
+                     strategy=args.strategy, device=args.device)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        from hdrlift.inference.evaluate import format_table
+
+        print(format_table(rows, ["model", "size", "median_s", "peak_rss_mb", "gmac", "gmac_per_s"]))
+    return 0

@@ -1,0 +1,160 @@
+"""Evaluation: score prediction folders against references, or run methods side by side on pairs."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hdrlift.errors import DataError
+
+HDR_EXTS = (".exr", ".hdr")
+
+
+def _read_ref(path: Path) -> np.ndarray:
+    """Reference as linear HDR: NTIRE png16 + alignratio (gamma 2.24) or EXR/HDR (linear)."""
+    from hdrlift import io
+
+    if path.suffix.lower() == ".png":
+        return np.clip(io.read_ntire(path), 0, None) ** 2.24
+    return io.read_image(path)
+
+
+def _index(folder: Path, kind: str) -> dict[str, Path]:
+    """id -> file. kind 'ref': XXXX_gt.png or *.exr/*.hdr; 'pred': XXXX.png (+alignratio) or EXR/HDR."""
+    if not folder.is_dir():
+        raise DataError(f"{folder}: folder not found")
+    out: dict[str, Path] = {}
+    for p in sorted(folder.iterdir()):
+        s = p.suffix.lower()
+        if s in HDR_EXTS:
+            out[p.stem] = p
+        elif s == ".png" and kind == "ref" and p.stem.endswith("_gt"):
+            out[p.stem[:-3]] = p
+        elif s == ".png" and kind == "pred" and (folder / f"{p.stem}_alignratio.npy").exists():
+            out[p.stem] = p
+    return out
+
+
+def iter_ntire_pairs(folder: Path, limit: int = 0) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """(id, ldr sRGB HWC [0,1], ref linear HDR HWC) from an NTIRE-layout folder (``hdrlift degrade``)."""
+    from hdrlift import io
+
+    folder = Path(folder)
+    meds = sorted(folder.glob("*_medium.png"))
+    if not meds:
+        raise DataError(f"{folder}: no XXXX_medium.png files (make pairs with 'hdrlift degrade')")
+    for k, m in enumerate(meds):
+        if limit and k >= limit:
+            break
+        pid = m.name[: -len("_medium.png")]
+        gt = folder / f"{pid}_gt.png"
+        if not gt.exists():
+            raise DataError(f"{m}: matching {gt.name} not found")
+        ldr = io.read_image(m)
+        ref = _read_ref(gt)
+        if ldr.shape[:2] != ref.shape[:2]:
+            raise DataError(f"{m}: size {ldr.shape[1]}x{ldr.shape[0]} differs from {gt.name}")
+        yield pid, ldr[..., :3], ref
+
+
+def score_folders(
+    pred: Path, ref: Path, ldr: Path | None, metrics: list[str], limit: int = 0
+) -> list[dict[str, Any]]:
+    """Per-image metrics of predictions in ``pred`` against ``ref`` (matched by id)."""
+    from hdrlift import io
+    from hdrlift.metrics import evaluate_pair
+
+    refs, preds = _index(ref, "ref"), _index(pred, "pred")
+    common = sorted(set(refs) & set(preds))
+    if not common:
+        raise DataError(f"{pred}: no prediction matches a reference in {ref}")
+    missing = sorted(set(refs) - set(preds))
+    if missing:
+        raise DataError(f"{pred}: {len(missing)} reference(s) have no prediction (e.g. {missing[0]})")
+    rows = []
+    for k, pid in enumerate(common):
+        if limit and k >= limit:
+            break
+        r = _read_ref(refs[pid])
+        p = _read_ref(preds[pid]) if preds[pid].suffix.lower() == ".png" else io.read_image(preds[pid])
+        if r.shape != p.shape:
+            raise DataError(f"{preds[pid]}: shape {p.shape} differs from reference {r.shape}")
+        lfile = (ldr or ref) / f"{pid}_medium.png"
+        l_img = io.read_image(lfile)[..., :3] if lfile.exists() else None
+        row = {"method": str(pred), "name": pid}
+        row.update(evaluate_pair(r, p, ldr=l_img, metrics=metrics))
+        rows.append(row)
+    return rows
+
+
+def _pairs(data: str | None, dataset: str | None, root: str | None, limit: int) -> list[tuple[str, Any, Any]]:
+    if data:
+        return list(iter_ntire_pairs(Path(data), limit))
+    from hdrlift.data.paired import iter_dataset_pairs
+
+    if not root:
+        raise DataError("--dataset needs --root")
+    return list(iter_dataset_pairs(dataset or "paired", Path(root), limit))
+
+
+def compare_methods(
+    methods: list[str],
+    data: str | None = None,
+    dataset: str | None = None,
+    root: str | None = None,
+    metrics: list[str] | None = None,
+    limit: int = 0,
+    device: str = "auto",
+    tile: int | None = None,
+) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Run every method on the same pairs; per-image rows and a per-method summary (mean, time)."""
+    from hdrlift.inference.predictor import Predictor, set_threads
+    from hdrlift.metrics import evaluate_pair
+
+    metrics = metrics or ["psnr_mu", "psnr_l", "ssim_mu", "clipped_rmse"]
+    pairs = _pairs(data, dataset, root, limit)
+    set_threads()
+    rows: list[dict[str, Any]] = []
+    summary: dict[str, dict[str, Any]] = {}
+    for m in methods:
+        pred = Predictor(m, device=device, tile=tile)
+        times = []
+        mrows = []
+        for pid, ldr, ref in pairs:
+            t0 = time.perf_counter()
+            out = pred(ldr)
+            times.append(time.perf_counter() - t0)
+            row = {"method": m, "name": pid}
+            row.update(evaluate_pair(ref, out, ldr=ldr, metrics=metrics))
+            mrows.append(row)
+        rows += mrows
+        s: dict[str, Any] = {"method": m, "n": len(mrows)}
+        for k in metrics:
+            vals = [r[k] for r in mrows if r.get(k) is not None and math.isfinite(r[k])]
+            s[k] = float(np.mean(vals)) if vals else None
+        s["sec_per_image"] = float(np.median(times)) if times else None
+        summary[m] = s
+    return rows, summary
+
+
+def format_table(rows: list[dict[str, Any]], cols: list[str]) -> str:
+    """Plain-text table with aligned columns (floats with 3 decimals)."""
+
+    def fmt(v: Any) -> str:
+        if v is None:
+            return "-"
+        if isinstance(v, float):
+            return "nan" if math.isnan(v) else f"{v:.3f}"
+        return str(v)
+
+    cells = [[fmt(r.get(c)) for c in cols] for r in rows]
+    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(cols)]
+    lines = ["  ".join(c.ljust(widths[i]) for i, c in enumerate(cols))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(row[i].ljust(widths[i]) for i in range(len(cols))) for row in cells]
+    return "\n".join(lines)

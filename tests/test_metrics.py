@@ -1,0 +1,265 @@
+"""Metrics: NTIRE exact recipe, wrappers, SSIM/MS-SSIM, PU21, clipped error, registry, cvvdp adapter."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from conftest import make_hdr_scene
+from skimage.metrics import structural_similarity
+
+import hdrlift.metrics as M
+from hdrlift.errors import ConfigError, DataError, HdrliftError
+from hdrlift.metrics import perceptual
+from hdrlift.metrics.ssim import ms_ssim_scales
+from hdrlift.ops.pu21 import PU21_PARAMS, pu21_decode, pu21_encode, pu21_peak
+
+# ---------------------------------------------------------------- NTIRE
+
+
+def test_ntire_hand_computed_fixture():
+    # 2x2x3 gamma-encoded reference / result; expected values worked out with plain arithmetic
+    ref_vals = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.5, 2.0]
+    res_vals = [0.1, 0.25, 0.3, 0.4, 0.45, 0.6, 0.7, 0.8, 1.0, 1.0, 1.5, 1.8]
+    ref = np.array(ref_vals, np.float32).reshape(2, 2, 3)
+    res = np.array(res_vals, np.float32).reshape(2, 2, 3)
+    r = [float(np.float32(v)) for v in ref_vals]
+    t = [float(np.float32(v)) for v in res_vals]
+
+    # PSNR-L: values normalised by max(ref) = 2.0
+    mse_l = sum(((a - b) / 2.0) ** 2 for a, b in zip(r, t)) / 12
+    assert M.ntire_psnr_l(ref, res) == pytest.approx(-10 * math.log10(mse_l), abs=1e-9)
+
+    # PSNR-mu: linearise ^2.24, 99th percentile (linear interpolation over the 12 sorted values)
+    lr = [a**2.24 for a in r]
+    lt = [b**2.24 for b in t]
+    s = sorted(lr)
+    pos = 0.99 * (12 - 1)
+    k = int(pos)
+    n = s[k] + (pos - k) * (s[k + 1] - s[k])
+
+    def tone(x: float) -> float:
+        return math.log(1 + 5000 * math.tanh(x / n)) / math.log(1 + 5000)
+
+    mse_mu = sum((tone(a) - tone(b)) ** 2 for a, b in zip(lr, lt)) / 12
+    assert M.ntire_psnr_mu(ref, res) == pytest.approx(-10 * math.log10(mse_mu), abs=1e-6)
+
+
+def test_ntire_sanity_check_of_ecosystem_doc():
+    # ecosystem.md 1.1: ref uniform in [0, 3] (gamma-encoded values), res = 1.02 ref
+    # -> PSNR-mu 46.77 dB, PSNR-L 38.74 dB
+    ref = np.random.default_rng(0).uniform(0, 3, (64, 64, 3)).astype(np.float32)
+    res = (1.02 * ref).astype(np.float32)
+    assert M.ntire_psnr_mu(ref, res) == pytest.approx(46.77, abs=0.02)
+    assert M.ntire_psnr_l(ref, res) == pytest.approx(38.74, abs=0.02)
+
+
+def test_linear_wrappers_equal_ntire_on_gamma_encoding():
+    ref = make_hdr_scene(24, 32, seed=1).astype(np.float64)
+    res = make_hdr_scene(24, 32, seed=2).astype(np.float64)
+    g = 1 / 2.24
+    assert M.psnr_mu(ref, res) == pytest.approx(M.ntire_psnr_mu(ref**g, res**g), abs=1e-9)
+    assert M.psnr_l(ref, res) == pytest.approx(M.ntire_psnr_l(ref**g, res**g), abs=1e-9)
+    assert M.psnr_mu(ref, ref) == math.inf
+
+
+def test_aligned_variants_remove_global_scale():
+    ref = make_hdr_scene(24, 32).astype(np.float64)
+    res = 0.25 * ref
+    assert M.fit_log_luminance_scale(ref, res) == pytest.approx(4.0, rel=1e-9)
+    assert M.psnr_mu(ref, res) < 25.0
+    assert M.psnr_mu_aligned(ref, res) > 100.0
+    assert M.psnr_l_aligned(ref, res) > 100.0
+    noisy = res * np.exp(np.random.default_rng(0).normal(0, 0.05, res.shape))
+    assert M.psnr_mu_aligned(ref, noisy) > M.psnr_mu(ref, noisy) + 10
+
+
+def test_plain_psnr():
+    a = np.zeros((4, 4, 3))
+    assert M.psnr(a, a + 0.1) == pytest.approx(20.0)
+    assert M.psnr(a, a + 10.0, peak=100.0) == pytest.approx(20.0)
+
+
+# ---------------------------------------------------------------- SSIM / MS-SSIM
+
+
+def test_ssim_matches_skimage():
+    rng = np.random.default_rng(0)
+    a = rng.random((40, 50, 3))
+    b = np.clip(a + 0.1 * rng.standard_normal(a.shape), 0, 1)
+    expected = structural_similarity(
+        a, b, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=1.0, channel_axis=-1
+    )
+    assert M.ssim(a, b) == pytest.approx(expected, abs=1e-10)
+    assert M.ssim(a, a) == pytest.approx(1.0)
+    assert M.ssim(a[..., 0], b[..., 0]) < 1.0
+
+
+def test_ms_ssim_scales_and_small_images():
+    assert ms_ssim_scales(256, 256) == 5
+    assert ms_ssim_scales(176, 200) == 5
+    assert ms_ssim_scales(64, 64) == 3
+    assert ms_ssim_scales(8, 8) == 1
+    rng = np.random.default_rng(1)
+    for h, w in [(8, 9), (40, 40), (180, 180)]:
+        a = rng.random((h, w, 3))
+        b = np.clip(a + 0.05 * rng.standard_normal(a.shape), 0, 1)
+        v = M.ms_ssim(a, b)
+        assert 0.0 < v < 1.0
+        assert M.ms_ssim(a, a) == pytest.approx(1.0)
+
+
+def test_ms_ssim_is_standard_combination():
+    rng = np.random.default_rng(2)
+    a = torch.tensor(rng.random((1, 3, 180, 180)))
+    b = (a + 0.1 * torch.tensor(rng.standard_normal(a.shape))).clamp(0, 1)
+    w = M.MS_SSIM_WEIGHTS
+    expected, x, y = 1.0, a, b
+    for j in range(5):
+        s, cs = M.ssim_components(x, y)
+        expected *= float(cs[0]) ** w[j] if j < 4 else float(s[0]) ** w[j]
+        x, y = torch.nn.functional.avg_pool2d(x, 2), torch.nn.functional.avg_pool2d(y, 2)
+    assert float(M.ms_ssim_torch(a, b)[0]) == pytest.approx(expected, rel=1e-10)
+
+
+def test_mu_and_log_domain_metrics():
+    ref = make_hdr_scene(48, 64).astype(np.float64)
+    res = ref * np.exp(np.random.default_rng(3).normal(0, 0.1, ref.shape))
+    assert M.ssim_mu(ref, ref) == pytest.approx(1.0)
+    assert M.msssim_mu(ref, ref) == pytest.approx(1.0)
+    assert M.psnr_log(ref, ref) == math.inf
+    assert M.ssim_log(ref, ref) == pytest.approx(1.0)
+    assert 0.0 < M.ssim_mu(ref, res) < 1.0
+    assert 0.0 < M.ssim_log(ref, res) < 1.0
+    worse = ref * np.exp(np.random.default_rng(3).normal(0, 0.4, ref.shape))
+    assert M.psnr_log(ref, worse) < M.psnr_log(ref, res)
+    er, et = M.log_encode_pair(ref, res)
+    assert er.min() == pytest.approx(0.0) and er.max() == pytest.approx(1.0)
+    # log encoding: one stop off everywhere = 1/range_in_stops
+    span = np.log2(ref.max()) - np.log2(max(ref.min(), 1e-6))
+    _, e2 = M.log_encode_pair(ref, 2 * ref)
+    np.testing.assert_allclose(e2 - er, 1.0 / span, atol=1e-12)
+
+
+# ---------------------------------------------------------------- PU21
+
+
+def test_pu21_encoding_values():
+    v = pu21_encode(torch.tensor([0.005, 1.0, 100.0, 1000.0, 4000.0, 10000.0], dtype=torch.float64))
+    np.testing.assert_allclose(v.numpy(), [0.0, 36.5, 256.4, 420.1, 527.5, 595.4], atol=0.06)
+    assert pu21_peak() == pytest.approx(256.38, abs=0.01)
+    # clamped outside [0.005, 10000]
+    assert float(pu21_encode(torch.tensor(1e-5))) == pytest.approx(float(pu21_encode(torch.tensor(0.005))))
+    assert float(pu21_encode(torch.tensor(1e5))) == pytest.approx(float(pu21_encode(torch.tensor(1e4))))
+    y = torch.logspace(-2, 4, 40, dtype=torch.float64)
+    for kind in PU21_PARAMS:
+        e = pu21_encode(y, kind)
+        assert (e[1:] > e[:-1]).all(), kind
+        np.testing.assert_allclose(pu21_decode(e, kind).numpy(), y.numpy(), rtol=1e-6)
+
+
+def test_pu_metrics_and_normalisation():
+    ref = make_hdr_scene(32, 48).astype(np.float64)
+    res = ref * 1.05
+    ns = M.nits_scale(ref)
+    y = ref @ np.array([0.2126, 0.7152, 0.0722])
+    assert ns.scale == pytest.approx(1000.0 / np.percentile(y, 99.9))
+    assert "P99.9" in ns.description and "1000" in ns.description
+    assert M.nits_scale(ref, "clip_to_nits", nits=200).scale == 200.0
+    assert M.nits_scale(ref, "max_to_nits").scale == pytest.approx(1000.0 / y.max())
+    assert M.nits_scale(ref, "absolute").scale == 1.0
+    with pytest.raises(ConfigError):
+        M.nits_scale(ref, "bogus")
+    # PU-PSNR by hand
+    pr = pu21_encode(torch.tensor(ref * ns.scale)).numpy()
+    pt = pu21_encode(torch.tensor(res * ns.scale)).numpy()
+    expected = 10 * np.log10(pu21_peak() ** 2 / np.mean((pr - pt) ** 2))
+    value, used = M.pu_psnr_with_scale(ref, res)
+    assert value == pytest.approx(expected, abs=1e-9)
+    assert used == ns
+    assert M.pu_psnr(ref, ref) == math.inf
+    assert M.pu_ssim(ref, ref) == pytest.approx(1.0)
+    assert 0.0 < M.pu_ssim(ref, ref * np.exp(np.random.default_rng(0).normal(0, 0.2, ref.shape))) < 1.0
+
+
+# ---------------------------------------------------------------- clipped region
+
+
+def test_clipped_log_rmse():
+    ref = np.full((8, 8, 3), 4.0)
+    ref[:, :4] = 0.3
+    res = ref.copy()
+    res[:, 4:] = 8.0  # highlights one stop too bright
+    ldr = np.clip(ref, 0, 1) ** (1 / 2.2)
+    assert M.clipped_mask(ldr).sum() == 32
+    assert M.clipped_log_rmse(ref, res, ldr) == pytest.approx(1.0)
+    assert M.clipped_log_rmse(ref, ref, ldr) == pytest.approx(0.0)
+    ldr8 = np.round(ldr * 255).astype(np.uint8)
+    assert M.clipped_log_rmse(ref, res, ldr8) == pytest.approx(1.0)
+    assert math.isnan(M.clipped_log_rmse(ref, res, ldr * 0.5))
+    with pytest.raises(DataError):
+        M.clipped_log_rmse(ref, res, ldr[:4])
+
+
+# ---------------------------------------------------------------- registry
+
+
+def test_registry_and_evaluate_pair():
+    required = {
+        "psnr_mu", "psnr_l", "psnr_mu_aligned", "psnr_l_aligned", "ssim_mu", "msssim_mu",
+        "psnr_log", "ssim_log", "pu_psnr", "pu_ssim", "clipped_rmse",
+    }
+    assert required <= set(M.METRICS)
+    ref = make_hdr_scene(32, 48).astype(np.float32)
+    res = ref * 1.1 + 0.01
+    ldr = np.clip(ref, 0, 1) ** (1 / 2.2)
+    scores = M.evaluate_pair(ref, res, ldr)
+    assert required <= set(scores)
+    assert all(isinstance(v, float) for v in scores.values())
+    assert scores["psnr_mu"] == pytest.approx(M.psnr_mu(ref, res))
+    assert math.isnan(M.METRICS["clipped_rmse"](ref, res))
+    scores2, info = M.evaluate_pair(ref, res, metrics=["pu_psnr", "psnr_mu"], return_info=True)
+    assert set(scores2) == {"pu_psnr", "psnr_mu"}
+    assert "percentile_to_nits" in info["pu_psnr"]
+    with pytest.raises(ConfigError, match="unknown metric"):
+        M.evaluate_pair(ref, res, metrics=["psnr_mu", "nope"])
+
+
+def test_input_validation():
+    a = np.zeros((4, 4, 3))
+    with pytest.raises(DataError, match="shapes differ"):
+        M.psnr_mu(a, np.zeros((4, 5, 3)))
+    bad = a.copy()
+    bad[0, 0, 0] = np.nan
+    with pytest.raises(DataError, match="NaN"):
+        M.psnr_mu(a, bad)
+    with pytest.raises(DataError):
+        M.ssim_mu(np.zeros((4, 4)), np.zeros((4, 4)))
+
+
+# ---------------------------------------------------------------- cvvdp adapter
+
+
+def test_cvvdp_missing_gives_one_line_error(monkeypatch):
+    monkeypatch.setattr(perceptual, "cvvdp_available", lambda: False)
+    monkeypatch.setattr(perceptual, "_METRIC_CACHE", {})
+    with pytest.raises(HdrliftError, match="pip install cvvdp --no-deps") as exc:
+        M.cvvdp_score(np.ones((16, 16, 3)), np.ones((16, 16, 3)))
+    assert "\n" not in str(exc.value)
+
+
+def test_torchvision_gaussian_blur_shim():
+    blur = perceptual._GaussianBlurShim(13, 3.0)
+    const = torch.full((1, 3, 20, 24), 2.5)
+    torch.testing.assert_close(blur(const), const)
+    x = torch.zeros(1, 1, 31, 31)
+    x[0, 0, 15, 15] = 1.0
+    y = blur(x)[0, 0]
+    g = torch.exp(-0.5 * (torch.arange(-6, 7, dtype=torch.float32) / 3.0) ** 2)
+    g = g / g.sum()
+    torch.testing.assert_close(y[9:22, 9:22], torch.outer(g, g))
+    assert float(y.sum()) == pytest.approx(1.0, abs=1e-5)
+    with pytest.raises(HdrliftError):
+        perceptual._MLPShim()

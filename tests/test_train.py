@@ -1,0 +1,191 @@
+"""Training: every recipe steps on tiny models, exact resume, crash-safe checkpoints, DDP with gloo."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import make_hdr_scene
+
+from hdrlift.errors import ConfigError, DataError
+from hdrlift.train.config import config_from_dict, load_config
+from hdrlift.train.state import last_checkpoint
+from hdrlift.train.trainer import train
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def hdr_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from hdrlift.io import write_exr
+
+    d = tmp_path_factory.mktemp("hdr")
+    for i in range(3):
+        write_exr(d / f"scene{i}.exr", make_hdr_scene(48, 64, seed=i), dtype="float")
+    (d / "train.txt").write_text("scene0.exr\nscene1.exr\n")
+    (d / "val.txt").write_text("scene2.exr\n")
+    return d
+
+
+def _cfg(hdr_dir: Path, out: Path, method: str, model: str, steps: int = 2, **extra) -> dict:
+    d = {
+        "method": method,
+        "model": {"name": model},
+        "data": {"root": str(hdr_dir), "train_split": str(hdr_dir / "train.txt"),
+                 "val_split": str(hdr_dir / "val.txt"), "patch": 32, "batch": 2, "workers": 0,
+                 "val_max_side": 48, "val_exposures": [0.0]},
+        "steps": steps, "val_every": steps, "ckpt_every": steps, "log_every": 1,
+        "out_dir": str(out), "tensorboard": False, "threads": 1,
+    }
+    d.update(extra)
+    return d
+
+
+def _weights(run: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    ck = last_checkpoint(run)
+    assert ck is not None
+    return load_file(str(ck / "model.safetensors"))
+
+
+@pytest.mark.parametrize(
+    "method,model", [("hdrunet", "hdrunet_tiny"), ("uhd_bilateral", "uhd_bilateral_tiny"),
+                     ("twostage", "twostage_tiny"), ("duhdr", "duhdr_tiny")]
+)
+def test_each_recipe_trains_and_changes_weights(hdr_dir: Path, tmp_path: Path, method: str, model: str) -> None:
+    from hdrlift.models import create_model
+
+    torch.manual_seed(0)
+    init = {k: v.clone() for k, v in create_model(model).state_dict().items()}
+    run = train(config_from_dict(_cfg(hdr_dir, tmp_path / "run", method, model)), progress=False)
+    w = _weights(run)
+    changed = [k for k in w if k in init and w[k].dtype.is_floating_point and not torch.equal(w[k], init[k])]
+    assert changed, "no parameter changed during training"
+    log = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
+    val = [r for r in log if r["kind"] == "val"]
+    assert val and np.isfinite(val[-1]["psnr_mu"])
+    assert all(np.isfinite(r["loss"]) for r in log if r["kind"] == "train")
+
+
+def test_resume_is_exact(hdr_dir: Path, tmp_path: Path) -> None:
+    a = train(config_from_dict(_cfg(hdr_dir, tmp_path / "a", "hdrunet", "hdrunet_tiny", steps=4)), progress=False)
+    cfg_b = config_from_dict(_cfg(hdr_dir, tmp_path / "b", "hdrunet", "hdrunet_tiny", steps=4))
+    cfg_b.ckpt_every = 2
+    b = train(cfg_b, progress=False, max_steps_this_run=2)
+    assert json.loads((b / "last.json").read_text())["step"] == 2
+    train(cfg_b, resume=b, progress=False)
+    wa, wb = _weights(a), _weights(b)
+    assert wa.keys() == wb.keys()
+    for k in wa:
+        assert torch.equal(wa[k], wb[k]), k
+
+
+def test_crash_during_checkpoint_keeps_last_good(hdr_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    cfg = config_from_dict(_cfg(hdr_dir, tmp_path / "c", "hdrunet", "hdrunet_tiny", steps=4))
+    cfg.ckpt_every = 2
+    run = train(cfg, progress=False, max_steps_this_run=2)
+    import hdrlift.train.state as state_mod
+
+    real_save = torch.save
+
+    def dying_save(obj, f, *a, **k):  # simulate SIGKILL halfway through writing train_state.pt
+        f.write(b"partial")
+        raise KeyboardInterrupt("killed")
+
+    monkeypatch.setattr(state_mod.torch, "save", dying_save)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, resume=run, progress=False)
+    monkeypatch.setattr(state_mod.torch, "save", real_save)
+    assert json.loads((run / "last.json").read_text())["step"] == 2
+    assert last_checkpoint(run) is not None
+    train(cfg, resume=run, progress=False)  # resumes from step 2 and finishes
+    assert json.loads((run / "last.json").read_text())["step"] == 4
+
+
+def test_sigkill_during_run_resumes(hdr_dir: Path, tmp_path: Path) -> None:
+    """A real SIGKILL (os._exit inside the checkpoint writer) leaves a resumable run."""
+    import yaml
+
+    cfg = _cfg(hdr_dir, tmp_path / "k", "hdrunet", "hdrunet_tiny", steps=4)
+    cfg["ckpt_every"] = 2
+    cfile = tmp_path / "k.yaml"
+    cfile.write_text(yaml.safe_dump(cfg))
+    code = (
+        "import os, torch, hdrlift.train.state as s\n"
+        "real = torch.save\n"
+        "n = {'c': 0}\n"
+        "def save(obj, f, *a, **k):\n"
+        "    n['c'] += 1\n"
+        "    if n['c'] == 2:\n"
+        "        f.write(b'xx'); f.flush(); os.kill(os.getpid(), 9)\n"
+        "    return real(obj, f, *a, **k)\n"
+        "s.torch.save = save\n"
+        "from hdrlift.cli.main import main\n"
+        f"main(['train', {str(cfile)!r}, '--no-progress'])\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == -9
+    run = tmp_path / "k"
+    assert json.loads((run / "last.json").read_text())["step"] == 2
+    from hdrlift.cli.main import main
+
+    assert main(["train", "--resume", str(run), "--no-progress"]) == 0
+    assert json.loads((run / "last.json").read_text())["step"] == 4
+
+
+def test_ddp_two_cpu_processes_identical_weights(hdr_dir: Path, tmp_path: Path) -> None:
+    import yaml
+
+    cfg = _cfg(hdr_dir, tmp_path / "ddp", "hdrunet", "hdrunet_tiny", steps=3)
+    cfile = tmp_path / "ddp.yaml"
+    cfile.write_text(yaml.safe_dump(cfg))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    r = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29533",
+         "-m", "hdrlift", "train", str(cfile), "--no-progress", "--device", "cpu"],
+        capture_output=True, text=True, timeout=600, env=env, cwd=str(REPO),
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    log = [json.loads(x) for x in (tmp_path / "ddp" / "log.jsonl").read_text().splitlines()]
+    chk = [x for x in log if x["kind"] == "ddp_check"]
+    assert chk and chk[-1]["world"] == 2
+    sums = chk[-1]["param_checksums"]
+    assert len(sums) == 2 and sums[0] == sums[1]
+
+
+def test_bad_training_file_is_named_and_skipped(hdr_dir: Path, tmp_path: Path, caplog) -> None:
+    from hdrlift.data import HDRFolder
+
+    bad = tmp_path / "bad.exr"
+    bad.write_bytes(b"not an exr")
+    ds = HDRFolder([hdr_dir / "scene0.exr", bad], on_bad="skip")
+    assert len(ds.images) == 1
+    assert "bad.exr" in caplog.text
+    with pytest.raises(DataError, match="bad.exr"):
+        HDRFolder([hdr_dir / "scene0.exr", bad], on_bad="error")
+
+
+def test_unknown_config_key_lists_valid(tmp_path: Path) -> None:
+    f = tmp_path / "c.yaml"
+    f.write_text("method: hdrunet\noptim: {lrr: 1}\n")
+    with pytest.raises(ConfigError, match="lrr.*valid:.*lr"):
+        load_config(f)
+    with pytest.raises(ConfigError, match="not key=value"):
+        load_config(None, ["steps"])
+
+
+def test_samples_are_replayable(hdr_dir: Path) -> None:
+    from hdrlift.data import HDRFolder
+
+    ds = HDRFolder([hdr_dir / "scene0.exr", hdr_dir / "scene1.exr"], seed=3)
+    a, b = ds[5], ds[5]
+    assert torch.equal(a["ldr"], b["ldr"]) and torch.equal(a["hdr"], b["hdr"])
+    assert not torch.equal(ds[6]["ldr"], a["ldr"])
+    assert a["ldr"].shape == (3, 128, 128) and float(a["ldr"].max()) <= 1.0
