@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
+from hdrlift._version import __version__
 
 __all__ = ["__version__", "list_models", "load_model", "read_image", "reconstruct", "write_image"]
 

@@ -28,7 +28,7 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
 
 def _version() -> str:
-    from hdrlift import __version__
+    from hdrlift._version import __version__
 
     return __version__
 

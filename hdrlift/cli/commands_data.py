@@ -68,7 +68,7 @@ def cmd_degrade(args: argparse.Namespace) -> int:
     import yaml
     from tqdm import tqdm
 
-    from hdrlift import io
+    import hdrlift.io as io
     from hdrlift.data.splits import list_hdr_files, read_split
     from hdrlift.data.synth import capture_pairs, params_to_json
     from hdrlift.degrade import CameraConfig

@@ -10,7 +10,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from hdrlift import __version__
+from hdrlift._version import __version__
 from hdrlift.errors import HdrliftError
 
 COMMANDS = ("predict", "degrade", "evaluate", "operators", "models", "train", "convert", "export", "bench",

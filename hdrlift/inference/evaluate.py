@@ -17,7 +17,7 @@ HDR_EXTS = (".exr", ".hdr")
 
 def _read_ref(path: Path) -> np.ndarray:
     """Reference as linear HDR: NTIRE png16 + alignratio (gamma 2.24) or EXR/HDR (linear)."""
-    from hdrlift import io
+    import hdrlift.io as io
 
     if path.suffix.lower() == ".png":
         return np.clip(io.read_ntire(path), 0, None) ** 2.24
@@ -42,7 +42,7 @@ def _index(folder: Path, kind: str) -> dict[str, Path]:
 
 def iter_ntire_pairs(folder: Path, limit: int = 0) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
     """(id, ldr sRGB HWC [0,1], ref linear HDR HWC) from an NTIRE-layout folder (``hdrlift degrade``)."""
-    from hdrlift import io
+    import hdrlift.io as io
 
     folder = Path(folder)
     meds = sorted(folder.glob("*_medium.png"))
@@ -66,7 +66,7 @@ def score_folders(
     pred: Path, ref: Path, ldr: Path | None, metrics: list[str], limit: int = 0
 ) -> list[dict[str, Any]]:
     """Per-image metrics of predictions in ``pred`` against ``ref`` (matched by id)."""
-    from hdrlift import io
+    import hdrlift.io as io
     from hdrlift.metrics import evaluate_pair
 
     refs, preds = _index(ref, "ref"), _index(pred, "pred")

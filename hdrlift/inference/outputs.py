@@ -28,7 +28,7 @@ def write_outputs(hdr: Any, paths: dict[str, Path], fmt: str, overwrite: bool, h
     """Write the HDR in ``fmt`` (+ preview), atomically; nothing is left half-written."""
     import numpy as np
 
-    from hdrlift import io
+    import hdrlift.io as io
 
     paths["main"].parent.mkdir(parents=True, exist_ok=True)
     if fmt == "ntire":

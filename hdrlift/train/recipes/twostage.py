@@ -1,0 +1,94 @@
+"""Two-stage RDAB recipe (Sharif et al., CVPRW 2021, section 3.2-3.3).
+
+Stage I (enhancement, 8-bit target in the NTIRE gamma domain): L1 + (1 - MS-SSIM) + w_gan * cGAN.
+Stage II (16-bit HDR target, gamma domain): L1 + w_de * CIEDE2000. Both stages and the conditional
+discriminator train jointly; stage II sees stage I's output detached (no gradient between stages).
+The discriminator is conditioned on the LDR input; its labels are hard by default (``loss.labels``:
+hard | soft | noisy, noisy = the released code's U[0.7,1.2) / U[0,0.3)).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from hdrlift.ops.transfer import NTIRE_GAMMA, gamma_encode
+from hdrlift.train.distributed import DistInfo
+from hdrlift.train.recipes.base import Recipe, _Fn
+
+
+class TwoStageRecipe(Recipe):
+    find_unused = False
+
+    def build(self) -> None:
+        from hdrlift.losses.gan import GANLoss
+        from hdrlift.nn.discriminator import TwoStageDiscriminator
+
+        lc = self.loss_cfg
+        self.w_msssim = float(lc.get("w_msssim", 1.0))
+        self.w_gan = float(lc.get("w_gan", 1e-3))
+        self.w_de = float(lc.get("w_de", 1.0))
+        self.msssim_variant = str(lc.get("msssim_variant", "standard"))
+        self.gan = GANLoss(label_mode=str(lc.get("labels", "hard")))
+        self.disc = TwoStageDiscriminator(base_channels=int(lc.get("d_width", 64))).to(self.device)
+        self.nets["disc"] = self.disc
+        self.opts["model"] = self.make_adam(self.model.parameters())
+        self.opts["disc"] = self.make_adam(self.disc.parameters(), lr=self.cfg.optim.d_lr)
+        self.d_step: torch.nn.Module = _Fn(self.disc_loss, disc=self.disc)
+        self._cache: dict[str, torch.Tensor] = {}
+
+    def wrap_extra(self, info: DistInfo, ids: object) -> None:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        self.d_step = DDP(self.d_step, device_ids=ids)
+
+    @staticmethod
+    def targets(hdr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(gt8, gt16): 8-bit quantised clip of the gamma-encoded target, and the gamma-encoded HDR."""
+        gt16 = gamma_encode(hdr, NTIRE_GAMMA)
+        gt8 = torch.round(gt16.clamp(0.0, 1.0) * 255.0) / 255.0
+        return gt8, gt16
+
+    def generator_loss(self, batch: dict[str, torch.Tensor], step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        from hdrlift.losses.color import delta_e_loss
+        from hdrlift.losses.msssim import ms_ssim_loss
+
+        ldr = batch["ldr"]
+        gt8, gt16 = self.targets(batch["hdr"])
+        s1, s2 = self.model.forward_stages(ldr)
+        l1_1 = (s1 - gt8).abs().mean()
+        ms = ms_ssim_loss(s1.clamp(0, 1), gt8, data_range=1.0, variant=self.msssim_variant)
+        adv = self.gan.generator_loss(self.disc(s1, ldr)) if self.w_gan > 0 else s1.new_zeros(())
+        loss1 = l1_1 + self.w_msssim * ms + self.w_gan * adv
+        l1_2 = (s2 - gt16).abs().mean()
+        de = delta_e_loss(s2.clamp(min=0), gt16, domain="gamma") if self.w_de > 0 else s2.new_zeros(())
+        loss2 = l1_2 + self.w_de * de
+        self._cache = {"s1": s1.detach(), "gt8": gt8, "ldr": ldr}
+        logs = {"loss": float(loss1.detach() + loss2.detach()), "l1_s1": float(l1_1.detach()),
+                "msssim": float(ms.detach()), "adv": float(adv.detach()), "l1_s2": float(l1_2.detach()),
+                "de2000": float(de.detach())}
+        return loss1 + loss2, logs
+
+    def disc_loss(self, batch: dict[str, torch.Tensor], step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        c = self._cache
+        g = torch.Generator().manual_seed(1_000_003 * self.cfg.seed + step)
+        d_real = self.disc(c["gt8"], c["ldr"])
+        d_fake = self.disc(c["s1"], c["ldr"])
+        loss = self.gan.discriminator_loss(d_real, d_fake, generator=g)
+        return loss, {"d_loss": float(loss.detach())}
+
+    def train_step(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, float]:
+        og, od = self.opts["model"], self.opts["disc"]
+        og.zero_grad(set_to_none=True)
+        loss, logs = self.g_step(batch, step)
+        loss.backward()
+        self.clip(self.model.parameters())
+        og.step()
+        self.scheds["model"].step()
+        if self.w_gan > 0:
+            od.zero_grad(set_to_none=True)
+            dl, dlogs = self.d_step(batch, step)
+            dl.backward()
+            od.step()
+            self.scheds["disc"].step()
+            logs.update(dlogs)
+        return logs

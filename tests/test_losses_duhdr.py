@@ -1,0 +1,173 @@
+"""DuHDR losses (Eq. 4-25), dual operators C and Q, and per-stage gradients (tiny model, CPU)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from conftest import make_hdr_scene
+
+from hdrlift.losses import duhdr as L
+from hdrlift.models import create_model
+
+
+def _hdr_ldr(b: int = 2, size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+    hdr = torch.stack([torch.from_numpy(make_hdr_scene(size, size, s)).permute(2, 0, 1) for s in range(b)])
+    hdr = hdr * 3.0  # exposure: a good part of the frame is clipped
+    ldr = torch.floor(hdr.clamp(0, 1) ** (1 / 2.2) * 255 + 0.5) / 255
+    return hdr, ldr
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return create_model("duhdr_tiny").train()
+
+
+@pytest.fixture(scope="module")
+def losses():
+    torch.manual_seed(0)
+    return L.DuHDRLoss()
+
+
+# -- operators ------------------------------------------------------------------------------------
+
+def test_quantize_ste_forward_and_gradient():
+    x = torch.tensor([0.0, 0.1, 0.5, 0.999, 1.0], requires_grad=True)
+    q = L.quantize_ste(x)
+    assert torch.equal(q.detach(), torch.floor(x.detach() * 255 + 0.5) / 255)
+    q.sum().backward()
+    assert torch.equal(x.grad, torch.ones_like(x))
+
+
+def test_truncate_clip_and_guided():
+    x = torch.linspace(-0.5, 3.0, 64).view(1, 1, 8, 8)
+    assert torch.equal(L.truncate(x), x.clamp(0, 1))
+    flat = torch.full((1, 3, 16, 16), 2.5)
+    assert torch.allclose(L.truncate(flat, "guided"), torch.ones_like(flat), atol=1e-5)
+    smooth = torch.full((1, 3, 16, 16), 0.4)
+    assert torch.allclose(L.truncate(smooth, "guided"), smooth, atol=1e-5)
+    with pytest.raises(ValueError):
+        L.truncate(x, "bogus")
+
+
+# -- terms: non-zero gradient with the right sign ---------------------------------------------------
+
+def _grad_sign(fn, pred: torch.Tensor) -> torch.Tensor:
+    p = pred.clone().requires_grad_(True)
+    loss = fn(p)
+    assert loss.item() > 0
+    (g,) = torch.autograd.grad(loss, p)
+    return g
+
+
+def test_terms_gradient_sign():
+    g = torch.Generator().manual_seed(0)
+    tgt = torch.rand(1, 3, 8, 8, generator=g) * 0.5 + 0.2
+    up = tgt + 0.1  # prediction above the target -> gradient must be positive (descent lowers it)
+    ldr = torch.floor(tgt * 255 + 0.5) / 255
+    hdr = tgt * 2
+    mask = torch.ones(1, 1, 8, 8)
+    cases = {
+        "dnd": (lambda p: L.loss_dnd(p, tgt), up),
+        "dn": (lambda p: L.loss_dn(p, tgt, ldr, 10.0), up),
+        "dnu": (lambda p: L.loss_dnu(p, ldr), ldr + 0.02),
+        "log": (lambda p: L.loss_log(p, hdr, 1 / 255), hdr * 1.5),
+        "nor": (lambda p: L.loss_nor(p, tgt, mask * 0.3), up),
+        "itnu": (lambda p: L.loss_itnu(p, tgt), up),
+        "oo": (lambda p: L.loss_oo(p, hdr), hdr + 0.1),
+        "oo_released": (lambda p: L.loss_oo(p, hdr, "released"), hdr * (1 + 0.5 * tgt)),
+        "mse": (lambda p: L.mse(p, tgt), up),
+    }
+    for name, (fn, pred) in cases.items():
+        grad = _grad_sign(fn, pred)
+        if name == "oo_released":  # scale-invariant: only the relative structure matters
+            assert grad.abs().sum() > 0, name
+            continue
+        assert bool((grad >= 0).all()) and grad.sum() > 0, name
+        grad_down = _grad_sign(fn, pred - 2 * (pred - (tgt if name not in ("log", "oo") else hdr)))
+        assert grad_down.sum() < 0, name
+
+
+def test_oo_released_is_scale_invariant():
+    hdr, _ = _hdr_ldr(1, 32)
+    assert L.loss_oo(hdr * 7.0, hdr, "released").item() < 1e-6
+    assert L.loss_oo(hdr * 7.0, hdr, "l2").item() > 1.0
+
+
+def test_masked_perceptual_respects_mask():
+    torch.manual_seed(0)
+    perc = L.MaskedPerceptual()
+    hdr, _ = _hdr_ldr(1, 32)
+    pred = (hdr * 1.3).requires_grad_(True)
+    zero = perc(pred, hdr, torch.zeros(1, 3, 32, 32))
+    assert zero.item() == 0.0
+    half = torch.zeros(1, 1, 32, 32)
+    half[..., :16] = 1.0
+    loss = perc(pred, hdr, half)
+    assert loss.item() > 0
+    (g,) = torch.autograd.grad(loss, pred)
+    near, far = g[..., :12].abs().sum(), g[..., 24:].abs().sum()
+    assert near > 0 and far < 1e-3 * near  # far from the mask only the deep layers' receptive field leaks
+    assert not any(p.requires_grad for p in perc.parameters())
+
+
+# -- stages -------------------------------------------------------------------------------------------
+
+def test_every_stage_trains_its_modules(model, losses):
+    hdr, ldr = _hdr_ldr()
+    with torch.no_grad():  # small hallucination so Eq. 20 is active in the (0.95, 1) band
+        model.itnet.sae.fuse_in.weight.mul_(0.01)
+    trained: set[str] = set()
+    for stage, mods in L.STAGE_MODULES.items():
+        model.zero_grad(set_to_none=True)
+        # Eq. 20 only acts where 0 < mask and x + mask * SAE < 1; the untrained INnet puts almost no
+        # pixel in (0.95, 1), so widen the band for this stage
+        model.itnet.alpha = 0.5 if stage == "itnet_unpaired" else 0.95
+        total, terms = losses.stage(stage, model, ldr, hdr)
+        assert torch.isfinite(total) and total.item() > 0, stage
+        assert all(torch.isfinite(v) for v in terms.values())
+        total.backward()
+        for mod in mods:
+            for name, p in getattr(model, mod).named_parameters():
+                assert p.grad is not None and p.grad.abs().sum() > 0, f"{stage}: {mod}.{name}"
+                trained.add(f"{mod}.{name}")
+    model.itnet.alpha = 0.95
+    assert trained == {n for n, _ in model.named_parameters()}  # every parameter is trained somewhere
+
+
+def test_fixed_upstream_stages_do_not_touch_upstream(model, losses):
+    hdr, ldr = _hdr_ldr()
+    model.zero_grad(set_to_none=True)
+    losses.oonet(model, ldr, hdr)[0].backward()
+    assert all(p.grad is None for m in ("dnet", "innet", "itnet") for p in getattr(model, m).parameters())
+    model.zero_grad(set_to_none=True)
+    losses.dnet_individual(model, ldr, hdr)[0].backward()
+    assert all(p.grad is None for p in model.nnet.parameters())
+
+
+def test_joint_itnet_iterates(model, losses):
+    hdr, _ = _hdr_ldr(2, 32)
+    calls = []
+    orig = model.hallucinate
+
+    def spy(x):
+        calls.append(x)
+        return orig(x)
+
+    model.hallucinate = spy
+    try:
+        total, terms = losses.itnet_joint(model, hdr)
+    finally:
+        del model.hallucinate
+    assert len(calls) == losses.cfg.it_iterations == 3
+    assert set(terms) == {"log", "prec", "nor"}
+    assert torch.equal(calls[0], hdr.clamp(0, 1))
+
+
+def test_target_n_and_unknown_stage(model, losses):
+    hdr, ldr = _hdr_ldr(2, 32)
+    tgt = hdr.clamp(0, 1) ** (1 / 2.2)
+    a = losses.dnet_individual(model, ldr, hdr, target_n=tgt)[0]
+    assert a.item() == pytest.approx(L.mse(model.dequantize(ldr), tgt).item(), rel=1e-5)
+    with pytest.raises(ValueError):
+        losses.stage("bogus", model, ldr, hdr)
