@@ -131,6 +131,9 @@ def test_bilateral_grid_constant_smooth_and_edge_preserving():
 
 
 def test_operators_on_512_fast_and_bounded_memory():
+    import resource
+
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     gen = torch.Generator().manual_seed(0)
     ldr = torch.rand(1, 3, 512, 512, generator=gen) ** 0.5
     ldr[..., 100:160, 200:300] = 1.0
@@ -143,6 +146,8 @@ def test_operators_on_512_fast_and_bounded_memory():
     lum = luminance(ldr)
     big = bilateral_grid_filter(lum, lum, 150.0, 25 / 255)
     assert big.shape == lum.shape
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) / 1024
+    assert grown_mib < 400, grown_mib  # ~1 MiB per channel-plane; an O(N^2) filter would need GiBs
 
 
 def test_batch_items_independent(scene):

