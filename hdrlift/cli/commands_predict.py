@@ -28,7 +28,11 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--skip-existing", action="store_true", help="skip inputs whose outputs exist (resume)")
     p.add_argument("-r", "--recursive", action="store_true", help="search folders recursively")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
-    p.add_argument("--tile", type=int, default=None, help="tile size for large images (0 = no tiling)")
+    p.add_argument("--tile", type=int, default=None,
+                   help="tile size for large images (default: from --max-memory; 0 = no tiling)")
+    p.add_argument("--max-memory", default=None, metavar="SIZE",
+                   help="memory budget for the network's tensors, e.g. 2GB or 512MiB (default 1GB); "
+                        "picks the largest tile that fits")
     p.add_argument("--strategy", default="tile", choices=["tile", "deu", "ses", "none"],
                    help="large-image strategy (default tile)")
     p.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16"], help="CUDA autocast")
@@ -79,6 +83,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.output and len(args.inputs) == 1 and args.format is None:
         suf = Path(args.output).suffix.lower()
         fmt = {".hdr": "hdr", ".png": "png16", ".tif": "tiff", ".tiff": "tiff"}.get(suf, fmt)
+    extra: dict[str, Any] = {}
+    if args.max_memory is not None:
+        from hdrlift.inference.memory import parse_memory
+
+        extra["max_memory"] = parse_memory(args.max_memory)
     files, errors = _collect(args.inputs, args.recursive)
     for e in errors:
         print(f"hdrlift: error: {e}", file=sys.stderr)
@@ -97,6 +106,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         max_pixels=args.max_pixels,
         half=args.half,
         debug=args.debug,
+        **extra,
     )
     failed = len(errors) + sum(1 for r in results if r["status"] == "error")
     if args.json:

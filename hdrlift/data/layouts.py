@@ -88,7 +88,8 @@ def match_folders(ldr_dir: Path, target_dir: Path, target_exts: Sequence[str], t
         raise DataError(f"{ins[only_in[0]]}: no matching {what} in {target_dir} "
                         f"({len(only_in)} unmatched input(s))")
     if only_tg:
-        raise DataError(f"{tgs[only_tg[0]]}: no matching input in {ldr_dir} ({len(only_tg)} unmatched {what}(s))")
+        raise DataError(f"{tgs[only_tg[0]]}: no matching input in {ldr_dir} "
+                        f"({len(only_tg)} unmatched {what}(s))")
     return [PairRecord(s, ins[s], tgs[s], target_kind, s) for s in sorted(ins, key=natural_key)]
 
 
@@ -177,7 +178,8 @@ def select_ids(records: Sequence[PairRecord], ids: Iterable[str], source: str) -
         else:
             want.add(c)
     if missing:
-        raise DataError(f"{source}: id '{missing[0]}' not found in the dataset ({len(missing)} unknown id(s))")
+        raise DataError(f"{source}: id '{missing[0]}' not found in the dataset "
+                        f"({len(missing)} unknown id(s))")
     return [r for r in records if r.group in want or r.name in want]
 
 
@@ -238,7 +240,8 @@ def sice_records(root: Path) -> list[PairRecord]:
             group = d.name if len(parts) == 1 else f"{part.name}/{d.name}"
             exps = _stem_index(d, LDR_EXTS, "exposure")
             for k in sorted(exps, key=natural_key):
-                out.append(PairRecord(f"{group}/{k}".replace("/", "_"), exps[k], labels[d.name], "ldr", group))
+                name = f"{group}/{k}".replace("/", "_")
+                out.append(PairRecord(name, exps[k], labels[d.name], "ldr", group))
     return out
 
 
@@ -326,12 +329,12 @@ def fit_clip_scale(ldr_srgb: np.ndarray, hdr: np.ndarray, lo: float = FIT_RANGE[
 
 
 def _read_target(rec: PairRecord, ldr: np.ndarray) -> np.ndarray:
-    import hdrlift.io as io
+    from hdrlift.io import read_image_info, read_ntire
 
     kind = rec.target_kind
     if kind == "ntire":
-        return np.clip(io.read_ntire(rec.target), 0.0, None) ** 2.24
-    img, info = io.read_image_info(rec.target)
+        return np.clip(read_ntire(rec.target), 0.0, None) ** 2.24
+    img, info = read_image_info(rec.target)
     img = np.ascontiguousarray(img[..., :3], dtype=np.float32)
     if kind == "ldr" and info.is_hdr:
         raise DataError(f"{rec.target}: expected an LDR target, found linear HDR data")
@@ -351,9 +354,9 @@ def load_pair(rec: PairRecord) -> tuple[np.ndarray, np.ndarray]:
     Shape:
         -> (H, W, 3), (H, W, 3)
     """
-    import hdrlift.io as io
+    from hdrlift.io import read_image_info
 
-    ldr, info = io.read_image_info(rec.ldr)
+    ldr, info = read_image_info(rec.ldr)
     if info.is_hdr:
         raise DataError(f"{rec.ldr}: the input must be an 8/16-bit LDR image, found linear HDR data")
     ldr = np.ascontiguousarray(ldr[..., :3], dtype=np.float32)

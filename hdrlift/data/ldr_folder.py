@@ -69,10 +69,9 @@ def random_patch(
     c = max(min(int(round(patch / s)), h, w), 1)
     top = int(u() * (h - c + 1))
     left = int(u() * (w - c + 1))
-    x = torch.from_numpy(np.ascontiguousarray(ldr[top : top + c, left : left + c, :3])).permute(2, 0, 1)
-    t = None
-    if target is not None:
-        t = torch.from_numpy(np.ascontiguousarray(target[top : top + c, left : left + c, :3])).permute(2, 0, 1)
+    sl = (slice(top, top + c), slice(left, left + c), slice(0, 3))
+    x = torch.from_numpy(np.ascontiguousarray(ldr[sl])).permute(2, 0, 1)
+    t = None if target is None else torch.from_numpy(np.ascontiguousarray(target[sl])).permute(2, 0, 1)
     if c != patch:
         stack = srgb_to_linear(x)[None] if t is None else torch.cat([srgb_to_linear(x), t])[None]
         stack = F.interpolate(stack, size=(patch, patch), mode="bilinear", align_corners=False,
@@ -155,11 +154,13 @@ class LDRFolder(Dataset):
 
     @classmethod
     def from_config(cls, cfg: Any) -> LDRFolder:
-        """From a training config: ``cfg.data.unpaired_root``, ``patch``, ``scale_min``, ``on_bad``, ``cfg.seed``."""
+        """From a training config: ``cfg.data.unpaired_root`` / ``patch`` / ``scale_min`` / ``on_bad``,
+        ``cfg.seed``."""
         d = cfg.data
         if not d.unpaired_root:
             raise DataError("data.unpaired_root is not set (folder of unpaired LDR photos)")
-        return cls(Path(d.unpaired_root), patch=d.patch, seed=cfg.seed, scale_min=d.scale_min, on_bad=d.on_bad)
+        return cls(Path(d.unpaired_root), patch=d.patch, seed=cfg.seed, scale_min=d.scale_min,
+                   on_bad=d.on_bad)
 
     def __len__(self) -> int:
         return self.length

@@ -107,7 +107,9 @@ def detect_takes(records: Sequence[PairRecord], n_takes: int | None = None) -> l
     return takes
 
 
-def holdout_ids(takes: Sequence[Sequence[str]], per_take: int = HOLDOUT_PER_TAKE, seed: int = SPLIT_SEED) -> list[str]:
+def holdout_ids(
+    takes: Sequence[Sequence[str]], per_take: int = HOLDOUT_PER_TAKE, seed: int = SPLIT_SEED
+) -> list[str]:
     """``per_take`` random frames of every take (at most ``len(take) - 1``: a take keeps a training frame)."""
     rng = np.random.default_rng(seed)
     out: list[str] = []
@@ -167,7 +169,7 @@ def precrop_ntire(input_dir: Path, output_dir: Path, size: int = 480, stride: in
     uint16 values) and ``<id>_sNNN_alignratio.npy`` (the image's ratio, the same for all its sub-images).
     Returns the number of sub-image pairs written.
     """
-    import hdrlift.io as io
+    from hdrlift.io import alignratio_path, atomic_output, read_image, read_ntire, write_image, write_png16
 
     if size < 8 or stride < 1:
         raise DataError(f"precrop: size must be >= 8 and stride >= 1, got {size}, {stride}")
@@ -176,10 +178,10 @@ def precrop_ntire(input_dir: Path, output_dir: Path, size: int = 480, stride: in
     out.mkdir(parents=True, exist_ok=True)
     n = 0
     for rec in recs:
-        ldr = io.read_image(rec.ldr)[..., :3]
-        ratio_file = Path(io.alignratio_path(rec.target))
+        ldr = read_image(rec.ldr)[..., :3]
+        ratio_file = Path(alignratio_path(rec.target))
         ratio = np.float32(np.load(ratio_file, allow_pickle=False))
-        gt16 = np.round(io.read_ntire(rec.target) * ratio).clip(0, 65535).astype(np.uint16)
+        gt16 = np.round(read_ntire(rec.target) * ratio).clip(0, 65535).astype(np.uint16)
         if gt16.shape[:2] != ldr.shape[:2]:
             raise DataError(f"{rec.ldr}: size {ldr.shape[1]}x{ldr.shape[0]} differs from {rec.target.name}")
         ldr8 = np.round(ldr * 255.0).astype(np.uint8)
@@ -190,9 +192,9 @@ def precrop_ntire(input_dir: Path, output_dir: Path, size: int = 480, stride: in
                 k += 1
                 sid = f"{rec.name}_s{k:03d}"
                 sl = (slice(y, y + size), slice(x, x + size))
-                io.write_image(out / f"{sid}_medium.png", np.ascontiguousarray(ldr8[sl]), overwrite=overwrite)
-                io.write_png16(out / f"{sid}_gt.png", np.ascontiguousarray(gt16[sl]), overwrite=overwrite)
-                with io.atomic_output(out / f"{sid}_alignratio.npy", overwrite=overwrite) as tmp:
+                write_image(out / f"{sid}_medium.png", np.ascontiguousarray(ldr8[sl]), overwrite=overwrite)
+                write_png16(out / f"{sid}_gt.png", np.ascontiguousarray(gt16[sl]), overwrite=overwrite)
+                with atomic_output(out / f"{sid}_alignratio.npy", overwrite=overwrite) as tmp:
                     with open(tmp, "wb") as fh:
                         np.save(fh, np.float32(ratio))
                 n += 1
@@ -208,6 +210,7 @@ class NTIREFolder(PairedFolder):
         val_ids: held-out image ids (default: :func:`ntire_holdout` of ``split_root``).
         split_root: folder the default hold-out is detected on (default ``root``; use the full-frame
             folder when ``root`` is pre-cropped so train and validation agree).
+        records: the pairs already selected (then ``which`` / ``val_ids`` / ``split_root`` are unused).
         **kw: :class:`hdrlift.data.paired.PairedFolder` options (patch, seed, scale_min, ...).
 
     Shape:
@@ -215,8 +218,11 @@ class NTIREFolder(PairedFolder):
     """
 
     def __init__(self, root: Path, which: str = "train", val_ids: Sequence[str] | None = None,
-                 split_root: Path | None = None, **kw) -> None:
-        if which == "all":
+                 split_root: Path | None = None, records: Sequence[PairRecord] | None = None, **kw) -> None:
+        self.root = Path(root)
+        if records is not None:
+            recs = list(records)
+        elif which == "all":
             recs = ntire_records(Path(root))
         else:
             ids = list(val_ids) if val_ids is not None else ntire_holdout(Path(split_root or root))

@@ -64,7 +64,7 @@ def resolve_method(name: str, device: str | torch.device = "cpu") -> Method:
     op_names = [o.name for o in list_operators()]
     if name in op_names:
         op = get_operator(name)
-        return Method(name=name, kind="operator", fn=op)
+        return Method(name=name, kind="operator", fn=op.fn)
     from hdrlift.checkpoint import load_model, pretrained_names
     from hdrlift.models import list_models
 

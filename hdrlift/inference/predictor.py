@@ -1,7 +1,8 @@
 """Predictor: one LDR image (numpy HWC) -> linear HDR (numpy HWC), tiled when large.
 
 Threads are set from the machine, inference runs under ``torch.inference_mode``; on CUDA optional
-channels_last and fp16/bf16 autocast (``precision``).
+channels_last and fp16/bf16 autocast (``precision``). The tile size is chosen per image from a memory
+budget (``max_memory``) unless given (see :mod:`hdrlift.inference.memory`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import torch
 from hdrlift.errors import HdrliftError
 from hdrlift.inference.methods import Method, resolve_method
 
-#: Default tile size (pixels of the core) for networks on CPU; whole image below this.
+#: Tile size (pixels of the core) of the ``deu``/``ses`` strategies when none is given.
 DEFAULT_TILE = 512
 
 
@@ -44,8 +45,13 @@ class Predictor:
     Args:
         method: name (see :func:`hdrlift.inference.methods.resolve_method`) or a resolved Method.
         device: ``auto`` | ``cpu`` | ``cuda``.
-        tile: core tile size in pixels for networks (``None`` = :data:`DEFAULT_TILE`; 0 = never tile).
+        tile: core tile size in pixels for networks; ``None`` = chosen per image from ``max_memory``
+            (whole image when it fits); 0 = never tile.
         precision: ``fp32`` | ``fp16`` | ``bf16`` (autocast, CUDA only).
+        strategy: ``tile`` | ``deu`` | ``ses`` | ``none`` (see :mod:`hdrlift.inference.strategies`).
+        max_memory: budget in bytes (or ``"2GB"``) for the network's tensors: full-resolution input and
+            output plus one tile's activations (default :data:`~hdrlift.inference.memory.DEFAULT_MAX_MEMORY`).
+            The interpreter, the weights and the decoded image come on top (about 0.3-0.5 GB).
     """
 
     def __init__(
@@ -55,12 +61,16 @@ class Predictor:
         tile: int | None = None,
         precision: str = "fp32",
         strategy: str = "tile",
+        max_memory: int | str | None = None,
     ) -> None:
+        from hdrlift.inference.memory import DEFAULT_MAX_MEMORY, parse_memory
+
         self.device = pick_device(device)
         self.method = method if isinstance(method, Method) else resolve_method(method, self.device)
-        self.tile = DEFAULT_TILE if tile is None else int(tile)
+        self.tile = None if tile is None else int(tile)
         self.precision = precision
         self.strategy = strategy
+        self.max_memory = DEFAULT_MAX_MEMORY if max_memory is None else parse_memory(max_memory)
         if self.method.model is not None and self.device.type == "cuda":
             self.method.model.to(memory_format=torch.channels_last)
 
@@ -68,7 +78,25 @@ class Predictor:
     def name(self) -> str:
         return self.method.name
 
-    def _run(self, x: torch.Tensor) -> torch.Tensor:
+    def tile_for(self, h: int, w: int, batch: int = 1) -> int:
+        """Core tile size used for an ``h`` x ``w`` image (0 = whole image at once)."""
+        model = self.method.model
+        if model is None:
+            return 0
+        if self.tile is not None:
+            return self.tile
+        if self.strategy in ("deu", "ses"):
+            return DEFAULT_TILE
+        if self.strategy == "none":
+            return 0
+        from hdrlift.inference.memory import model_memory, tile_for_budget
+        from hdrlift.inference.strategies import size_requirements, tile_context
+
+        mem = model_memory(model, self.device)
+        size = size_requirements(model)
+        return tile_for_budget(mem, h, w, self.max_memory, tile_context(model), size.multiple, batch)
+
+    def _run(self, x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
         m = self.method
         if m.kind == "operator":
             return m.fn(x)
@@ -76,16 +104,16 @@ class Predictor:
         assert model is not None
         use_amp = self.device.type == "cuda" and self.precision in ("fp16", "bf16")
         dtype = torch.float16 if self.precision == "fp16" else torch.bfloat16
+        b, _, h, w = x.shape
+        tile = self.tile_for(h, w, b)
         with torch.autocast(device_type="cuda", dtype=dtype, enabled=use_amp):
             if self.device.type == "cuda":
                 x = x.contiguous(memory_format=torch.channels_last)
-            spec_size = _size_req(model)
-            h, w = x.shape[-2:]
-            if self.tile <= 0 or max(h, w) <= self.tile or self.strategy == "none":
-                return model(x).float()
+            if tile <= 0 or max(h, w) <= tile or self.strategy == "none":
+                return model(x.contiguous() if self.device.type == "cpu" else x).float()
             from hdrlift.inference.strategies import run_large
 
-            return run_large(model, x, self.tile, spec_size, self.strategy).float()
+            return run_large(model, x, tile, _size_req(model), self.strategy, out=out).float()
 
     @torch.inference_mode()
     def predict_tensor(self, ldr: torch.Tensor) -> torch.Tensor:
@@ -95,44 +123,53 @@ class Predictor:
             (B, 3, H, W) -> (B, 3, H, W)
         """
         x = ldr.to(self.device, torch.float32).clamp(0.0, 1.0)
-        return self._run(x).clamp(min=0.0)
+        return self._run(x).clamp_(min=0.0)
 
+    @torch.inference_mode()
     def __call__(self, ldr: np.ndarray) -> np.ndarray:
         """HWC float32 sRGB-encoded LDR in [0,1] (or uint8/uint16) -> HWC float32 linear HDR.
+
+        On CPU no full-resolution copy is made beyond the float input and the HWC result: the network
+        reads a (1,3,H,W) view of the HWC array and tiles write straight into the result.
 
         Shape:
             (H, W, 3) -> (H, W, 3)
         """
         arr = to_float01(ldr)
-        x = torch.from_numpy(np.ascontiguousarray(arr[..., :3].transpose(2, 0, 1)))[None]
-        y = self.predict_tensor(x)[0].permute(1, 2, 0).cpu().numpy()
-        return np.ascontiguousarray(y, dtype=np.float32)
+        h, w = arr.shape[:2]
+        x = torch.from_numpy(arr)[..., :3].permute(2, 0, 1)[None]
+        if self.device.type != "cpu":
+            y = self._run(x.to(self.device).contiguous())[0].permute(1, 2, 0).cpu().numpy()
+            return np.maximum(np.ascontiguousarray(y, dtype=np.float32), 0.0)
+        res = np.empty((h, w, 3), dtype=np.float32)
+        out = torch.from_numpy(res).permute(2, 0, 1)[None]
+        y = self._run(x, out=out)
+        if y.data_ptr() != out.data_ptr():
+            out.copy_(y)
+        del y, x
+        np.maximum(res, 0.0, out=res)
+        return res
 
 
 def to_float01(img: np.ndarray) -> np.ndarray:
     """uint8 / uint16 / float image -> float32 in [0, 1]; gray -> RGB."""
     a = np.asarray(img)
     if a.dtype == np.uint8:
-        a = a.astype(np.float32) / 255.0
+        a = np.divide(a, np.float32(255.0), dtype=np.float32)
     elif a.dtype == np.uint16:
-        a = a.astype(np.float32) / 65535.0
+        a = np.divide(a, np.float32(65535.0), dtype=np.float32)
     else:
-        a = a.astype(np.float32)
+        a = a.astype(np.float32)  # a copy: clipped in place below
     if a.ndim == 2:
         a = np.repeat(a[..., None], 3, axis=2)
     if a.ndim != 3 or a.shape[2] not in (1, 3, 4):
         raise HdrliftError(f"expected an HxWx3 image, got shape {a.shape}")
     if a.shape[2] == 1:
         a = np.repeat(a, 3, axis=2)
-    return np.clip(a, 0.0, 1.0)
+    return np.clip(a, 0.0, 1.0, out=a)
 
 
 def _size_req(model: Any) -> Any:
-    from hdrlift.models import get_spec
+    from hdrlift.inference.strategies import size_requirements
 
-    try:
-        return get_spec(model.arch).size
-    except HdrliftError:
-        from hdrlift.models import SizeRequirements
-
-        return SizeRequirements()
+    return size_requirements(model)

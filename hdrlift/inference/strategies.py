@@ -1,9 +1,16 @@
-"""Strategies for images larger than a tile.
+"""Strategies for images larger than a tile, and per-model adapters that keep global context.
 
 - ``tile`` (default): overlapping tiles with context >= the receptive field and feathered blending
-  (exact for local models). Models with global context keep it: a model that defines
-  ``global_context(x_full)`` and ``forward_with_context(x_tile, ctx, offset, full_size)`` has its global
-  part computed once on the whole image and only the per-pixel part run per tile.
+  (exact for local models). Models with global context keep it (:func:`context_fns`): the global part
+  is computed once on the whole (or down-scaled) image and only the per-pixel part runs per tile:
+
+  * ``uhd_bilateral``: ``predict_grids`` on the whole image (it down-scales to ``low_res`` itself), then
+    ``apply_grids(tile, grids, offset, full_size)`` per tile: exact (pointwise slicing + a 3 px fusion).
+  * ``duhdr``: ``estimate_crf`` once (on the whole image, down-scaled to :data:`DUHDR_CRF_SIDE` on its
+    long side when larger), then ``forward(tile, crf=...)`` per tile. OOnet's squeeze-excitation and
+    the very large receptive fields of the U-Nets are per tile (approximate, see docs/inference.md).
+  * a model defining ``global_context(x)`` and ``forward_with_context(x_tile, ctx, offset, full_size)``
+    is used through those hooks.
 - ``deu``: downsample-enhance-upsample (bilateral paper section 4.2): run on the image down-scaled so its
   long side equals the tile size, up-sample the output bilinearly.
 - ``ses``: split-enhance-stitch (bilateral paper section 4.2): independent non-overlapping tiles, stitched
@@ -12,6 +19,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -22,8 +30,124 @@ from hdrlift.inference.tiling import tiled_apply
 
 STRATEGIES = ("tile", "deu", "ses", "none")
 
+#: long side of the image duhdr's CRF is estimated from when the input is larger (bounded memory/time)
+DUHDR_CRF_SIDE = 512
+#: tile context (pixels) for models without a finite receptive field (duhdr: VGG16/U-Nets down to 1/32)
+DEFAULT_CONTEXT = 64
 
-def run_large(model: Any, x: torch.Tensor, tile: int, size: Any, strategy: str = "tile") -> torch.Tensor:
+GlobalFn = Callable[[torch.Tensor], Any]
+TileFn = Callable[[torch.Tensor, Any, tuple[int, int], tuple[int, int]], torch.Tensor]
+
+
+def size_requirements(model: Any) -> Any:
+    """:class:`~hdrlift.models.SizeRequirements` of a model instance, receptive field from its hparams.
+
+    The registry spec of ``model.arch`` gives the multiple; the receptive field is recomputed for the
+    instance's own block counts (hdrunet, twostage) or read from the instance (uhd_bilateral), so a
+    model built with non-default hyper-parameters still tiles exactly.
+    """
+    import dataclasses
+
+    from hdrlift.models import SizeRequirements, get_spec
+
+    arch = getattr(model, "arch", "")
+    try:
+        size = get_spec(arch).size
+    except HdrliftError:
+        return SizeRequirements()
+    hp = getattr(model, "hparams", {})
+    rf = size.receptive_field
+    if arch == "hdrunet" and "blocks" in hp:
+        from hdrlift.models.hdrunet import hdrunet_receptive_field
+
+        rf = hdrunet_receptive_field(hp["blocks"])
+    elif arch == "twostage" and "n_blocks1" in hp:
+        from hdrlift.models.twostage import twostage_receptive_field
+
+        rf = twostage_receptive_field(hp["n_blocks1"], hp["n_blocks2"])
+    elif isinstance(getattr(model, "receptive_field", None), int):
+        rf = int(model.receptive_field)
+    return dataclasses.replace(size, receptive_field=int(rf))
+
+
+def tile_context(model: Any) -> int:
+    """Context margin (pixels) used around tiles of ``model``: its receptive field, else the default."""
+    rf = size_requirements(model).receptive_field
+    return int(rf) if rf > 0 else DEFAULT_CONTEXT
+
+
+def _duhdr_global(model: Any) -> GlobalFn:
+    def fn(x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        if max(h, w) > DUHDR_CRF_SIDE:
+            s = DUHDR_CRF_SIDE / max(h, w)
+            size = (max(int(round(h * s)), 4), max(int(round(w * s)), 4))
+            x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True).clamp(0, 1)
+        return model.estimate_crf(x)
+
+    return fn
+
+
+def global_max_pixels(model: Any) -> int | None:
+    """Largest number of pixels the global part of ``model`` works on (``None``: the whole image)."""
+    arch = getattr(model, "arch", "")
+    if arch == "uhd_bilateral":
+        return int(model.low_res) ** 2
+    if arch == "duhdr":
+        return DUHDR_CRF_SIDE**2
+    return None
+
+
+def context_fns(model: Any) -> tuple[GlobalFn, TileFn] | None:
+    """``(global_fn, tile_fn)`` for models with a global part, else ``None`` (fully local model).
+
+    ``ctx = global_fn(x_full)`` runs once; ``tile_fn(x_tile, ctx, (top, left), (H, W))`` gives the linear
+    HDR of a tile. Calls only the models' public methods.
+    """
+    arch = getattr(model, "arch", "")
+    if hasattr(model, "global_context") and hasattr(model, "forward_with_context"):
+        return model.global_context, model.forward_with_context
+    if arch == "uhd_bilateral":
+        return model.predict_grids, lambda t, ctx, off, fs: model.apply_grids(t, ctx, off, fs)
+    if arch == "duhdr":
+        return _duhdr_global(model), lambda t, ctx, off, fs: model(t, crf=ctx)
+    return None
+
+
+def run_tiled(
+    model: Any,
+    x: torch.Tensor,
+    tile: int,
+    size: Any | None = None,
+    out: torch.Tensor | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> torch.Tensor:
+    """The ``tile`` strategy: overlapping feathered tiles, global context computed once.
+
+    Shape:
+        (B, 3, H, W) sRGB LDR -> (B, 3, H, W) linear HDR
+    """
+    size = size_requirements(model) if size is None else size
+    context = int(size.receptive_field) if size.receptive_field > 0 else DEFAULT_CONTEXT
+    multiple = max(int(size.multiple), 1)
+    h, w = x.shape[-2:]
+    fns = context_fns(model)
+    if fns is None:
+        fn: Callable[[torch.Tensor, tuple[int, int]], torch.Tensor] = lambda t, off: model(t)  # noqa: E731
+    else:
+        global_fn, tile_fn = fns
+        ctx = global_fn(x)
+
+        def fn(t: torch.Tensor, off: tuple[int, int]) -> torch.Tensor:
+            return tile_fn(t, ctx, off, (h, w))
+
+    return tiled_apply(fn, x, tile, context, multiple=multiple, out=out, progress=progress)
+
+
+def run_large(
+    model: Any, x: torch.Tensor, tile: int, size: Any = None, strategy: str = "tile",
+    out: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Run ``model`` on a large (B,3,H,W) LDR batch with ``strategy``.
 
     Shape:
@@ -34,22 +158,17 @@ def run_large(model: Any, x: torch.Tensor, tile: int, size: Any, strategy: str =
         return model(x)
     if strategy == "deu":
         s = tile / max(h, w)
+        if s >= 1.0:
+            return model(x)
         small = F.interpolate(x, scale_factor=s, mode="bilinear", align_corners=False, antialias=True)
         y = model(small.clamp(0, 1))
         return F.interpolate(y, size=(h, w), mode="bilinear", align_corners=False).clamp(min=0)
     if strategy == "ses":
-        out = torch.empty(x.shape[0], 3, h, w, dtype=torch.float32, device=x.device)
+        res = torch.empty(x.shape[0], 3, h, w, dtype=torch.float32, device=x.device) if out is None else out
         for i in range(0, h, tile):
             for j in range(0, w, tile):
-                out[:, :, i : i + tile, j : j + tile] = model(x[:, :, i : i + tile, j : j + tile]).float()
-        return out
+                res[:, :, i : i + tile, j : j + tile] = model(x[:, :, i : i + tile, j : j + tile]).float()
+        return res
     if strategy != "tile":
         raise HdrliftError(f"unknown large-image strategy '{strategy}'; use one of {', '.join(STRATEGIES)}")
-    context = int(size.receptive_field) if size.receptive_field > 0 else 64
-    multiple = max(int(size.multiple), 1)
-    if hasattr(model, "global_context") and hasattr(model, "forward_with_context"):
-        ctx = model.global_context(x)
-        return tiled_apply(
-            lambda t, off: model.forward_with_context(t, ctx, off, (h, w)), x, tile, context, multiple=multiple
-        )
-    return tiled_apply(lambda t, off: model(t), x, tile, context, multiple=multiple)
+    return run_tiled(model, x, tile, size, out=out)

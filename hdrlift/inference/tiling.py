@@ -3,10 +3,14 @@
 The image is cut into core tiles on a grid with stride ``S``. Each tile is run on its core grown by
 ``context + blend/2`` pixels on every side (clamped to the image), and contributes to the output on its
 core grown by ``blend/2``, with a linear cross-fade over the ``blend`` band shared with its neighbour (the
-weights of two neighbours sum to 1). Every blended pixel is at least ``context`` pixels away from the edge
-of the tile input, so for a local model whose receptive field is <= ``context`` the tiled output equals
-the untiled one up to float rounding. Tile origins are aligned to the model's size multiple so
-down-sampling layers see the same phase as in the untiled run.
+weights of two neighbours sum to 1, so no normalisation buffer is needed). Every blended pixel is at
+least ``context`` pixels away from the edge of the tile input, so for a local model whose receptive
+field is <= ``context`` the tiled output equals the untiled one up to float rounding. Tile origins are
+aligned to the model's size multiple so down-sampling layers see the same phase as in the untiled run.
+
+Memory: besides the input and the output, only one tile (input crop, model activations, output) is
+alive at a time; the output may be a caller-provided buffer (e.g. a channels-last view of a numpy
+array, so the result needs no further full-resolution copy).
 """
 
 from __future__ import annotations
@@ -30,7 +34,10 @@ def _ranges(n: int, core: int, min_last: int) -> list[tuple[int, int]]:
 
 
 def _ramp(length: int, lo_blend: int, hi_blend: int, device: torch.device) -> torch.Tensor:
-    """1-D weights over an output span with linear ramps of the given widths at both ends."""
+    """1-D weights over an output span with linear ramps of the given widths at both ends.
+
+    A rising ramp ``(k + 0.5) / b`` and the neighbour's falling ramp ``(b - k - 0.5) / b`` sum to 1.
+    """
     w = torch.ones(length, device=device)
     if lo_blend > 0:
         w[:lo_blend] = (torch.arange(lo_blend, device=device, dtype=torch.float32) + 0.5) / lo_blend
@@ -42,6 +49,26 @@ def _ramp(length: int, lo_blend: int, hi_blend: int, device: torch.device) -> to
     return w
 
 
+def tile_geometry(tile: int, context: int, blend: int = 16, multiple: int = 1) -> tuple[int, int]:
+    """(core, margin) actually used by :func:`tiled_apply` for a requested ``tile`` and ``context``.
+
+    A tile's input is at most ``core + 2 * margin`` pixels on a side (at most ``core + blend`` more
+    when the last span of a row or column is merged into its neighbour).
+    """
+    multiple = max(int(multiple), 1)
+    core = max(_align_up(max(int(tile), blend + 1), multiple), multiple)
+    margin = _align_up(int(context) + blend // 2, multiple)
+    return core, margin
+
+
+def tile_count(h: int, w: int, tile: int, context: int, blend: int = 16, multiple: int = 1) -> int:
+    """Number of model calls :func:`tiled_apply` makes on an ``h`` x ``w`` image (1 = untiled)."""
+    core, margin = tile_geometry(tile, context, blend, multiple)
+    if h <= core + 2 * margin and w <= core + 2 * margin:
+        return 1
+    return len(_ranges(h, core, blend + 1)) * len(_ranges(w, core, blend + 1))
+
+
 def tiled_apply(
     fn: Callable[[torch.Tensor, tuple[int, int]], torch.Tensor],
     x: torch.Tensor,
@@ -51,6 +78,7 @@ def tiled_apply(
     multiple: int = 1,
     out_channels: int = 3,
     progress: Callable[[int, int], None] | None = None,
+    out: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Apply ``fn(tile_input, (top, left))`` over tiles of ``x`` and blend the outputs.
 
@@ -60,33 +88,49 @@ def tiled_apply(
         context: margin of input context on each side (>= the model's receptive field for exactness).
         blend: width of the cross-fade band between neighbouring tiles (even number of pixels).
         multiple: alignment of tile origins (the model's size multiple).
+        out: optional float32 output buffer (B, out_channels, H, W), any strides (e.g. a channels-last
+            view); filled and returned. Allocated when ``None``.
 
     Shape:
         x: (B, C, H, W) -> (B, out_channels, H, W)
     """
     b, _, h, w = x.shape
-    core = max(_align_up(max(tile, blend + 1), multiple), multiple)
+    core, margin = tile_geometry(tile, context, blend, multiple)
     half = blend // 2
-    margin = _align_up(context + half, max(multiple, 1))
     if h <= core + 2 * margin and w <= core + 2 * margin:
-        return fn(x, (0, 0))
-    out = torch.zeros(b, out_channels, h, w, dtype=torch.float32, device=x.device)
-    norm = torch.zeros(1, 1, h, w, dtype=torch.float32, device=x.device)
+        y = fn(x.contiguous(), (0, 0))
+        if out is None:
+            return y
+        out.copy_(y)
+        return out
+    if out is None:
+        out = torch.empty(b, out_channels, h, w, dtype=torch.float32, device=x.device)
     rows, cols = _ranges(h, core, blend + 1), _ranges(w, core, blend + 1)
     total, done = len(rows) * len(cols), 0
+    # Every output pixel is written first by the tile whose output span starts at or before it with
+    # weight 1 or a rising ramp; the first write of each pixel is an assignment (no zero-fill pass).
     for r0, r1 in rows:
         for c0, c1 in cols:
             i0, i1 = max(r0 - margin, 0), min(r1 + margin, h)
             j0, j1 = max(c0 - margin, 0), min(c1 + margin, w)
-            y = fn(x[:, :, i0:i1, j0:j1], (i0, j0)).float()
+            y = fn(x[:, :, i0:i1, j0:j1].contiguous(), (i0, j0)).float()
             o0, o1 = max(r0 - half, 0), min(r1 + half, h)
             p0, p1 = max(c0 - half, 0), min(c1 + half, w)
-            wy = _ramp(o1 - o0, 2 * half if r0 > 0 else 0, 2 * half if r1 < h else 0, x.device)
-            wx = _ramp(p1 - p0, 2 * half if c0 > 0 else 0, 2 * half if c1 < w else 0, x.device)
-            wgt = wy[:, None] * wx[None, :]
-            out[:, :, o0:o1, p0:p1] += y[:, :, o0 - i0 : o1 - i0, p0 - j0 : p1 - j0] * wgt
-            norm[:, :, o0:o1, p0:p1] += wgt
+            lo_r, hi_r = (2 * half if r0 > 0 else 0), (2 * half if r1 < h else 0)
+            lo_c, hi_c = (2 * half if c0 > 0 else 0), (2 * half if c1 < w else 0)
+            wy = _ramp(o1 - o0, lo_r, hi_r, x.device)
+            wx = _ramp(p1 - p0, lo_c, hi_c, x.device)
+            y = y[:, :, o0 - i0 : o1 - i0, p0 - j0 : p1 - j0]
+            y.mul_(wy[:, None] * wx[None, :])
+            # rows [o0, o0 + lo_r) were partly written by the tile above, cols [p0, p0 + lo_c) by the
+            # tile to the left; everything else in this span is new.
+            dst = out[:, :, o0:o1, p0:p1]
+            if lo_r:
+                dst[:, :, :lo_r].add_(y[:, :, :lo_r])
+            if lo_c:
+                dst[:, :, lo_r:, :lo_c].add_(y[:, :, lo_r:, :lo_c])
+            dst[:, :, lo_r:, lo_c:].copy_(y[:, :, lo_r:, lo_c:])
             done += 1
             if progress is not None:
                 progress(done, total)
-    return out / norm.clamp(min=1e-12)
+    return out

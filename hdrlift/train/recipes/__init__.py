@@ -11,21 +11,12 @@ from hdrlift.train.recipes.base import Recipe
 
 def build_recipe(cfg: TrainConfig, device: torch.device) -> Recipe:
     """The recipe named by ``cfg.method``."""
+    from hdrlift.train.recipes.duhdr import DuHDRRecipe
     from hdrlift.train.recipes.simple import BilateralRecipe, HDRUNetRecipe
+    from hdrlift.train.recipes.twostage import TwoStageRecipe
 
-    table: dict[str, type[Recipe]] = {"hdrunet": HDRUNetRecipe, "uhd_bilateral": BilateralRecipe}
-    try:
-        from hdrlift.train.recipes.twostage import TwoStageRecipe
-
-        table["twostage"] = TwoStageRecipe
-    except ImportError:
-        pass
-    try:
-        from hdrlift.train.recipes.duhdr import DuHDRRecipe
-
-        table["duhdr"] = DuHDRRecipe
-    except ImportError:
-        pass
+    table: dict[str, type[Recipe]] = {"hdrunet": HDRUNetRecipe, "uhd_bilateral": BilateralRecipe,
+                                      "twostage": TwoStageRecipe, "duhdr": DuHDRRecipe}
     if cfg.method not in table:
         raise ConfigError(f"unknown training method '{cfg.method}'; available: {', '.join(sorted(table))}")
     return table[cfg.method](cfg, device)

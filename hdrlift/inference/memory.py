@@ -1,0 +1,211 @@
+"""Tile size from a memory budget (``--max-memory 2GB``).
+
+The working memory of a network on an ``h`` x ``w`` input is modelled as ``fixed + per_pixel * h * w``
+bytes. Both numbers are *measured* on two small probe inputs by tracking every tensor storage the
+forward pass allocates (a ``TorchDispatchMode`` that counts each new storage until it is freed) and
+taking the peak of the live bytes. This counts what PyTorch allocates (activations, temporaries), not
+library-internal scratch (oneDNN), the interpreter or the weights; :data:`SAFETY` covers the rest.
+
+The budget covers the full-resolution buffers of tiled inference (input, output) plus one tile's working
+memory; :func:`tile_for_budget` picks the largest tile that fits, or ``0`` (no tiling) when the whole
+image fits at once.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from hdrlift.errors import ConfigError
+
+#: default budget of ``hdrlift predict`` (bytes)
+DEFAULT_MAX_MEMORY = 1 << 30
+#: multiplier on the measured working memory (allocator fragmentation, library scratch)
+SAFETY = 1.25
+#: smallest core tile ever chosen (smaller tiles waste most of their time on the context margin)
+MIN_TILE = 128
+
+_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "kib": 2**10, "m": 10**6, "mb": 10**6, "mib": 2**20,
+          "g": 10**9, "gb": 10**9, "gib": 2**30, "t": 10**12, "tb": 10**12, "tib": 2**40}
+
+
+def parse_memory(text: str | int | float) -> int:
+    """``"2GB"``, ``"1.5G"``, ``"512MiB"``, ``"800m"`` or a number of bytes -> bytes.
+
+    Decimal units (kB, MB, GB) are powers of 10, binary ones (KiB, MiB, GiB) powers of 2; a bare
+    letter (``2G``) is decimal.
+    """
+    if isinstance(text, (int, float)):
+        value = float(text)
+    else:
+        m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*", str(text))
+        if m is None or m.group(2).lower() not in _UNITS:
+            raise ConfigError(f"cannot read memory size '{text}' (examples: 2GB, 1.5G, 512MiB, 800MB)")
+        value = float(m.group(1)) * _UNITS[m.group(2).lower()]
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"memory size must be positive, got '{text}'")
+    return int(value)
+
+
+class LiveBytes(TorchDispatchMode):
+    """Dispatch mode that tracks the bytes of tensor storages created inside it, and their peak."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.live = 0
+        self.peak = 0
+        self._seen: set[int] = set()
+
+    def _release(self, key: int, nbytes: int) -> None:
+        self._seen.discard(key)
+        self.live -= nbytes
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[override]
+        out = func(*args, **(kwargs or {}))
+        for t in _tensors(out):
+            if t.device.type == "meta":
+                continue
+            st = t.untyped_storage()
+            key = id(st)
+            if key in self._seen:
+                continue
+            n = st.nbytes()
+            self._seen.add(key)
+            self.live += n
+            weakref.finalize(st, self._release, key, n)
+        self.peak = max(self.peak, self.live)
+        return out
+
+
+def _tensors(obj: Any) -> list[torch.Tensor]:
+    if isinstance(obj, torch.Tensor):
+        return [obj]
+    if isinstance(obj, (list, tuple)):
+        return [t for o in obj for t in _tensors(o)]
+    return []
+
+
+def peak_bytes(fn: Callable[[], Any]) -> int:
+    """Peak of the bytes of tensors allocated (and still alive) while running ``fn()``.
+
+    Includes the result if it is returned. Run under ``torch.inference_mode`` for inference numbers.
+    """
+    mode = LiveBytes()
+    with mode:
+        res = fn()
+    peak = mode.peak
+    del res
+    return int(peak)
+
+
+@dataclass(frozen=True)
+class MemoryModel:
+    """Working memory of one call on an ``h`` x ``w`` input: ``fixed + per_pixel * h * w`` bytes.
+
+    ``global_fixed + global_per_pixel * min(H * W, global_max_pixels)`` is the peak of a model's global
+    part on the whole ``H`` x ``W`` image (run once before the tiles, so it counts as a maximum, not a sum).
+    """
+
+    fixed: float
+    per_pixel: float
+    global_fixed: float = 0.0
+    global_per_pixel: float = 0.0
+    global_max_pixels: int | None = None
+
+    def bytes_for(self, h: int, w: int) -> float:
+        return self.fixed + self.per_pixel * h * w
+
+    def global_bytes(self, h: int, w: int) -> float:
+        px = h * w if self.global_max_pixels is None else min(h * w, self.global_max_pixels)
+        return self.global_fixed + self.global_per_pixel * px
+
+
+_CACHE: weakref.WeakKeyDictionary[Any, MemoryModel] = weakref.WeakKeyDictionary()
+
+
+def probe_memory(fn: Callable[[torch.Tensor], Any], sizes: tuple[int, int] = (64, 128), channels: int = 3,
+                 device: torch.device | str = "cpu") -> MemoryModel:
+    """Fit :class:`MemoryModel` to the peak bytes of ``fn`` on two square probe inputs.
+
+    The per-pixel slope comes from the two probes; ``fixed`` (weights copies, low-resolution global
+    branches) is what remains at size 0, never negative.
+    """
+    gen = torch.Generator().manual_seed(0)
+    peaks = []
+    for s in sizes:
+        x = torch.rand(1, channels, s, s, generator=gen).to(device)
+        with torch.inference_mode():
+            peaks.append(peak_bytes(lambda x=x: fn(x)))
+    a, b = sizes
+    slope = max((peaks[1] - peaks[0]) / float(b * b - a * a), 0.0)
+    slope = max(slope, peaks[1] / float(b * b) * 0.25)  # guard against a flat (chunked) probe
+    fixed = max(peaks[1] - slope * b * b, 0.0)
+    return MemoryModel(fixed=fixed, per_pixel=slope)
+
+
+def model_memory(model: Any, device: torch.device | str = "cpu") -> MemoryModel:
+    """Cached :class:`MemoryModel` of one tile call of ``model`` (its per-tile function when it has a
+    global part, see :func:`hdrlift.inference.strategies.context_fns`)."""
+    if model in _CACHE:
+        return _CACHE[model]
+    from hdrlift.inference.strategies import context_fns, size_requirements
+
+    mult = max(int(size_requirements(model).multiple), 1)
+    sizes = (max(64, mult * 2), max(128, mult * 4))
+    fns = context_fns(model)
+    if fns is None:
+        est = probe_memory(model, sizes, device=device)
+    else:
+        from hdrlift.inference.strategies import global_max_pixels
+
+        global_fn, tile_fn = fns
+        gen = torch.Generator().manual_seed(0)
+        with torch.inference_mode():
+            ctx = global_fn(torch.rand(1, 3, sizes[1], sizes[1], generator=gen).to(device))
+        est = probe_memory(lambda t: tile_fn(t, ctx, (0, 0), tuple(t.shape[-2:])), sizes, device=device)
+        glob = probe_memory(global_fn, sizes, device=device)
+        est = MemoryModel(est.fixed, est.per_pixel, glob.fixed, glob.per_pixel, global_max_pixels(model))
+    _CACHE[model] = est
+    return est
+
+
+def full_res_bytes(h: int, w: int, batch: int = 1) -> int:
+    """Bytes of the full-resolution buffers of tiled inference: float32 RGB input and output."""
+    return 2 * 3 * 4 * batch * h * w
+
+
+def tile_for_budget(
+    mem: MemoryModel,
+    h: int,
+    w: int,
+    budget: int,
+    context: int,
+    multiple: int = 1,
+    batch: int = 1,
+    blend: int = 16,
+) -> int:
+    """Largest core tile whose working memory (with :data:`SAFETY`) plus the full-resolution buffers
+    fits ``budget`` bytes; ``0`` when the whole image fits untiled; :data:`MIN_TILE` at the least."""
+    from hdrlift.inference.tiling import tile_geometry
+
+    fixed = max(mem.fixed, batch * mem.global_bytes(h, w))
+    whole = SAFETY * fixed + SAFETY * mem.per_pixel * batch * h * w + full_res_bytes(h, w, batch)
+    if whole <= budget:
+        return 0
+    avail = budget - full_res_bytes(h, w, batch) - SAFETY * fixed
+    if avail <= 0 or mem.per_pixel <= 0:
+        return MIN_TILE
+    side = math.sqrt(avail / (SAFETY * mem.per_pixel * batch))
+    _, margin = tile_geometry(MIN_TILE, context, blend, multiple)
+    # the merged last span can make a tile up to ``blend`` larger than its core
+    core = int(side - 2 * margin - blend)
+    m = max(int(multiple), 1)
+    core = (core // m) * m
+    return max(core, MIN_TILE)
