@@ -94,8 +94,15 @@ def cmd_degrade(args: argparse.Namespace) -> int:
     if manifest.exists() and not args.overwrite:
         raise HdrliftError(f"{manifest}: exists (use --overwrite)")
     rows = []
+    bad: list[str] = []
+
+    def report(msg: str) -> None:
+        bad.append(msg)
+        print(f"hdrlift: error: {msg}", file=sys.stderr)
+
     n = len(files) * len(args.exposures)
-    for k, pair in enumerate(tqdm(capture_pairs(files, args.exposures, args.max_side or None, args.seed, cam),
+    pairs = capture_pairs(files, args.exposures, args.max_side or None, args.seed, cam, report=report)
+    for k, pair in enumerate(tqdm(pairs,
                                   total=n, desc="degrade", unit="pair", file=sys.stderr, disable=n < 2)):
         pid = f"{k:04d}"
         if args.layout in ("ntire", "both"):
@@ -114,7 +121,7 @@ def cmd_degrade(args: argparse.Namespace) -> int:
         w.writeheader()
         w.writerows(rows)
     print(f"wrote {len(rows)} pairs to {out} (seed {args.seed})")
-    return 0
+    return 1 if bad else 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

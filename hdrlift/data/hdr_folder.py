@@ -45,10 +45,13 @@ def normalise_exposure(hdr: np.ndarray, target_median: float = 0.18) -> np.ndarr
     return (hdr * (target_median / max(med, 1e-12))).astype(np.float32)
 
 
-def load_hdr_images(files: Sequence[Path], on_bad: str = "skip") -> tuple[list[np.ndarray], list[Path]]:
+def load_hdr_images(
+    files: Sequence[Path], on_bad: str = "skip", report: Any = None
+) -> tuple[list[np.ndarray], list[Path]]:
     """Read, validate (finite, >= 0, 3 channels) and exposure-normalise HDR files.
 
-    ``on_bad="skip"`` logs the file and its problem and leaves it out; ``"error"`` raises DataError.
+    ``on_bad="skip"`` logs the file and its problem (and calls ``report(message)``) and leaves it out;
+    ``"error"`` raises DataError.
     """
     from hdrlift.io import read_image
 
@@ -66,12 +69,14 @@ def load_hdr_images(files: Sequence[Path], on_bad: str = "skip") -> tuple[list[n
         except HdrliftError as exc:
             if on_bad == "error":
                 raise DataError(str(exc)) from None
-            log.warning("skipping bad training file: %s", exc)
+            log.warning("skipping bad HDR file: %s", exc)
+            if report is not None:
+                report(str(exc))
             continue
         imgs.append(normalise_exposure(np.maximum(img, 0.0)))
         kept.append(Path(f))
     if not imgs:
-        raise DataError("no usable HDR image in the training data")
+        raise DataError(f"no usable HDR image among {len(files)} file(s)")
     return imgs, kept
 
 

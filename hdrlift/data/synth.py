@@ -44,6 +44,7 @@ def capture_pairs(
     seed: int = 1234,
     camera: Any = None,
     on_bad: str = "skip",
+    report: Any = None,
 ) -> Iterator[SynthPair]:
     """For every file and exposure offset (stops from the camera model's auto exposure) one pair.
 
@@ -54,7 +55,7 @@ def capture_pairs(
     cam = camera if camera is not None else CameraConfig()
     if isinstance(cam, dict):
         cam = CameraConfig.from_dict(cam)
-    imgs, kept = load_hdr_images(files, on_bad=on_bad)
+    imgs, kept = load_hdr_images(files, on_bad=on_bad, report=report)
     for i, (img, f) in enumerate(zip(imgs, kept)):
         hdr_np = _resize_max_side(img, max_side)
         for j, ev in enumerate(exposures):

@@ -78,6 +78,13 @@ def predict_files(
         from tqdm import tqdm
 
         bar = tqdm(total=len(todo), desc=f"predict ({predictor.name})", unit="img", file=sys.stderr)
+
+    def say(msg: str) -> None:
+        if bar is not None:
+            bar.write(f"hdrlift: error: {msg}", file=sys.stderr)
+        else:
+            print(f"hdrlift: error: {msg}", file=sys.stderr)
+
     with ThreadPoolExecutor(max_workers=1) as pool:
         futures = [pool.submit(_read, f, max_pixels) for f, _ in todo[:2]]
         for i, (f, paths) in enumerate(todo):
@@ -94,11 +101,11 @@ def predict_files(
                 if debug:
                     traceback.print_exc()
                 msg = str(exc)
-                print(f"hdrlift: error: {msg}", file=sys.stderr)
+                say(msg)
                 results.append({"input": str(f), "status": "error", "error": msg})
             except MemoryError:
                 msg = f"{f}: out of memory (try a smaller --tile)"
-                print(f"hdrlift: error: {msg}", file=sys.stderr)
+                say(msg)
                 results.append({"input": str(f), "status": "error", "error": msg})
             futures[i] = None  # type: ignore[call-overload]  # free the decoded image
             if bar is not None:

@@ -26,6 +26,7 @@ All substitutions are temporary (restored after export) and numerically equal to
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import time
 import warnings
@@ -149,6 +150,22 @@ def _crf_features_static(x: torch.Tensor) -> torch.Tensor:
     return torch.cat([x, edges, *hists], dim=1)
 
 
+def _gaussian_blur_static(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """``uhd_bilateral._gaussian_blur`` for RGB input at a fixed (low) resolution, constant kernel."""
+    if sigma <= 0:
+        return x
+    radius = min(int(math.ceil(3.0 * sigma)), int(x.shape[-1]) - 1, int(x.shape[-2]) - 1)
+    if radius < 1:
+        return x
+    t = torch.arange(-radius, radius + 1, dtype=torch.float64)
+    k = torch.exp(-0.5 * (t / sigma) ** 2)
+    k = (k / k.sum()).to(x.dtype)
+    x = F.conv2d(F.pad(x, (radius, radius, 0, 0), mode="replicate"), k.view(1, 1, 1, -1).repeat(3, 1, 1, 1),
+                 groups=3)
+    return F.conv2d(F.pad(x, (0, 0, radius, radius), mode="replicate"), k.view(1, 1, -1, 1).repeat(3, 1, 1, 1),
+                    groups=3)
+
+
 def _make_monotonic_nodiff(curve: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     steps = (curve[..., 1:] - curve[..., :-1]).clamp(min=0.0) + eps
     cum = torch.cumsum(steps, dim=-1)
@@ -229,20 +246,21 @@ def export_patches(model: nn.Module) -> Iterator[nn.Module]:
     arch = getattr(model, "arch", "")
     with contextlib.ExitStack() as stack:
         if arch == "hdrunet":
-            yield _PaddedModel(model, 4)
+            yield _PaddedModel(model, 4).eval()
         elif arch == "duhdr":
             import hdrlift.degrade.crf as crf_mod
             import hdrlift.models.duhdr_parts as parts
 
             stack.enter_context(mock.patch.object(parts, "crf_features", _crf_features_static))
             stack.enter_context(mock.patch.object(crf_mod, "make_monotonic", _make_monotonic_nodiff))
-            yield _DuHDRExport(model)
+            yield _DuHDRExport(model).eval()
         elif arch == "uhd_bilateral":
             import hdrlift.models.uhd_bilateral as uhd
             import hdrlift.nn.tucker as tucker
 
             stack.enter_context(mock.patch.object(tucker, "subspace_projector", jacobi_projector))
             stack.enter_context(mock.patch.object(uhd, "slice_apply", _slice_apply_whole))
+            stack.enter_context(mock.patch.object(uhd, "_gaussian_blur", _gaussian_blur_static))
             m = copy.deepcopy(model)
             m.chunk_pixels = 1 << 62  # one chunk: no size-dependent Python loop
             torch.onnx.register_custom_op_symbolic("aten::_upsample_bilinear2d_aa", _aa_bilinear_symbolic, 18)
@@ -284,6 +302,8 @@ def export_onnx(
             )
         except Exception as exc:  # exporter errors come in many types
             raise ModelError(f"ONNX export of '{arch}' failed: {exc}") from exc
+        finally:
+            net.eval()  # the exporter restores the *wrapper's* mode on the whole tree
     info: dict[str, Any] = {
         "model": str(model) if not isinstance(model, nn.Module) else arch, "arch": arch, "path": str(out),
         "opset": opset, "inputs": {"ldr": ["batch", 3, "height", "width"]},

@@ -72,6 +72,12 @@ METRIC_INFO: dict[str, str] = {
     "cvvdp": "ColorVideoVDP JOD, linear Rec.709 1000-nit display, ref luminance P99.9 -> 1000 cd/m^2",
 }
 
+# Paper-specific metrics (DuHDR Eq. 26 display normalisation feeding PU21 / ColorVideoVDP)
+from hdrlift.metrics.paper import PAPER_METRIC_INFO, PAPER_METRICS  # noqa: E402
+
+METRICS.update({k: v for k, v in PAPER_METRICS.items() if "cvvdp" not in k or cvvdp_available()})
+METRIC_INFO.update(PAPER_METRIC_INFO)
+
 
 def available_metrics() -> list[str]:
     """Names usable in :func:`evaluate_pair` on this installation."""
@@ -93,7 +99,7 @@ def evaluate_pair(
     Shape:
         HxWx3, HxWx3, optional HxWx3 -> {name: float}
     """
-    names = [n for n in METRICS if n != "cvvdp"] if metrics is None else list(metrics)
+    names = [n for n in METRICS if "cvvdp" not in n] if metrics is None else list(metrics)
     unknown = [n for n in names if n not in METRICS]
     if unknown:
         hint = " (cvvdp needs the optional `cvvdp` package)" if "cvvdp" in unknown else ""

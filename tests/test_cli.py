@@ -1,0 +1,183 @@
+"""The ``hdrlift`` command line, in-process (``main(argv) -> int``)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import make_hdr_scene
+from PIL import Image
+
+from hdrlift.cli.main import main
+
+
+@pytest.fixture
+def photo(tmp_path: Path) -> Path:
+    """An 8-bit JPEG of a procedural scene exposed so that the light source clips."""
+    from hdrlift.degrade import capture
+
+    hdr = make_hdr_scene(48, 64, seed=1)
+    res = capture(hdr, exposure_stops=1.0)
+    p = tmp_path / "photo.jpg"
+    Image.fromarray(np.round(np.asarray(res.ldr) * 255).astype(np.uint8)).save(p, quality=95)
+    return p
+
+
+def test_predict_writes_linear_exr_and_preview(photo: Path, capsys) -> None:
+    from hdrlift.io import read_image
+
+    assert main(["predict", str(photo), "--method", "kovaleski"]) == 0
+    exr = photo.with_suffix(".exr")
+    prev = photo.with_name("photo.preview.png")
+    assert exr.exists() and prev.exists()
+    hdr = read_image(exr)
+    ldr = read_image(photo)
+    assert hdr.shape == ldr.shape and np.isfinite(hdr).all() and hdr.min() >= 0
+    clipped = ldr.max(axis=2) >= 250 / 255
+    assert clipped.any()
+    assert hdr[clipped].max() > 1.0  # highlights expanded above the clipping level
+    well = (ldr.max(axis=2) > 0.2) & (ldr.max(axis=2) < 0.7)
+    lin = np.where(ldr <= 0.04045, ldr / 12.92, ((ldr + 0.055) / 1.055) ** 2.4)
+    ratio = np.median(hdr[well].mean(1) / np.maximum(lin[well].mean(1), 1e-6))
+    assert 0.7 < ratio < 1.4  # mid-tones stay at the linearised input (1.0 = clipping level)
+    p8 = np.asarray(Image.open(prev)).astype(np.float32)
+    i8 = np.asarray(Image.open(photo)).astype(np.float32)
+    assert abs(p8[well].mean() - i8[well].mean()) < 12  # preview looks like the photo, not darker
+
+
+def test_predict_refuses_to_overwrite(photo: Path) -> None:
+    assert main(["predict", str(photo), "--method", "linear"]) == 0
+    before = photo.with_suffix(".exr").read_bytes()
+    assert main(["predict", str(photo), "--method", "akyuz"]) == 1
+    assert photo.with_suffix(".exr").read_bytes() == before
+    assert main(["predict", str(photo), "--method", "akyuz", "--overwrite"]) == 0
+    assert main(["predict", str(photo), "--method", "akyuz", "--skip-existing"]) == 0
+
+
+def test_bad_inputs_one_line_errors_rest_processed(tmp_path: Path, photo: Path, capsys) -> None:
+    d = tmp_path / "batch"
+    d.mkdir()
+    (d / "a_good.jpg").write_bytes(photo.read_bytes())
+    (d / "b_empty.jpg").write_bytes(b"")
+    (d / "c_text.jpg").write_text("this is not an image\n")
+    (d / "d_trunc.jpg").write_bytes(photo.read_bytes()[:300])
+    Image.fromarray(np.zeros((1, 1, 3), np.uint8)).save(d / "e_tiny.png")
+    Image.fromarray(np.zeros((60, 60, 3), np.uint8)).save(d / "f_big.png")
+    out = tmp_path / "out"
+    rc = main(["predict", str(d), str(tmp_path / "missing.jpg"), "-o", str(out), "--method", "linear",
+               "--max-pixels", "3100"])
+    err = capsys.readouterr().err
+    assert rc == 1
+    lines = [ln for ln in err.splitlines() if ln.startswith("hdrlift: error:")]
+    for name in ("b_empty.jpg", "c_text.jpg", "d_trunc.jpg", "e_tiny.png", "f_big.png", "missing.jpg"):
+        assert any(name in ln for ln in lines), (name, err)
+    assert "Traceback" not in err
+    made = sorted(p.name for p in out.iterdir())
+    assert made == ["a_good.exr", "a_good.preview.png"]  # no partial outputs of the bad files
+
+
+def test_hdr_reference_with_nan_is_rejected(tmp_path: Path, capsys) -> None:
+    import OpenEXR
+
+    img = make_hdr_scene(16, 16)
+    img[3, 3, 0] = np.nan
+    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+    OpenEXR.File(header, {"RGB": img}).write(str(tmp_path / "nan.exr"))
+    rc = main(["degrade", str(tmp_path / "nan.exr"), "-o", str(tmp_path / "pairs")])
+    assert rc == 1
+    assert "nan.exr" in capsys.readouterr().err
+
+
+def test_degrade_deterministic_and_quantised(tmp_path: Path) -> None:
+    from hdrlift.io import read_image, write_exr
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(2):
+        write_exr(src / f"s{i}.exr", make_hdr_scene(40, 56, seed=i), dtype="float")
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert main(["degrade", str(src), "-o", str(a), "--seed", "7", "--exposures=-1,0"]) == 0
+    assert main(["degrade", str(src), "-o", str(b), "--seed", "7", "--exposures=-1,0"]) == 0
+    fa = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    assert [p.as_posix() for p in fa if p.suffix == ".png" and "medium" in p.name] == [
+        "0000_medium.png", "0001_medium.png", "0002_medium.png", "0003_medium.png"]
+    for rel in fa:
+        assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
+    ldr = read_image(a / "0000_medium.png")
+    levels = ldr * 255
+    assert np.allclose(levels, np.round(levels), atol=1e-4)
+    assert (a / "plain" / "0000.exr").exists() and (a / "0000_alignratio.npy").exists()
+    c = tmp_path / "c"
+    assert main(["degrade", str(src), "-o", str(c), "--seed", "8", "--exposures=-1,0"]) == 0
+    assert (c / "0000_medium.png").read_bytes() != (a / "0000_medium.png").read_bytes()
+
+
+def test_evaluate_pred_ref_and_compare(tmp_path: Path, capsys) -> None:
+    from hdrlift.io import write_exr
+
+    src = tmp_path / "src"
+    src.mkdir()
+    write_exr(src / "s.exr", make_hdr_scene(40, 56, seed=3), dtype="float")
+    pairs = tmp_path / "pairs"
+    assert main(["degrade", str(src), "-o", str(pairs), "--exposures=0,1", "--layout", "ntire"]) == 0
+    pred = tmp_path / "pred"
+    meds = sorted(pairs.glob("*_medium.png"))
+    for m in meds:
+        assert main(["predict", str(m), "-o", str(pred / (m.name.replace("_medium", ""))), "--format", "ntire",
+                     "--method", "linear", "--no-preview"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", "--pred", str(pred), "--ref", str(pairs), "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert len(res["rows"]) == 2 and res["summary"]["pred"]["psnr_mu"] > 10
+    assert main(["evaluate", "--data", str(pairs), "--method", "linear", "--method", "landis", "--json"]) == 0
+    res2 = json.loads(capsys.readouterr().out)
+    lin = res2["summary"]["linear"]["psnr_mu"]
+    # predicting through NTIRE files and scoring them gives the same number as the in-memory comparison
+    assert abs(lin - res["summary"]["pred"]["psnr_mu"]) < 0.05
+    assert set(res2["summary"]) == {"linear", "landis"}
+
+
+def test_listing_commands(capsys) -> None:
+    assert main(["operators"]) == 0
+    out = capsys.readouterr().out
+    for name in ("linear", "akyuz", "landis", "huo", "kovaleski", "masia"):
+        assert name in out
+    assert main(["models", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    names = {r["name"] for r in rows}
+    assert {"hdrunet", "twostage", "uhd_bilateral", "duhdr"} <= names
+    assert next(r for r in rows if r["name"] == "hdrunet")["params"] == 1_651_494
+    assert main(["models", "--pretrained"]) == 0
+
+
+def test_unknown_method_and_usage(photo: Path, capsys) -> None:
+    assert main(["predict", str(photo), "--method", "nosuch"]) == 1
+    assert "unknown method 'nosuch'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(["predict"])
+    assert e.value.code == 2
+
+
+def test_import_hdrlift_is_light() -> None:
+    code = "import hdrlift, sys; assert 'torch' not in sys.modules, 'torch imported'; print('ok')"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    code = ("import sys, hdrlift.cli.main as m; m.build_parser(); "
+            "assert 'torch' not in sys.modules; assert 'hdrlift.train.trainer' not in sys.modules")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+def test_reconstruct_api(photo: Path) -> None:
+    import hdrlift
+
+    img = hdrlift.read_image(photo)
+    out = hdrlift.reconstruct(img, method="landis")
+    out2 = hdrlift.reconstruct(str(photo), method="landis")
+    assert out.dtype == np.float32 and out.shape == img.shape and np.array_equal(out, out2)
+    u8 = np.round(img * 255).astype(np.uint8)
+    assert np.allclose(hdrlift.reconstruct(u8, method="landis"), out, atol=1e-5)
