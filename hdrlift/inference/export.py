@@ -157,9 +157,9 @@ def _gaussian_blur_static(x: torch.Tensor, sigma: float) -> torch.Tensor:
     radius = min(int(math.ceil(3.0 * sigma)), int(x.shape[-1]) - 1, int(x.shape[-2]) - 1)
     if radius < 1:
         return x
-    t = torch.arange(-radius, radius + 1, dtype=torch.float64)
+    t = torch.arange(-radius, radius + 1, dtype=x.dtype)
     k = torch.exp(-0.5 * (t / sigma) ** 2)
-    k = (k / k.sum()).to(x.dtype)
+    k = k / k.sum()
     x = F.conv2d(F.pad(x, (radius, radius, 0, 0), mode="replicate"), k.view(1, 1, 1, -1).repeat(3, 1, 1, 1),
                  groups=3)
     return F.conv2d(F.pad(x, (0, 0, radius, radius), mode="replicate"), k.view(1, 1, -1, 1).repeat(3, 1, 1, 1),
@@ -202,6 +202,11 @@ def _aa_bilinear_symbolic(g: Any, x: Any, output_size: Any, align_corners: Any, 
     empty = g.op("Constant", value_t=torch.tensor([], dtype=torch.float32))
     return g.op("Resize", x, empty, empty, sizes, mode_s="linear", antialias_i=1,
                 coordinate_transformation_mode_s="half_pixel")
+
+
+def _expm1_symbolic(g: Any, x: Any) -> Any:
+    """``aten::expm1`` -> ``Exp(x) - 1`` (absolute error ~1e-7, no ONNX Expm1 op)."""
+    return g.op("Sub", g.op("Exp", x), g.op("Constant", value_t=torch.tensor(1.0)))
 
 
 class _PaddedModel(nn.Module):
@@ -264,6 +269,7 @@ def export_patches(model: nn.Module) -> Iterator[nn.Module]:
             m = copy.deepcopy(model)
             m.chunk_pixels = 1 << 62  # one chunk: no size-dependent Python loop
             torch.onnx.register_custom_op_symbolic("aten::_upsample_bilinear2d_aa", _aa_bilinear_symbolic, 18)
+            torch.onnx.register_custom_op_symbolic("aten::expm1", _expm1_symbolic, 9)
             yield m
         else:
             yield model
