@@ -16,8 +16,10 @@ import torch
 
 from hdrlift.errors import ModelError
 
-#: Used when no trained network is shipped: the best classical operator in BENCHMARKS.md.
-DEFAULT_OPERATOR = "landis"
+#: Used when no trained network is shipped: the best *expanding* classical operator in BENCHMARKS.md
+#: (linear / akyuz / masia score marginally higher PSNR-mu but leave clipped highlights at 1.0, i.e.
+#: reconstruct nothing; kovaleski is the best of the operators that expand highlights).
+DEFAULT_OPERATOR = "kovaleski"
 
 
 @dataclass
