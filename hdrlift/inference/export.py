@@ -134,6 +134,23 @@ def jacobi_projector(gram: torch.Tensor, rank: int, gap_eps: float = 0.0, sweeps
     return (vr @ vr.transpose(-1, -2)).to(gram.dtype)
 
 
+def _mode_product_pos(x: torch.Tensor, mat: torch.Tensor, mode: int) -> torch.Tensor:
+    """``nn.tucker.mode_product`` with non-negative ``movedim`` dims (the exporter mistranslates -1)."""
+    dim = x.dim() - 3 + mode
+    xm = x.movedim(dim, x.dim() - 1)
+    if mat.dim() == 2:
+        out = xm @ mat.transpose(-1, -2)
+    else:
+        out = xm @ mat.transpose(-1, -2).unsqueeze(-3)
+    return out.movedim(out.dim() - 1, dim)
+
+
+def _unfold_pos(x: torch.Tensor, mode: int) -> torch.Tensor:
+    """``nn.tucker._unfold`` with non-negative ``movedim`` dims."""
+    xm = x.movedim(x.dim() - 3 + mode, x.dim() - 3)
+    return xm.reshape(*xm.shape[:-2], -1)
+
+
 def _crf_features_static(x: torch.Tensor) -> torch.Tensor:
     """``duhdr_parts.crf_features`` for RGB input with a constant kernel (same values)."""
     from hdrlift.models.duhdr_parts import HIST_BINS
@@ -264,6 +281,8 @@ def export_patches(model: nn.Module) -> Iterator[nn.Module]:
             import hdrlift.nn.tucker as tucker
 
             stack.enter_context(mock.patch.object(tucker, "subspace_projector", jacobi_projector))
+            stack.enter_context(mock.patch.object(tucker, "mode_product", _mode_product_pos))
+            stack.enter_context(mock.patch.object(tucker, "_unfold", _unfold_pos))
             stack.enter_context(mock.patch.object(uhd, "slice_apply", _slice_apply_whole))
             stack.enter_context(mock.patch.object(uhd, "_gaussian_blur", _gaussian_blur_static))
             m = copy.deepcopy(model)
