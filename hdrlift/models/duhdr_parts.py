@@ -3,7 +3,7 @@
 Domains: Dnet maps an 8-bit non-linear LDR image in [0, 1] to a dequantised one; INnet estimates an
 inverse camera response curve and maps that image to linear values clipped at 1 (1 = clipping level);
 Nnet estimates a forward curve (linear -> non-linear); ITnet hallucinates values above 1 in the
-over-exposed region; OOnet refines the linear HDR result. See docs/models-duhdr.md.
+over-exposed region; OOnet refines the linear HDR result. See docs/models.md (DuHDR).
 """
 
 from __future__ import annotations
