@@ -1,0 +1,83 @@
+"""Copy the best checkpoint of a training run into the package as a shipped weight ``arch.tag``.
+
+    python scripts/ship_weights.py runs/hdrunet_cpu --name hdrunet.polyhaven [--default]
+
+Writes ``hdrlift/weights/<name>/model.safetensors`` + ``config.json`` (with the run's meta: steps, wall
+time, validation metrics) and ``golden.json`` (the output on a fixed procedural input, checked by
+tests/test_weights.py). ``--default`` makes it the default of ``hdrlift predict``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+WEIGHTS = ROOT / "hdrlift" / "weights"
+
+
+def golden_input() -> torch.Tensor:
+    """Fixed smooth LDR test input with a clipped region (1x3x24x40)."""
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, 24), torch.linspace(0, 1, 40), indexing="ij")
+    r = (0.2 + 0.9 * xx).clamp(0, 1)
+    g = (0.1 + 0.7 * yy + 0.3 * torch.sin(6 * xx)).clamp(0, 1)
+    b = (0.3 + 0.4 * xx * yy + 0.8 * torch.exp(-((xx - 0.7) ** 2 + (yy - 0.3) ** 2) / 0.02)).clamp(0, 1)
+    return torch.stack([r, g, b])[None].contiguous()
+
+
+def run_meta(run: Path) -> dict:
+    log = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines() if x.strip()]
+    train = [r for r in log if r["kind"] == "train"]
+    wall = (train[-1]["time"] - train[0]["time"]) if len(train) > 1 else 0.0
+    best = json.loads((run / "best.json").read_text())
+    return {"run_dir": run.name, "best_step": best["step"], "last_step": train[-1]["step"] if train else 0,
+            "train_wall_hours_logged": round(wall / 3600, 2), "val": best.get("meta", {}).get("val", {})}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from hdrlift.checkpoint import load_model, save_model
+    from hdrlift.inference.methods import _run_dir_checkpoint
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("run", type=Path)
+    ap.add_argument("--name", required=True, help="arch.tag, e.g. hdrunet.polyhaven")
+    ap.add_argument("--default", action="store_true")
+    ap.add_argument("--machine", default=f"{platform.machine()} {platform.processor() or ''} 2 cores".strip())
+    args = ap.parse_args(argv)
+    ck = _run_dir_checkpoint(args.run)
+    if ck is None:
+        print(f"{args.run}: no checkpoint", file=sys.stderr)
+        return 1
+    model = load_model(ck)
+    meta = dict(model.checkpoint_config.get("meta", {}))
+    meta.update(run_meta(args.run))
+    meta["machine"] = args.machine
+    meta["recipe"] = f"configs/train/{args.run.name}.yaml"
+    out = WEIGHTS / args.name
+    if out.exists():
+        shutil.rmtree(out)
+    save_model(model, out, meta=meta)
+    with torch.inference_mode():
+        y = model(golden_input())
+    (out / "golden.json").write_text(json.dumps({
+        "input": "scripts/ship_weights.py:golden_input", "shape": list(y.shape),
+        "mean": float(y.mean()), "max": float(y.max()),
+        "samples": [float(v) for v in y.flatten()[:: max(y.numel() // 64, 1)].tolist()],
+    }, indent=1) + "\n")
+    if args.default:
+        (WEIGHTS / "default.json").write_text(json.dumps({"default": args.name}) + "\n")
+    size = sum(p.stat().st_size for p in out.iterdir()) / 1e6
+    print(f"shipped {args.name} from {ck} ({size:.1f} MB); val {meta.get('val')}")
+    print(f"golden mean {float(y.mean()):.5f}; numpy {np.__version__}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,39 @@
+"""Every shipped weight loads (safetensors, no pickle) and reproduces its golden output."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from hdrlift.checkpoint import WEIGHTS_DIR, load_model, pretrained_names
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from ship_weights import golden_input  # noqa: E402
+
+NAMES = pretrained_names()
+
+
+def test_weights_dir_is_consistent() -> None:
+    dfile = WEIGHTS_DIR / "default.json"
+    if dfile.exists():
+        assert json.loads(dfile.read_text())["default"] in NAMES
+    total = sum(p.stat().st_size for p in WEIGHTS_DIR.rglob("*") if p.is_file())
+    assert total < 40e6, f"shipped weights total {total / 1e6:.1f} MB (limit 40 MB)"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_shipped_weight_golden(name: str) -> None:
+    model = load_model(name)
+    gold = json.loads((WEIGHTS_DIR / name / "golden.json").read_text())
+    with torch.inference_mode():
+        y = model(golden_input())
+    assert list(y.shape) == gold["shape"]
+    assert torch.isfinite(y).all() and float(y.min()) >= 0
+    flat = y.flatten()[:: max(y.numel() // 64, 1)]
+    assert torch.allclose(flat, torch.tensor(gold["samples"]), rtol=1e-4, atol=1e-5)
+    cfg = model.checkpoint_config
+    assert cfg["meta"].get("val", {}).get("psnr_mu") is not None  # model card data present
