@@ -48,6 +48,7 @@ def predict_files(
     half: bool = True,
     debug: bool = False,
     progress: bool = True,
+    max_memory: int | None = None,
 ) -> list[dict[str, Any]]:
     """Predict every file; one failing file is reported (one line, file named) and the rest go on."""
     from hdrlift.inference.outputs import output_paths, write_outputs
@@ -72,7 +73,8 @@ def predict_files(
     if not todo:
         return results
     set_threads()
-    predictor = Predictor(method, device=device, tile=tile, precision=precision, strategy=strategy)
+    predictor = Predictor(method, device=device, tile=tile, precision=precision, strategy=strategy,
+                          max_memory=max_memory)
     bar = None
     if progress and len(todo) > 1:
         from tqdm import tqdm

@@ -26,6 +26,7 @@ All substitutions are temporary (restored after export) and numerically equal to
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import time
@@ -35,6 +36,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -43,7 +45,10 @@ from hdrlift.errors import ModelError
 
 #: lowest opset that works for each architecture
 MIN_OPSET = {"uhd_bilateral": 20}
-JACOBI_SWEEPS = 10
+#: architectures exported with a fixed batch of 1 (uhd_bilateral: a dynamic batch through the unrolled
+#: Jacobi sweeps makes onnxruntime's session set-up take seconds instead of a fraction of one)
+STATIC_BATCH = {"uhd_bilateral"}
+JACOBI_SWEEPS = 6
 
 
 def load_for_export(model: str | os.PathLike | nn.Module) -> nn.Module:
@@ -84,11 +89,31 @@ def _round_robin(n: int) -> list[list[tuple[int, int]]]:
     return rounds
 
 
+@functools.lru_cache(maxsize=16)
+def _jacobi_tables(n: int) -> list[tuple[np.ndarray, ...]]:
+    """Per round: selection rows of a_pq, a_pp, a_qq and the rotation layout, as (k, n*n) matrices."""
+    tables = []
+    for pairs in _round_robin(n):
+        k = len(pairs)
+        sel_pq, sel_pp, sel_qq, rot_c, rot_s = (np.zeros((k, n * n)) for _ in range(5))
+        for i, (p, q) in enumerate(pairs):
+            sel_pq[i, p * n + q] = 1.0
+            sel_pp[i, p * n + p] = 1.0
+            sel_qq[i, q * n + q] = 1.0
+            rot_c[i, p * n + p] = rot_c[i, q * n + q] = 1.0
+            rot_s[i, p * n + q] = 1.0
+            rot_s[i, q * n + p] = -1.0
+        tables.append((sel_pq, sel_pp, sel_qq, rot_c, rot_s))
+    return tables
+
+
 def jacobi_projector(gram: torch.Tensor, rank: int, gap_eps: float = 0.0, sweeps: int = JACOBI_SWEEPS) -> torch.Tensor:
     """Projector onto the top-``rank`` eigenvectors of symmetric ``gram`` by parallel cyclic Jacobi.
 
-    Only matmuls, element-wise ops and ``topk``: exportable to ONNX. float64 inside.
-    ``gap_eps`` is accepted for signature compatibility (it only affects the gradient).
+    Each round applies ``n/2`` disjoint rotations at once (round-robin pair order), so one sweep is
+    ``n - 1`` rounds of two small matmuls. Only matmuls, element-wise ops and ``topk``: exportable to
+    ONNX. float64 inside. ``gap_eps`` is accepted for signature compatibility (it only affects the
+    gradient of the eigh-based projector).
 
     Shape:
         gram: (..., n, n) -> (..., n, n)
@@ -96,42 +121,31 @@ def jacobi_projector(gram: torch.Tensor, rank: int, gap_eps: float = 0.0, sweeps
     n = int(gram.shape[-1])
     if rank >= n:
         return torch.eye(n, dtype=gram.dtype).expand_as(gram)
-    a = gram.to(torch.float64)
-    a = 0.5 * (a + a.transpose(-1, -2))
-    eye = torch.eye(n, dtype=torch.float64)
-    v = eye.expand_as(a)
-    lead = a.shape[:-2]
+    # (M, n, n) with M a Python int: all shapes inside the unrolled sweeps are constants in the graph
+    # (the exported graph therefore has a fixed batch, see STATIC_BATCH)
+    m = int(np.prod([int(d) for d in gram.shape[:-2]]))
+    a = gram.to(torch.float64).reshape(m, n, n)
+    a = 0.5 * (a + a.transpose(1, 2))
+    eye_flat = torch.from_numpy(np.eye(n).reshape(n * n))
+    v = torch.from_numpy(np.eye(n)).expand_as(a)
+    tables = [tuple(torch.from_numpy(t.T.copy()) for t in tab[:3]) + tuple(torch.from_numpy(t) for t in tab[3:])
+              for tab in _jacobi_tables(n)]
     for _ in range(sweeps):
-        for pairs in _round_robin(n):
-            k = len(pairs)
-            sel_pq = torch.zeros(k, n * n, dtype=torch.float64)
-            sel_pp = torch.zeros(k, n * n, dtype=torch.float64)
-            sel_qq = torch.zeros(k, n * n, dtype=torch.float64)
-            rot_c = torch.zeros(k, n * n, dtype=torch.float64)
-            rot_s = torch.zeros(k, n * n, dtype=torch.float64)
-            for i, (p, q) in enumerate(pairs):
-                sel_pq[i, p * n + q] = 1.0
-                sel_pp[i, p * n + p] = 1.0
-                sel_qq[i, q * n + q] = 1.0
-                rot_c[i, p * n + p] = rot_c[i, q * n + q] = 1.0
-                rot_s[i, p * n + q] = 1.0
-                rot_s[i, q * n + p] = -1.0
-            flat = a.reshape(*lead, n * n)
-            apq = flat @ sel_pq.t()
-            d = flat @ sel_qq.t() - flat @ sel_pp.t()
-            sgn = torch.where(d >= 0, 1.0, -1.0).to(torch.float64)
+        for sel_pq, sel_pp, sel_qq, rot_c, rot_s in tables:
+            flat = a.reshape(m, n * n)
+            apq = flat @ sel_pq
+            d = flat @ sel_qq - flat @ sel_pp
+            sgn = 2.0 * (d >= 0).to(torch.float64) - 1.0
             den = d.abs() + torch.sqrt(d * d + 4.0 * apq * apq)
-            t = torch.where(den > 0, 2.0 * apq * sgn / den.clamp(min=1e-300), torch.zeros_like(den))
+            t = 2.0 * apq * sgn / den.clamp(min=1e-300)  # 0 when apq == 0 (also when den == 0)
             c = 1.0 / torch.sqrt(1.0 + t * t)
-            s = t * c
-            rot = eye.reshape(n * n) + (c - 1.0) @ rot_c + s @ rot_s
-            rot = rot.reshape(*lead, n, n)
-            a = rot.transpose(-1, -2) @ a @ rot
+            rot = (eye_flat + (c - 1.0) @ rot_c + (t * c) @ rot_s).reshape(m, n, n)
+            a = rot.transpose(1, 2) @ a @ rot
             v = v @ rot
-    evals = torch.diagonal(a, dim1=-2, dim2=-1)
-    top = torch.topk(evals, rank, dim=-1).indices  # (..., r)
-    vr = torch.gather(v, -1, top.unsqueeze(-2).expand(*lead, n, rank))
-    return (vr @ vr.transpose(-1, -2)).to(gram.dtype)
+    evals = a.reshape(m, n * n) @ torch.from_numpy(np.eye(n * n)[:: n + 1].T.copy())
+    top = torch.topk(evals, rank, dim=1).indices  # (M, r)
+    vr = torch.gather(v, 2, top.unsqueeze(1).expand(m, n, rank))
+    return (vr @ vr.transpose(1, 2)).to(gram.dtype).reshape(tuple(int(d) for d in gram.shape))
 
 
 def _mode_product_pos(x: torch.Tensor, mat: torch.Tensor, mode: int) -> torch.Tensor:
@@ -212,10 +226,15 @@ def _aa_bilinear_symbolic(g: Any, x: Any, output_size: Any, align_corners: Any, 
     size = sh._maybe_get_const(output_size, "is")
     if not isinstance(size, (list, tuple)):
         raise ModelError("antialiased resize to a traced size is not exportable")
-    shape = g.op("Shape", x)
-    nc = g.op("Slice", shape, g.op("Constant", value_t=torch.tensor([0])), g.op("Constant", value_t=torch.tensor([2])))
-    sizes = g.op("Concat", nc, g.op("Constant", value_t=torch.tensor([int(s) for s in size], dtype=torch.int64)),
-                 axis_i=0)
+    dims = sh._get_tensor_sizes(x) or [None]
+    if len(dims) == 4 and isinstance(dims[0], int) and isinstance(dims[1], int):
+        # static batch and channels: constant sizes keep the output shape known to shape inference
+        sizes = g.op("Constant", value_t=torch.tensor([dims[0], dims[1], *[int(s) for s in size]]))
+    else:
+        shape = g.op("Shape", x)
+        nc = g.op("Slice", shape, g.op("Constant", value_t=torch.tensor([0])),
+                  g.op("Constant", value_t=torch.tensor([2])))
+        sizes = g.op("Concat", nc, g.op("Constant", value_t=torch.tensor([int(s) for s in size])), axis_i=0)
     empty = g.op("Constant", value_t=torch.tensor([], dtype=torch.float32))
     return g.op("Resize", x, empty, empty, sizes, mode_s="linear", antialias_i=1,
                 coordinate_transformation_mode_s="half_pixel")
@@ -316,14 +335,14 @@ def export_onnx(
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     x = torch.rand(1, 3, int(size[0]), int(size[1]), generator=torch.Generator().manual_seed(0))
+    axes = {2: "height", 3: "width"} if arch in STATIC_BATCH else {0: "batch", 2: "height", 3: "width"}
     t0 = time.perf_counter()
     with export_patches(net) as wrapped, warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         try:
             torch.onnx.export(
                 wrapped, (x,), str(out), dynamo=False, opset_version=opset, input_names=["ldr"],
-                output_names=["hdr"], dynamic_axes={"ldr": {0: "batch", 2: "height", 3: "width"},
-                                                    "hdr": {0: "batch", 2: "height", 3: "width"}},
+                output_names=["hdr"], dynamic_axes={"ldr": axes, "hdr": axes},
             )
         except Exception as exc:  # exporter errors come in many types
             raise ModelError(f"ONNX export of '{arch}' failed: {exc}") from exc
@@ -331,8 +350,8 @@ def export_onnx(
             net.eval()  # the exporter restores the *wrapper's* mode on the whole tree
     info: dict[str, Any] = {
         "model": str(model) if not isinstance(model, nn.Module) else arch, "arch": arch, "path": str(out),
-        "opset": opset, "inputs": {"ldr": ["batch", 3, "height", "width"]},
-        "outputs": {"hdr": ["batch", 3, "height", "width"]}, "dynamic_axes": ["batch", "height", "width"],
+        "opset": opset, "inputs": {"ldr": [axes.get(0, 1), 3, "height", "width"]},
+        "outputs": {"hdr": [axes.get(0, 1), 3, "height", "width"]}, "dynamic_axes": sorted(axes.values()),
         "params": sum(p.numel() for p in net.parameters()), "bytes": out.stat().st_size,
         "export_s": round(time.perf_counter() - t0, 2),
     }

@@ -89,9 +89,16 @@ class Predictor:
             return DEFAULT_TILE
         if self.strategy == "none":
             return 0
-        from hdrlift.inference.memory import model_memory, tile_for_budget
+        from hdrlift.inference.memory import (
+            UPPER_BOUND,
+            full_res_bytes,
+            model_memory,
+            tile_for_budget,
+        )
         from hdrlift.inference.strategies import size_requirements, tile_context
 
+        if UPPER_BOUND.bytes_for(batch * h, w) + full_res_bytes(h, w, batch) <= self.max_memory:
+            return 0  # fits whatever the model: skip the (one-off, ~1-3 s) measurement
         mem = model_memory(model, self.device)
         size = size_requirements(model)
         return tile_for_budget(mem, h, w, self.max_memory, tile_context(model), size.multiple, batch)

@@ -69,6 +69,16 @@ def tile_count(h: int, w: int, tile: int, context: int, blend: int = 16, multipl
     return len(_ranges(h, core, blend + 1)) * len(_ranges(w, core, blend + 1))
 
 
+def tile_input_pixels(h: int, w: int, tile: int, context: int, blend: int = 16, multiple: int = 1) -> int:
+    """Pixels the model processes over all tiles of an ``h`` x ``w`` image (``h * w`` when untiled)."""
+    core, margin = tile_geometry(tile, context, blend, multiple)
+    if h <= core + 2 * margin and w <= core + 2 * margin:
+        return h * w
+    rows = sum(min(r1 + margin, h) - max(r0 - margin, 0) for r0, r1 in _ranges(h, core, blend + 1))
+    cols = sum(min(c1 + margin, w) - max(c0 - margin, 0) for c0, c1 in _ranges(w, core, blend + 1))
+    return rows * cols
+
+
 def tiled_apply(
     fn: Callable[[torch.Tensor, tuple[int, int]], torch.Tensor],
     x: torch.Tensor,
