@@ -26,7 +26,8 @@ def model():
 @pytest.fixture(scope="module")
 def losses():
     torch.manual_seed(0)
-    return L.DuHDRLoss()
+    # a short VGG trunk keeps the stage tests fast; the full relu1_2/2_2/3_3 set is tested above
+    return L.DuHDRLoss(L.DuHDRLossConfig(vgg_layers=("relu1_2", "relu2_2")))
 
 
 # -- operators ------------------------------------------------------------------------------------
