@@ -1,8 +1,10 @@
 """Strategies for images larger than a tile, and per-model adapters that keep global context.
 
 - ``tile`` (default): overlapping tiles with context >= the receptive field and feathered blending
-  (exact for local models). Models with global context keep it (:func:`context_fns`): the global part
-  is computed once on the whole (or down-scaled) image and only the per-pixel part runs per tile:
+  (exact for local models). A local model with ``forward_region(x, box)`` (hdrunet, twostage) computes
+  only the kept window of each tile, each layer on the part of the margin it still needs. Models with
+  global context keep it (:func:`context_fns`): the global part is computed once on the whole (or
+  down-scaled) image and only the per-pixel part runs per tile:
 
   * ``uhd_bilateral``: ``predict_grids`` on the whole image (it down-scales to ``low_res`` itself), then
     ``apply_grids(tile, grids, offset, full_size)`` per tile: exact (pointwise slicing + a 3 px fusion).
@@ -132,8 +134,11 @@ def run_tiled(
     multiple = max(int(size.multiple), 1)
     h, w = x.shape[-2:]
     fns = context_fns(model)
-    if fns is None:
-        fn: Callable[[torch.Tensor, tuple[int, int]], torch.Tensor] = lambda t, off: model(t)  # noqa: E731
+    region = fns is None and callable(getattr(model, "forward_region", None))
+    if region:
+        fn: Callable[..., torch.Tensor] = lambda t, off, box: model.forward_region(t, box)  # noqa: E731
+    elif fns is None:
+        fn = lambda t, off: model(t)  # noqa: E731
     else:
         global_fn, tile_fn = fns
         ctx = global_fn(x)
@@ -141,7 +146,7 @@ def run_tiled(
         def fn(t: torch.Tensor, off: tuple[int, int]) -> torch.Tensor:
             return tile_fn(t, ctx, off, (h, w))
 
-    return tiled_apply(fn, x, tile, context, multiple=multiple, out=out, progress=progress)
+    return tiled_apply(fn, x, tile, context, multiple=multiple, out=out, progress=progress, region=region)
 
 
 def run_large(

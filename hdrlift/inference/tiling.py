@@ -80,7 +80,7 @@ def tile_input_pixels(h: int, w: int, tile: int, context: int, blend: int = 16, 
 
 
 def tiled_apply(
-    fn: Callable[[torch.Tensor, tuple[int, int]], torch.Tensor],
+    fn: Callable[..., torch.Tensor],
     x: torch.Tensor,
     tile: int,
     context: int,
@@ -89,6 +89,7 @@ def tiled_apply(
     out_channels: int = 3,
     progress: Callable[[int, int], None] | None = None,
     out: torch.Tensor | None = None,
+    region: bool = False,
 ) -> torch.Tensor:
     """Apply ``fn(tile_input, (top, left))`` over tiles of ``x`` and blend the outputs.
 
@@ -100,6 +101,9 @@ def tiled_apply(
         multiple: alignment of tile origins (the model's size multiple).
         out: optional float32 output buffer (B, out_channels, H, W), any strides (e.g. a channels-last
             view); filled and returned. Allocated when ``None``.
+        region: call ``fn(tile_input, (top, left), (r0, r1, c0, c1))`` instead; it returns only the
+            output window ``[r0:r1, c0:c1]`` of the tile (the part that is kept), so a model can skip
+            the layers' work that only the discarded context margin needs (``forward_region``).
 
     Shape:
         x: (B, C, H, W) -> (B, out_channels, H, W)
@@ -108,7 +112,7 @@ def tiled_apply(
     core, margin = tile_geometry(tile, context, blend, multiple)
     half = blend // 2
     if h <= core + 2 * margin and w <= core + 2 * margin:
-        y = fn(x.contiguous(), (0, 0))
+        y = fn(x.contiguous(), (0, 0), (0, h, 0, w)) if region else fn(x.contiguous(), (0, 0))
         if out is None:
             return y
         out.copy_(y)
@@ -123,14 +127,18 @@ def tiled_apply(
         for c0, c1 in cols:
             i0, i1 = max(r0 - margin, 0), min(r1 + margin, h)
             j0, j1 = max(c0 - margin, 0), min(c1 + margin, w)
-            y = fn(x[:, :, i0:i1, j0:j1].contiguous(), (i0, j0)).float()
             o0, o1 = max(r0 - half, 0), min(r1 + half, h)
             p0, p1 = max(c0 - half, 0), min(c1 + half, w)
+            tile_in = x[:, :, i0:i1, j0:j1].contiguous()
+            if region:
+                y = fn(tile_in, (i0, j0), (o0 - i0, o1 - i0, p0 - j0, p1 - j0)).float()
+            else:
+                y = fn(tile_in, (i0, j0)).float()[:, :, o0 - i0 : o1 - i0, p0 - j0 : p1 - j0]
+            del tile_in
             lo_r, hi_r = (2 * half if r0 > 0 else 0), (2 * half if r1 < h else 0)
             lo_c, hi_c = (2 * half if c0 > 0 else 0), (2 * half if c1 < w else 0)
             wy = _ramp(o1 - o0, lo_r, hi_r, x.device)
             wx = _ramp(p1 - p0, lo_c, hi_c, x.device)
-            y = y[:, :, o0 - i0 : o1 - i0, p0 - j0 : p1 - j0]
             y.mul_(wy[:, None] * wx[None, :])
             # rows [o0, o0 + lo_r) were partly written by the tile above, cols [p0, p0 + lo_c) by the
             # tile to the left; everything else in this span is new.

@@ -23,6 +23,14 @@ with :meth:`UHDBilateral.hdr_to_inner`.
 
 Tiling: ``grids = model.predict_grids(ldr_full)`` once, then ``model.apply_grids(tile, grids,
 offset, full_size)`` per tile; tiles overlap by ``receptive_field`` (= number of fusion blocks) pixels.
+
+Fast CPU inference (eval mode, no autograd, not tracing; ``fast_inference``): the VGG trunk runs
+channels-last with in-place ReLUs, and the whole full-resolution part runs per cache-sized 2-D tile
+(``fast_tile`` core + ``receptive_field`` halo) in a pixels-last layout: BatchNorms folded into the
+convs, both guide networks as one matrix product, both grids sliced by one ``embedding_bag``
+(:func:`~hdrlift.nn.bilateral.slice_apply_pixels`), 1x1 convs as matrix products, depthwise convs
+channels-last, in-place activations and the HDR decoding fused per tile. Equal to the training-mode
+graph (with eval BatchNorm) up to float rounding; see docs/inference.md.
 """
 
 from __future__ import annotations
@@ -38,12 +46,16 @@ from torch import nn
 from hdrlift.errors import ModelError
 from hdrlift.models.base import HDRModel, ModelSpec, SizeRequirements
 from hdrlift.nn.adain import LeakyAdaIN
-from hdrlift.nn.bilateral import GuideNet, slice_apply
-from hdrlift.nn.mobile import InvertedResidual
+from hdrlift.nn.bilateral import GuideNet, row_tables, slice_apply, slice_apply_rows
+from hdrlift.nn.mobile import InvertedResidual, inverted_residual_pixels
 from hdrlift.nn.tucker import tucker_smooth
 from hdrlift.nn.vgg import VGGFeatures
 
-__all__ = ["UHDBilateral", "SPECS"]
+__all__ = ["UHDBilateral", "SPECS", "FAST_TILE"]
+
+#: core tile (rows, cols) of the fused CPU inference path: the tile's temporaries (~0.4 kB/px) stay in
+#: the CPU's L2/L3 caches, and the 3 px halo adds ~12% pixels
+FAST_TILE = (64, 256)
 
 _VGG_CHANNELS = (64, 128, 256, 512, 512)
 _N_COEFFS = 12  # 3x4 affine, row-major
@@ -208,6 +220,10 @@ class UHDBilateral(HDRModel):
         self.vgg_source = vgg_weights
         #: pixels per chunk of the full-resolution part in no-grad inference (memory bound)
         self.chunk_pixels = 1 << 18
+        #: use the fused CPU inference path when not training and not recording gradients
+        self.fast_inference = True
+        #: (rows, cols) of the core tiles of the fused full-resolution path
+        self.fast_tile = FAST_TILE
 
         names = [f"relu{k}_1" for k in range(1, vgg_levels + 1)]
         self.vgg = VGGFeatures("vgg19", outputs=names, weights=None, normalize=True,
@@ -272,7 +288,8 @@ class UHDBilateral(HDRModel):
                               antialias=True)
         content = _gray3(small)
         colour = _gaussian_blur(small, self.blur_sigma)
-        feats = self.vgg(torch.cat((content, colour), dim=0))
+        both = torch.cat((content, colour), dim=0)
+        feats = self._vgg_fast(both) if self._use_fast(ldr) else self.vgg(both)
         b = ldr.shape[0]
         fc = [feats[n][:b] for n in self.vgg_names]
         fs = [feats[n][b:] for n in self.vgg_names]
@@ -281,6 +298,26 @@ class UHDBilateral(HDRModel):
             u, v = block(u, v, fc[k + 1], fs[k + 1])
         grids = torch.stack((self.content_head(u), self.colour_head(v)), dim=1)
         return tucker_smooth(grids, self.tucker_ranks, self.tucker_mode)
+
+    def _use_fast(self, x: torch.Tensor) -> bool:
+        """Fused inference kernels apply: eval mode, no autograd, CPU float32, not exporting."""
+        return (self.fast_inference and not self.training and not torch.is_grad_enabled()
+                and x.device.type == "cpu" and x.dtype == torch.float32
+                and not torch.jit.is_tracing() and not torch.onnx.is_in_onnx_export())
+
+    def _vgg_fast(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The VGG trunk channels-last with in-place ReLUs (inference only; same values as ``self.vgg``)."""
+        vgg = self.vgg
+        if vgg.normalize:
+            x = (x - vgg.mean) / vgg.std
+        x = x.contiguous(memory_format=torch.channels_last)
+        want = set(self.vgg_names)
+        out: dict[str, torch.Tensor] = {}
+        for name, layer in zip(vgg.names, vgg.features):
+            x = x.relu_() if isinstance(layer, nn.ReLU) else layer(x)
+            if name in want:
+                out[name] = x
+        return out
 
     # ------------------------------------------------------------------ full resolution (local)
     def slice_features(
@@ -328,6 +365,8 @@ class UHDBilateral(HDRModel):
         h, w = ldr.shape[-2:]
         fs = (h, w) if full_size is None else (int(full_size[0]), int(full_size[1]))
         off = (int(offset[0]), int(offset[1]))
+        if self._use_fast(ldr):
+            return self._fast_full_res(ldr, grids, off, fs, hdr=False)
         rows = max(1, self.chunk_pixels // w)
         if self.training or torch.is_grad_enabled() or rows >= h:
             return self._full_res(ldr, grids, off, fs)
@@ -354,6 +393,13 @@ class UHDBilateral(HDRModel):
         Shape:
             ldr: (B, 3, h, w) sRGB-encoded LDR region, grids: (B, 2, 12, D, GH, GW) -> (B, 3, h, w) linear HDR
         """
+        if self._use_fast(ldr):
+            self._check_input(ldr)
+            if grids.shape[0] != ldr.shape[0]:
+                raise ModelError(f"grids batch {grids.shape[0]} != image batch {ldr.shape[0]}")
+            h, w = ldr.shape[-2:]
+            fs = (h, w) if full_size is None else (int(full_size[0]), int(full_size[1]))
+            return self._fast_full_res(ldr, grids, (int(offset[0]), int(offset[1])), fs, hdr=True)
         return self.inner_to_hdr(self.apply_grids_inner(ldr, grids, offset, full_size))
 
     # ------------------------------------------------------------------ whole image
@@ -367,12 +413,84 @@ class UHDBilateral(HDRModel):
 
     def forward(self, ldr: torch.Tensor) -> torch.Tensor:
         """Shape: (B, 3, H, W) sRGB-encoded LDR in [0, 1] -> (B, 3, H, W) linear HDR >= 0 (1.0 = clipping)."""
-        return self.inner_to_hdr(self.forward_inner(ldr))
+        return self.apply_grids(ldr, self.predict_grids(ldr))
+
+    # ------------------------------------------------------------------ fused CPU inference
+    @torch.no_grad()
+    def _fused_params(self) -> dict[str, Any]:
+        """Eval-mode parameters of the full-resolution part with BatchNorms folded (pixels-last form)."""
+        w1, b1, w2, b2 = self.guide_content.folded()
+        if self.guide_colour is not None:
+            s1, c1, s2, c2 = self.guide_colour.folded()
+            w1, b1 = torch.cat((w1, s1)), torch.cat((b1, c1))
+            w2, b2 = torch.block_diag(w2, s2), torch.cat((b2, c2))
+        return {
+            "guide": (w1, b1, w2, b2),
+            "fuse_in": (self.fuse_in.weight.flatten(1), self.fuse_in.bias),
+            "blocks": [blk.folded() for blk in self.fuse_blocks],
+            "fuse_out": (self.fuse_out.weight.flatten(1), self.fuse_out.bias),
+        }
+
+    def _fast_tile(self, x: torch.Tensor, tables: torch.Tensor, p: dict[str, Any], col0: int, full_w: int,
+                   hdr: bool) -> torch.Tensor:
+        """Full-resolution part on one tile (zero padding at the tile border), channel-planar in and out.
+
+        Shape:
+            x: (3, h, w) sRGB-encoded LDR, tables: (2 * h, 12, D, GW) (:func:`row_tables` of the tile's
+            rows) -> (3, h, w) linear HDR (``hdr``) or the [0, 1] output y
+        """
+        _, h, w = x.shape
+        n = h * w
+        w1, b1, w2, b2 = p["guide"]
+        hidden = torch.addmm(b1[:, None], w1, x.view(3, n)).relu_()
+        guide = torch.addmm(b2[:, None], w2, hidden).tanh_().view(-1, h, w).expand(2, h, w)
+        feat = slice_apply_rows(tables, guide, x, col0, full_w)  # (2, 3, h, w)
+        wi, bi = p["fuse_in"]
+        t = torch.addmm(bi, feat.view(-1, n).t(), wi.t()).view(h, w, -1)  # pixels-last
+        for blk in p["blocks"]:
+            t = inverted_residual_pixels(t, blk)
+        wo, bo = p["fuse_out"]
+        y = torch.addmm(bo[:, None], wo, t.view(n, -1).t()).sigmoid_()  # channel-planar (3, n)
+        if hdr:
+            y = y.clamp_(0.0, 1.0).mul_(math.log1p(self.hdr_mu * self.hdr_max)).expm1_().div_(self.hdr_mu)
+        return y.view(3, h, w)
+
+    def _fast_full_res(self, ldr: torch.Tensor, grids: torch.Tensor, offset: tuple[int, int],
+                       full_size: tuple[int, int], hdr: bool) -> torch.Tensor:
+        """Fused full-resolution part over 2-D tiles with a ``receptive_field`` halo (exact).
+
+        Shape:
+            ldr: (B, 3, h, w) sRGB-encoded LDR region -> (B, 3, h, w) linear HDR (``hdr``) or y in [0, 1]
+        """
+        b, _, h, w = ldr.shape
+        out = torch.empty(b, 3, h, w, dtype=ldr.dtype)
+        p = self._fused_params()
+        rf = self.receptive_field
+        rows, cols = _spans(h, int(self.fast_tile[0])), _spans(w, int(self.fast_tile[1]))
+        for i in range(b):
+            for r0, r1 in rows:
+                a0, a1 = max(0, r0 - rf), min(h, r1 + rf)
+                tables = row_tables(grids[i], offset[0] + a0, a1 - a0, full_size[0])
+                for c0, c1 in cols:
+                    e0, e1 = max(0, c0 - rf), min(w, c1 + rf)
+                    x = ldr[i, :, a0:a1, e0:e1].contiguous()
+                    y = self._fast_tile(x, tables, p, offset[1] + e0, full_size[1], hdr)
+                    out[i, :, r0:r1, c0:c1] = y[:, r0 - a0: r1 - a0, c0 - e0: c1 - e0]
+        return out
 
     @staticmethod
     def _check_input(ldr: torch.Tensor) -> None:
         if ldr.dim() != 4 or ldr.shape[1] != 3:
             raise ModelError(f"uhd_bilateral expects (B, 3, H, W) input, got {tuple(ldr.shape)}")
+
+
+def _spans(n: int, size: int) -> list[tuple[int, int]]:
+    """Spans of ``size`` covering ``n``; a last span shorter than ``size // 2`` joins the previous one."""
+    size = max(int(size), 1)
+    spans = [(s, min(s + size, n)) for s in range(0, n, size)]
+    if len(spans) > 1 and spans[-1][1] - spans[-1][0] < size // 2:
+        spans[-2:] = [(spans[-2][0], n)]
+    return spans
 
 
 _PAPER = "Zheng et al., Ultra-High-Definition Image HDR Reconstruction via Collaborative Bilateral Learning, ICCV 2021"

@@ -65,3 +65,7 @@ __all__ += [
     "xyz_to_lab",
     "xyz_to_rgb",
 ]
+
+from hdrlift.ops.exposure import exposure_scale, normalize_exposure  # noqa: E402
+
+__all__ += ["exposure_scale", "normalize_exposure"]
