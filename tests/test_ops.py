@@ -34,7 +34,7 @@ def test_srgb_known_values_and_roundtrip() -> None:
 def test_gamma_224_roundtrip_and_gradient() -> None:
     x = torch.linspace(0, 4, 50, requires_grad=True)
     g = gamma_encode(x, 2.24)
-    assert torch.allclose(gamma_decode(g, 2.24), x.detach(), atol=1e-4)
+    assert torch.allclose(gamma_decode(g, 2.24), x.detach(), rtol=1e-3, atol=1e-4)
     g.sum().backward()
     assert torch.isfinite(x.grad).all()
 

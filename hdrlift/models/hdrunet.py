@@ -297,7 +297,8 @@ class HDRUNet(HDRModel):
         out = reg.crop(out, r_t2, r_u1, 4)
         skip = reg.crop(fea1, r_d2, r_t3, 2).clone(memory_format=torch.channels_last)
         del fea1
-        out = conv_shuffle_add_(nhwc(out), self.up_conv1[0], act, skip, reg.offset(r_u1, r_t3, 4))
+        conv_shuffle_add_(nhwc(out), self.up_conv1[0], act, skip, reg.offset(r_u1, r_t3, 4))
+        out, skip = skip, None
         out = self._trunk_eval(self.trunk3, out, nhwc(reg.crop(cond2, full, r_t3, 2)), act)
         del cond2
         # full-resolution decoder on the window + its last receptive field

@@ -259,7 +259,7 @@ def conv_shuffle_add_(src: torch.Tensor, conv: nn.Conv2d, act: ActFn, dst: torch
     hs, ws = src.shape[-2:]
     c, hd, wd = dst.shape[1:]
     oy, ox = offset
-    hb_dst = max((band_pixels // max(wd, 1)) // 2 * 2, 2)
+    hb_dst = max(min(band_pixels // max(wd, 1), hd // 4) // 2 * 2, 2)
     j0, j1 = max(ox - 1, 0), min(ox + wd // 2 + 1, ws)
     d = dst.permute(0, 2, 3, 1)[0]  # (H_dst, W_dst, C) view
     for a in range(0, hd, hb_dst):
