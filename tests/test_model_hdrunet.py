@@ -213,3 +213,48 @@ def test_load_official_pth_errors(tmp_path):
 
 
 GOLDEN_HDRUNET_TINY = [-0.7192609310150146, -1.3562440872192383, -2.073096752166748, 0.7278867959976196]
+
+
+def _perturbed(model: HDRUNet, seed: int = 3) -> HDRUNet:
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=g))  # non-trivial SFT maps and trunk residuals
+    return model
+
+
+@pytest.mark.parametrize(
+    "hp", [dict(nf=8, blocks=[1, 1, 1]), dict(nf=8, blocks=[0, 2, 1], act="leakyrelu", condition="gradient"),
+           dict(nf=64, blocks=[2, 8, 2])]
+)
+def test_eval_kernels_equal_training_forward(hp):
+    torch.manual_seed(0)
+    model = _perturbed(HDRUNet(**hp))
+    x = _ldr(37, 54, seed=4, b=2)
+    model.train()
+    ref = model.forward_gamma(x)  # plain modules, autograd on
+    assert ref.requires_grad
+    model.eval()
+    with torch.no_grad():
+        out = model.forward_gamma(x)  # eval kernels
+        plain = model._forward_plain(x)
+    assert not out.requires_grad and out.shape == ref.shape
+    scale = ref.abs().max()
+    assert (out - ref.detach()).abs().max() <= 1e-5 * scale
+    assert (plain - ref.detach()).abs().max() <= 1e-6 * scale
+
+
+@pytest.mark.parametrize("hp, size, box", [(dict(nf=8, blocks=[1, 1, 1]), (180, 212), (83, 101, 90, 117)),
+                                           (dict(nf=64, blocks=[2, 8, 2]), (256, 240), (121, 137, 100, 130))])
+def test_forward_region_equals_cropped_forward(hp, size, box):
+    torch.manual_seed(0)
+    model = _perturbed(HDRUNet(**hp)).eval()
+    x = _ldr(*size, seed=5)
+    t, b, l, r = box
+    with torch.no_grad():
+        full = model(x)
+        part = model.forward_region(x, box)
+        plain = model.forward_gamma(x).clamp(min=0) ** 2.24
+    assert part.shape == (1, 3, b - t, r - l)
+    torch.testing.assert_close(full, plain)
+    assert (part - full[..., t:b, l:r]).abs().max() <= 1e-5 * full.abs().max()

@@ -195,3 +195,70 @@ def test_self_evolving_total_loss():
     assert torch.isfinite(out.grad).all()
     with pytest.raises(ValueError):
         SelfEvolvingGammaLoss(mask_source="input")(out, tgt)
+
+
+# --------------------------------------------------------------------------- fused CPU inference path
+def _randomise_bn(m: UHDBilateral, seed: int) -> None:
+    g = torch.Generator().manual_seed(seed)
+    for mod in m.modules():
+        if isinstance(mod, torch.nn.BatchNorm2d):
+            n = mod.num_features
+            mod.running_mean.copy_(torch.rand(n, generator=g) - 0.5)
+            mod.running_var.copy_(torch.rand(n, generator=g) + 0.5)
+            mod.weight.data.copy_(torch.rand(n, generator=g) + 0.5)
+            mod.bias.data.copy_(torch.rand(n, generator=g) - 0.5)
+
+
+@pytest.mark.parametrize("name,size", [("uhd_bilateral_tiny", (45, 70)), ("uhd_bilateral", (37, 300))])
+def test_fast_inference_equals_straightforward_graph(name, size):
+    torch.manual_seed(11)
+    m = create_model(name).eval()
+    _randomise_bn(m, 12)
+    m.fast_tile = (16, 32)  # several tiles, uneven last ones, halos inside the image
+    x = _ldr(2, 3, *size, seed=13)
+    with torch.enable_grad():  # the plain module graph (eval BatchNorm, no row chunks)
+        grids_ref = m.predict_grids(x)
+        ref = m.apply_grids(x, grids_ref).detach()
+        ref_inner = m.apply_grids_inner(x, grids_ref).detach()
+        grids_ref = grids_ref.detach()
+    with torch.no_grad():
+        assert m._use_fast(x)
+        # full-resolution part with the same grids: exact up to float rounding
+        torch.testing.assert_close(m.apply_grids(x, grids_ref), ref, rtol=1e-5, atol=1e-5 * ref.abs().max().item())
+        torch.testing.assert_close(m.apply_grids_inner(x, grids_ref), ref_inner, rtol=1e-5, atol=1e-6)
+        r0, c0 = 5, 9  # a tile of the image with its offset: the fused path is tile-exact too
+        crop = m.apply_grids(x[..., r0:, c0:], grids_ref, (r0, c0), size)
+        rf = m.receptive_field
+        torch.testing.assert_close(crop[..., rf:, rf:], ref[..., r0 + rf:, c0 + rf:], rtol=1e-5,
+                                   atol=1e-5 * ref.abs().max().item())
+        # grids: identical (in-place ReLUs only); the channels-last VGG option changes float rounding
+        assert torch.equal(m.predict_grids(x), grids_ref)
+        out = m(x)
+        m.vgg_channels_last = True
+        torch.testing.assert_close(m.predict_grids(x), grids_ref, rtol=0, atol=1e-3 * grids_ref.abs().max().item())
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5 * ref.abs().max().item())
+
+
+def test_fast_path_only_in_no_grad_eval_and_training_still_differentiable():
+    m = _tiny(14)
+    x = _ldr(1, 3, 20, 24, seed=15)
+    assert not m._use_fast(x)  # training mode
+    m.eval()
+    assert not m._use_fast(x)  # gradients enabled
+    with torch.no_grad():
+        assert m._use_fast(x)
+        m.fast_inference = False
+        assert not m._use_fast(x)
+    m.train()
+    out = m.forward_inner(x)
+    out.mean().backward()
+    assert m.fuse_blocks[0].block[0].weight.grad.abs().sum() > 0
+    assert m.guide_content.conv1.weight.grad.abs().sum() > 0
+
+
+def test_fused_params_keep_state_dict_keys():
+    m = _tiny(16)
+    keys = {k: v.shape for k, v in m.state_dict().items()}
+    with torch.no_grad():
+        m.eval()(_ldr(1, 3, 9, 11))
+    assert {k: v.shape for k, v in m.state_dict().items()} == keys

@@ -199,3 +199,49 @@ def test_inverted_residual_shapes_and_skip():
     torch.testing.assert_close(blk(x), x)  # zero residual -> identity through the skip
     down = InvertedResidual(8, 16, expand=3, stride=2, norm=False)
     assert not down.use_skip and down(x).shape == (2, 16, 5, 6)
+
+
+# --------------------------------------------------------------------------- inference kernels
+def test_row_tables_slicing_equals_slice_apply():
+    from hdrlift.nn.bilateral import row_tables, slice_apply_rows
+
+    g = _gen(20)
+    for shape in [(16, 8, 8), (3, 1, 5), (1, 2, 2)]:
+        grids = torch.randn(2, 12, *shape, generator=g)
+        x = torch.rand(1, 3, 20, 30, generator=g)
+        guide = torch.rand(1, 2, 20, 30, generator=g) * 2.4 - 1.2  # some outside [-1, 1]
+        ref = torch.cat([slice_apply(grids[i:i + 1], guide[:, i:i + 1, 5:17, 9:26], x[..., 5:17, 9:26],
+                                     (5, 9), (20, 30)) for i in range(2)], dim=1)
+        out = slice_apply_rows(row_tables(grids, 5, 12, 20), guide[0, :, 5:17, 9:26],
+                               x[0, :, 5:17, 9:26].contiguous(), 9, 30)
+        assert out.shape == (2, 3, 12, 17)
+        torch.testing.assert_close(out.reshape(1, 6, 12, 17), ref, rtol=1e-5, atol=1e-5)
+
+
+def test_folded_guide_and_inverted_residual_equal_eval_modules():
+    from hdrlift.nn.mobile import inverted_residual_pixels
+
+    torch.manual_seed(21)
+    g = _gen(22)
+    net = GuideNet(3, 8)
+    blocks = [InvertedResidual(8, 8, expand=2), InvertedResidual(8, 8, expand=1),
+              InvertedResidual(8, 8, expand=2, norm=False), InvertedResidual(8, 6, expand=2)]
+    for mod in [net, *blocks]:
+        for bn in mod.modules():
+            if isinstance(bn, torch.nn.BatchNorm2d):
+                bn.running_mean.uniform_(-0.5, 0.5, generator=g)
+                bn.running_var.uniform_(0.5, 2.0, generator=g)
+                bn.bias.data.uniform_(-0.5, 0.5, generator=g)
+        mod.eval()
+    x = torch.rand(1, 3, 7, 9, generator=g)
+    w1, b1, w2, b2 = net.folded()
+    px = x[0].permute(1, 2, 0).reshape(-1, 3)
+    guide = torch.tanh(torch.relu(px @ w1.t() + b1) @ w2.t() + b2).view(7, 9)
+    torch.testing.assert_close(guide, net(x)[0, 0], rtol=1e-5, atol=1e-6)
+    feat = torch.randn(1, 8, 7, 9, generator=g)
+    bias = torch.randn(8, generator=g)
+    for blk in blocks:
+        with torch.no_grad():
+            ref = blk(feat + bias.view(1, 8, 1, 1))[0].permute(1, 2, 0)
+            vals, out_bias = inverted_residual_pixels(feat[0].permute(1, 2, 0).contiguous(), blk.folded(), bias)
+        torch.testing.assert_close(vals + out_bias, ref, rtol=1e-5, atol=1e-5)

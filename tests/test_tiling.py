@@ -173,3 +173,33 @@ def test_predictor_max_memory_tiles_and_matches() -> None:
     a, b = small(img), whole(img)
     assert a.shape == (260, 300, 3) and a.dtype == np.float32 and a.flags.c_contiguous
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_region_mode_tiles_equal_untiled() -> None:
+    net = _convnet()
+    x = _image(70, 90)
+    boxes = []
+
+    def fn(t: torch.Tensor, off: tuple[int, int], box: tuple[int, int, int, int]) -> torch.Tensor:
+        boxes.append(box)
+        return net(t)[..., box[0] : box[1], box[2] : box[3]]
+
+    with torch.no_grad():
+        ref = net(x)
+        out = tiled_apply(fn, x, tile=16, context=4, multiple=4, region=True)
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-6)
+    assert len(boxes) > 4 and all(b[1] - b[0] < 70 and b[3] - b[2] < 90 for b in boxes)
+
+
+@pytest.mark.parametrize("name", ["hdrunet", "twostage"])
+def test_full_models_region_tiles_equal_untiled(name: str) -> None:
+    model = create_model(name, nf=16).eval()  # full depth (receptive field), narrow for speed
+    assert callable(getattr(model, "forward_region", None)) and context_fns(model) is None
+    size = size_requirements(model)
+    x = _image(300, 330) if name == "hdrunet" else _image(100, 120)
+    tile = 96 if name == "hdrunet" else 24
+    assert tile_count(*x.shape[-2:], tile, size.receptive_field, multiple=size.multiple) > 1
+    with torch.inference_mode():
+        ref = model(x)
+        out = run_tiled(model, x, tile)
+    assert (out - ref).abs().max() <= 1e-5 * ref.abs().max()

@@ -24,13 +24,14 @@ with :meth:`UHDBilateral.hdr_to_inner`.
 Tiling: ``grids = model.predict_grids(ldr_full)`` once, then ``model.apply_grids(tile, grids,
 offset, full_size)`` per tile; tiles overlap by ``receptive_field`` (= number of fusion blocks) pixels.
 
-Fast CPU inference (eval mode, no autograd, not tracing; ``fast_inference``): the VGG trunk runs
-channels-last with in-place ReLUs, and the whole full-resolution part runs per cache-sized 2-D tile
-(``fast_tile`` core + ``receptive_field`` halo) in a pixels-last layout: BatchNorms folded into the
-convs, both guide networks as one matrix product, both grids sliced by one ``embedding_bag``
-(:func:`~hdrlift.nn.bilateral.slice_apply_pixels`), 1x1 convs as matrix products, depthwise convs
-channels-last, in-place activations and the HDR decoding fused per tile. Equal to the training-mode
-graph (with eval BatchNorm) up to float rounding; see docs/inference.md.
+Fast CPU inference (eval mode, no autograd, not tracing; ``fast_inference``): the VGG trunk runs with
+in-place ReLUs (also channels-last with ``vgg_channels_last``), and the full-resolution part runs per
+cache-sized 2-D tile (``fast_tile`` core + ``receptive_field`` halo): BatchNorms folded into the convs,
+both guide networks as one matrix product, both grids sliced at once (row interpolation per tile band,
+then one 2-D ``grid_sample``; :func:`~hdrlift.nn.bilateral.slice_apply_rows`), 1x1 convs as matrix
+products on pixels-last rows, depthwise convs channels-last, in-place activations, biases carried to the
+next linear layer, HDR decoding fused per tile. Equal to the plain module graph up to float rounding
+(tests/test_model_uhd.py); docs/inference.md has the measurements.
 """
 
 from __future__ import annotations
@@ -53,9 +54,9 @@ from hdrlift.nn.vgg import VGGFeatures
 
 __all__ = ["UHDBilateral", "SPECS", "FAST_TILE"]
 
-#: core tile (rows, cols) of the fused CPU inference path: the tile's temporaries (~0.4 kB/px) stay in
-#: the CPU's L2/L3 caches, and the 3 px halo adds ~12% pixels
-FAST_TILE = (64, 256)
+#: core tile (rows, cols) of the fused CPU inference path: temporaries ~0.4 kB/px stay in L2/L3, the
+#: 3 px halo adds ~6% pixels, and few enough ops per image that OpenMP barriers stay cheap on a loaded CPU
+FAST_TILE = (128, 512)
 
 _VGG_CHANNELS = (64, 128, 256, 512, 512)
 _N_COEFFS = 12  # 3x4 affine, row-major
@@ -224,6 +225,9 @@ class UHDBilateral(HDRModel):
         self.fast_inference = True
         #: (rows, cols) of the core tiles of the fused full-resolution path
         self.fast_tile = FAST_TILE
+        #: fast path: run the VGG trunk channels-last (~1.5x faster on CPU). Off by default: its float
+        #: rounding (~1e-6) is amplified by the AdaIN/Tucker stages to up to ~1e-4 in the grids
+        self.vgg_channels_last = False
 
         names = [f"relu{k}_1" for k in range(1, vgg_levels + 1)]
         self.vgg = VGGFeatures("vgg19", outputs=names, weights=None, normalize=True,
@@ -310,7 +314,8 @@ class UHDBilateral(HDRModel):
         vgg = self.vgg
         if vgg.normalize:
             x = (x - vgg.mean) / vgg.std
-        x = x.contiguous(memory_format=torch.channels_last)
+        if self.vgg_channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         want = set(self.vgg_names)
         out: dict[str, torch.Tensor] = {}
         for name, layer in zip(vgg.names, vgg.features):
@@ -445,12 +450,12 @@ class UHDBilateral(HDRModel):
         hidden = torch.addmm(b1[:, None], w1, x.view(3, n)).relu_()
         guide = torch.addmm(b2[:, None], w2, hidden).tanh_().view(-1, h, w).expand(2, h, w)
         feat = slice_apply_rows(tables, guide, x, col0, full_w)  # (2, 3, h, w)
-        wi, bi = p["fuse_in"]
-        t = torch.addmm(bi, feat.view(-1, n).t(), wi.t()).view(h, w, -1)  # pixels-last
+        wi, bias = p["fuse_in"]
+        t = torch.mm(feat.view(-1, n).t(), wi.t()).view(h, w, -1)  # pixels-last; true value t + bias
         for blk in p["blocks"]:
-            t = inverted_residual_pixels(t, blk)
+            t, bias = inverted_residual_pixels(t, blk, bias)
         wo, bo = p["fuse_out"]
-        y = torch.addmm(bo[:, None], wo, t.view(n, -1).t()).sigmoid_()  # channel-planar (3, n)
+        y = torch.addmm(torch.addmv(bo, wo, bias)[:, None], wo, t.view(n, -1).t()).sigmoid_()  # (3, n)
         if hdr:
             y = y.clamp_(0.0, 1.0).mul_(math.log1p(self.hdr_mu * self.hdr_max)).expm1_().div_(self.hdr_mu)
         return y.view(3, h, w)

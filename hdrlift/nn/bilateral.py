@@ -22,9 +22,9 @@ is bounded and cost is linear in pixels.
 Inference kernels (no autograd needed): :func:`row_tables` interpolates the grids to each image row
 of a band (rows share their weights), then :func:`slice_apply_rows` finishes the trilinear slicing of
 several grids at once with one vectorised 2-D ``grid_sample`` over (depth, column) and applies the
-affine maps channel-planar (PyTorch's 5-D ``grid_sample`` on CPU is ~4x slower per pixel), and :meth:`GuideNet.folded` gives the guide network with its
-BatchNorm folded into the first conv. Same formula as above; equal to :func:`slice_apply` up to float
-rounding.
+affine maps channel-planar (PyTorch's 5-D ``grid_sample`` on CPU is ~4x slower per pixel), and
+:meth:`GuideNet.folded` gives the guide network with its BatchNorm folded into the first conv. Same
+formula as above; equal to :func:`slice_apply` up to float rounding.
 """
 
 from __future__ import annotations

@@ -85,27 +85,42 @@ class InvertedResidual(nn.Module):
         return convs, self.use_skip
 
 
-def inverted_residual_pixels(x: torch.Tensor, block: FoldedBlock) -> torch.Tensor:
+def inverted_residual_pixels(
+    x: torch.Tensor, block: FoldedBlock, bias: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Eval-mode :class:`InvertedResidual` (stride 1) on a pixels-last tensor, zero padding at its border.
 
+    The block's input and output are carried as ``(values, bias)`` with the true tensor ``values +
+    bias`` (bias broadcast over pixels): adding an 8-channel bias per pixel costs as much as the 1x1
+    conv itself, so the projection's bias is passed on to the next linear layer instead (fold it with
+    ``weight @ bias``). ``bias=None`` means zero.
     Equal to ``block_module(x.permute(2, 0, 1)[None])`` in eval mode up to float rounding.
 
     Shape:
-        x: (h, w, C_in) -> (h, w, C_out)
+        x: (h, w, C_in), bias: (C_in,) -> values (h, w, C_out), bias (C_out,)
     """
     convs, skip = block
     h, w, c = x.shape
     t = x.reshape(h * w, c)
-    for weight, bias, groups in convs[:-1]:
+    pending = bias
+    for weight, b, groups in convs[:-1]:
         if weight.dim() == 2:
-            t = torch.addmm(bias, t, weight.t()).clamp_(0.0, 6.0)
+            if pending is not None:
+                b = torch.addmv(b, weight, pending)
+                pending = None
+            t = torch.addmm(b, t, weight.t()).clamp_(0.0, 6.0)
         else:
+            if pending is not None:  # depthwise conv directly on the input (expand == 1)
+                t = t + pending
+                pending = None
             ch = weight.shape[0]
             img = t.view(1, h, w, ch).permute(0, 3, 1, 2)  # channels-last view, no copy
-            t = F.conv2d(img, weight, bias, padding=1, groups=groups).clamp_(0.0, 6.0)
+            t = F.conv2d(img, weight, b, padding=1, groups=groups).clamp_(0.0, 6.0)
             t = t.permute(0, 2, 3, 1).reshape(h * w, ch)
-    weight, bias, _ = convs[-1]
-    out = torch.addmm(bias, t, weight.t())
+    weight, b, _ = convs[-1]
+    out = torch.mm(t, weight.t())
     if skip:
         out.add_(x.reshape(h * w, c))
-    return out.view(h, w, -1)
+        if bias is not None:
+            b = b + bias
+    return out.view(h, w, -1), b

@@ -14,8 +14,13 @@ and ``S`` a spatial attention block (CBAM-style spatial attention, Woo et al., E
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
+import torch.nn.functional as F
 from torch import nn
+
+from hdrlift.nn.sft import CONV_BAND_PIXELS
 
 
 class ResidualDenseBlock(nn.Module):
@@ -104,3 +109,58 @@ class RDAB(nn.Module):
     def receptive_field() -> int:
         """Half-width of the block's receptive field: five chained 3x3 convs (attention: 7x7 -> 3)."""
         return 5
+
+
+# --------------------------------------------------------------------------------------------------
+# Eval kernels (no autograd; see hdrlift.nn.sft): channels-last, dense concatenations and 3x3 convs
+# done in row bands so no full-size concatenation exists, activations and residual sums in place.
+
+
+def conv_cat_rows(feats: Sequence[torch.Tensor], conv: nn.Conv2d, out: torch.Tensor | None = None,
+                  scale: torch.Tensor | None = None, band_pixels: int = CONV_BAND_PIXELS) -> torch.Tensor:
+    """``conv(cat(feats, 1))`` (3x3, padding 1) by row bands; with ``out`` the result is *added* to it,
+    multiplied first by ``scale`` (a (1, 1, H, W) map) when given.
+
+    Shape:
+        feats: (1, C_i, H, W) channels-last each -> (1, C_out, H, W) channels-last
+    """
+    h, w = feats[0].shape[-2:]
+    band = max(min(band_pixels // max(w, 1), h // 4), 2)
+    res = out
+    if res is None:
+        res = torch.empty(1, conv.out_channels, h, w, dtype=feats[0].dtype, memory_format=torch.channels_last)
+    for r0 in range(0, h, band):
+        r1 = min(r0 + band, h)
+        a0, a1 = max(r0 - 1, 0), min(r1 + 1, h)
+        parts = [f[:, :, a0:a1] for f in feats]
+        inp = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
+        y = F.conv2d(inp, conv.weight, conv.bias, 1, 1)[:, :, r0 - a0 : r1 - a0]
+        del inp
+        if scale is not None:
+            y = y.mul_(scale[:, :, r0:r1])
+        if out is None:
+            res[:, :, r0:r1].copy_(y)
+        else:
+            res[:, :, r0:r1].add_(y)
+    return res
+
+
+def rdab_eval(block: RDAB, x: torch.Tensor) -> torch.Tensor:
+    """``block(x)`` with the eval kernels (``x`` is not modified).
+
+    Shape:
+        x: (1, C, H, W) channels-last -> (1, C, H, W) channels-last
+    """
+    rdb = block.rdb
+    feats = [x]
+    for conv in list(rdb.convs)[:-1]:
+        feats.append(torch.relu_(conv_cat_rows(feats, conv)))
+    r = conv_cat_rows(feats, rdb.convs[-1])
+    del feats
+    if rdb.dense_scale != 1.0:
+        r.mul_(rdb.dense_scale)
+    r.add_(x)  # x + dense_scale * c5
+    if block.outer_scale is not None:
+        r.mul_(block.outer_scale).add_(x)  # x + outer_scale * R
+    att = block.attention
+    return conv_cat_rows([x], att.conv, out=r, scale=att.attention(x))  # R + a * conv3x3(x)

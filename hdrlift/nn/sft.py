@@ -103,9 +103,12 @@ ActFn = Callable[[torch.Tensor], torch.Tensor]
 
 def eval_kernels_apply(module: nn.Module, x: torch.Tensor) -> bool:
     """Whether the eval kernels may replace ``module``'s forward on ``x``: eval mode, no autograd, CPU
-    float32, not tracing (ONNX / TorchScript export keep the plain module graph)."""
-    return (not module.training and not torch.is_grad_enabled() and x.device.type == "cpu"
-            and x.dtype == torch.float32 and not torch.jit.is_tracing() and not torch.jit.is_scripting())
+    float32, not tracing (ONNX / TorchScript export keep the plain module graph) and no forward hooks
+    on any submodule (hooks, e.g. MAC counting, observe module calls, which the kernels bypass)."""
+    if (module.training or torch.is_grad_enabled() or x.device.type != "cpu" or x.dtype != torch.float32
+            or torch.jit.is_tracing() or torch.jit.is_scripting()):
+        return False
+    return not any(m._forward_hooks or m._forward_pre_hooks for m in module.modules())
 
 
 def nhwc(x: torch.Tensor) -> torch.Tensor:
@@ -219,8 +222,8 @@ def conv3x3_rows_(x: torch.Tensor, conv: nn.Conv2d, act: ActFn | None = None,
 
     Row bands of ``x`` (at most ``band_pixels``, at least 4 bands) are convolved with one row of halo; a
     band's result is written back once the next band (the last reader of its rows) has been computed,
-    so only two bands of output are alive. An input of one band is not copied back: the new tensor is returned (always use the return value;
-    ``x`` is then stale).
+    so only two bands of output are alive. An input of one band is not copied back: the new tensor is
+    returned (always use the return value; ``x`` is then stale).
 
     Shape:
         x: (1, C, H, W) channels-last -> (1, C, H, W) channels-last
