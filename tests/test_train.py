@@ -189,3 +189,15 @@ def test_samples_are_replayable(hdr_dir: Path) -> None:
     assert torch.equal(a["ldr"], b["ldr"]) and torch.equal(a["hdr"], b["hdr"])
     assert not torch.equal(ds[6]["ldr"], a["ldr"])
     assert a["ldr"].shape == (3, 128, 128) and float(a["ldr"].max()) <= 1.0
+
+
+def test_lr_schedule_milestones_and_decay(hdr_dir: Path, tmp_path: Path) -> None:
+    from hdrlift.train.recipes import build_recipe
+
+    cfg = config_from_dict(_cfg(hdr_dir, tmp_path / "s", "hdrunet", "hdrunet_tiny", steps=100,
+                                optim={"lr": 1e-3, "milestones": [10], "gamma": 0.5, "decay_start": 0.5,
+                                       "decay_min": 0.1}))
+    r = build_recipe(cfg, torch.device("cpu"))
+    assert r.lr_factor(0) == 1.0 and r.lr_factor(10) == 0.5
+    assert r.lr_factor(50) == 0.5 and abs(r.lr_factor(100) - 0.05) < 1e-9
+    assert abs(r.lr_factor(75) - 0.5 * 0.55) < 1e-9

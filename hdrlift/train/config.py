@@ -49,6 +49,8 @@ class OptimConfig:
     gamma: float = 0.5
     grad_clip: float = 0.0
     d_lr: float | None = None  # discriminator learning rate (GAN recipes); None = lr
+    decay_start: float = 1.0  # fraction of steps after which the lr decays linearly ...
+    decay_min: float = 0.0  # ... to this fraction of itself at the last step (1.0 = no decay)
 
 
 @dataclass

@@ -33,10 +33,22 @@ class Recipe:
         if not self.opts:
             self.opts["model"] = self.make_adam(self.model.parameters())
         for k, o in self.opts.items():
-            self.scheds.setdefault(
-                k, torch.optim.lr_scheduler.MultiStepLR(o, milestones=list(cfg.optim.milestones), gamma=cfg.optim.gamma)
-            )
+            self.scheds.setdefault(k, torch.optim.lr_scheduler.LambdaLR(o, self.lr_factor))
         self.g_step: nn.Module = _Fn(self.generator_loss, model=self.model)
+
+    def lr_factor(self, step: int) -> float:
+        """Learning-rate multiplier at ``step``: ``gamma`` per passed milestone, times a linear decay
+        from ``decay_start * steps`` to ``decay_min`` at the last step (a function of the config only, so a
+        resumed run, even with more ``steps``, follows the schedule of its config)."""
+        import bisect
+
+        o = self.cfg.optim
+        f = o.gamma ** bisect.bisect_right(sorted(o.milestones), step)
+        start = o.decay_start * self.cfg.steps
+        if o.decay_start < 1.0 and step > start:
+            t = min((step - start) / max(self.cfg.steps - start, 1.0), 1.0)
+            f *= 1.0 - (1.0 - o.decay_min) * t
+        return f
 
     # -- construction -------------------------------------------------------------------------------
     def build(self) -> None:
@@ -100,6 +112,8 @@ class Recipe:
         for k, v in state["opts"].items():
             self.opts[k].load_state_dict(v)
         for k, v in state["scheds"].items():
+            if isinstance(self.scheds[k], torch.optim.lr_scheduler.LambdaLR) and "lr_lambdas" not in v:
+                v = {**v, "lr_lambdas": [None] * len(self.opts[k].param_groups)}  # from a MultiStepLR state
             self.scheds[k].load_state_dict(v)
 
 
