@@ -138,8 +138,11 @@ def cmd_models(args: argparse.Namespace) -> int:
         for n in pretrained_names():
             c = read_config(resolve(n))
             val = c.get("meta", {}).get("val", {})
+            bench = c.get("meta", {}).get("benchmark", {})
             rows.append({"name": n, "arch": c["arch"], "psnr_mu": val.get("psnr_mu"),
-                         "clipped_rmse": val.get("clipped_rmse"), "steps": c.get("meta", {}).get("step")})
+                         "clipped_rmse": val.get("clipped_rmse"), "steps": c.get("meta", {}).get("step"),
+                         "benchmark_psnr_mu": bench.get("psnr_mu"),
+                         "benchmark_linear_psnr_mu": bench.get("linear_psnr_mu")})
         if args.json:
             print(json.dumps(rows, indent=2))
         elif not rows:
@@ -147,7 +150,10 @@ def cmd_models(args: argparse.Namespace) -> int:
         else:
             for r in rows:
                 mu = f"{r['psnr_mu']:.2f} dB" if r["psnr_mu"] is not None else "n/a"
-                print(f"{r['name']:<28} arch {r['arch']:<14} val PSNR-mu {mu}  steps {r['steps']}")
+                bm = r["benchmark_psnr_mu"]
+                extra = (f"  benchmark PSNR-mu {bm:.2f} dB (linear {r['benchmark_linear_psnr_mu']:.2f})"
+                         if bm is not None else "")
+                print(f"{r['name']:<24} arch {r['arch']:<14} val PSNR-mu {mu}  steps {r['steps']}{extra}")
         return 0
     rows = []
     for s in list_models():
