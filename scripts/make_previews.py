@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-PHOTOS = ("astronaut", "rocket", "motorcycle_left", "coffee")
+PHOTOS = ("astronaut", "rocket", "retina", "coffee")
 
 
 def srgb(x: np.ndarray) -> np.ndarray:
@@ -52,7 +52,10 @@ def main() -> None:
         dark_out = (srgb(hdr * 0.25) * 255).round().astype(np.uint8)
         row1 = np.concatenate([label(u8, "input"), label(tonemap_preview(hdr), f"{name}: preview")], axis=1)
         row2 = np.concatenate([label(dark_in, "input, -2 stops"), label(dark_out, "HDR, -2 stops")], axis=1)
-        Image.fromarray(np.concatenate([row1, row2], axis=0)).save(out / f"{photo}_before_after.png", optimize=True)
+        grid = Image.fromarray(np.concatenate([row1, row2], axis=0))
+        if grid.width > 1024:
+            grid = grid.resize((1024, round(grid.height * 1024 / grid.width)), Image.LANCZOS)
+        grid.save(out / f"{photo}_before_after.jpg", quality=88)
         clipped = ldr.max(axis=2) >= 250 / 255
         peak = float(hdr[clipped].max()) if clipped.any() else float("nan")
         print(f"{photo}: {clipped.mean() * 100:.2f}% clipped, HDR max in clipped pixels {peak:.2f}")
