@@ -55,7 +55,7 @@ def add_parsers(sub: Any) -> None:
 
     p = sub.add_parser("prep", help="data preparation (NTIRE pre-cropping as in HDRUNet)")
     p.add_argument("kind", choices=["ntire-crops"], help="what to prepare")
-    p.add_argument("input", help="NTIRE folder with XXXX_medium.png / XXXX_gt.png / XXXX_alignratio.npy")
+    p.add_argument("input", help="NTIRE folder with <id>_medium.png / <id>_gt.png / <id>_alignratio.npy")
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--size", type=int, default=480)
     p.add_argument("--stride", type=int, default=240)

@@ -1,10 +1,10 @@
 """NTIRE 2021 single-frame HDR data (HDRUNet and two-stage papers).
 
-Files per id: ``XXXX_medium.png`` (8-bit LDR input, gamma-2.24 encoded; used as the LDR input as is),
-``XXXX_gt.png`` (uint16) + ``XXXX_alignratio.npy``: linear target = (png / alignratio) ** 2.24, already
+Files per id: ``<id>_medium.png`` (8-bit LDR input, gamma-2.24 encoded; used as the LDR input as is),
+``<id>_gt.png`` (uint16) + ``<id>_alignratio.npy``: linear target = (png / alignratio) ** 2.24, already
 exposure-aligned with the medium frame (1.0 = its clipping level). Pre-cropped folders
-(:func:`precrop_ntire`) hold ``XXXX_sNNN_medium.png`` / ``XXXX_sNNN_gt.png`` / ``XXXX_sNNN_alignratio.npy``;
-their split group is the image id ``XXXX``.
+(:func:`precrop_ntire`) hold ``<id>_sNNN_medium.png`` / ``<id>_sNNN_gt.png`` / ``<id>_sNNN_alignratio.npy``;
+their split group is the image id ``<id>``.
 
 Split (HDRUNet section 4.1): the 1494 training frames form 26 long takes; 3 frames per take (78) are
 held out for validation, the other 1416 train. The takes are not named in the files, so
@@ -49,7 +49,7 @@ def ntire_records(root: Path) -> list[PairRecord]:
         raise DataError(f"{root}: NTIRE folder not found")
     meds = sorted(root.glob("*_medium.png"), key=lambda p: natural_key(p.name))
     if not meds:
-        raise DataError(f"{root}: no XXXX_medium.png files (NTIRE 2021 single-frame layout)")
+        raise DataError(f"{root}: no <id>_medium.png files (NTIRE 2021 single-frame layout)")
     out = []
     for m in meds:
         pid = m.name[: -len("_medium.png")]

@@ -25,7 +25,7 @@ def _read_ref(path: Path) -> np.ndarray:
 
 
 def _index(folder: Path, kind: str) -> dict[str, Path]:
-    """id -> file. kind 'ref': XXXX_gt.png or *.exr/*.hdr; 'pred': XXXX.png (+alignratio) or EXR/HDR."""
+    """id -> file. kind 'ref': <id>_gt.png or *.exr/*.hdr; 'pred': <id>.png (+alignratio) or EXR/HDR."""
     if not folder.is_dir():
         raise DataError(f"{folder}: folder not found")
     out: dict[str, Path] = {}
@@ -47,7 +47,7 @@ def iter_ntire_pairs(folder: Path, limit: int = 0) -> Iterator[tuple[str, np.nda
     folder = Path(folder)
     meds = sorted(folder.glob("*_medium.png"))
     if not meds:
-        raise DataError(f"{folder}: no XXXX_medium.png files (make pairs with 'hdrlift degrade')")
+        raise DataError(f"{folder}: no <id>_medium.png files (make pairs with 'hdrlift degrade')")
     for k, m in enumerate(meds):
         if limit and k >= limit:
             break
