@@ -146,9 +146,15 @@ def test_ddp_two_cpu_processes_identical_weights(hdr_dir: Path, tmp_path: Path) 
     cfg = _cfg(hdr_dir, tmp_path / "ddp", "hdrunet", "hdrunet_tiny", steps=3)
     cfile = tmp_path / "ddp.yaml"
     cfile.write_text(yaml.safe_dump(cfg))
+    import socket
+
+    with socket.socket() as sock:  # a free port, so repeated or parallel runs never collide
+        sock.bind(("127.0.0.1", 0))
+        port = str(sock.getsockname()[1])
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     r = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29533",
+        [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
+         "--master-port", port,
          "-m", "hdrlift", "train", str(cfile), "--no-progress", "--device", "cpu"],
         capture_output=True, text=True, timeout=600, env=env, cwd=str(REPO),
     )
