@@ -258,3 +258,14 @@ def test_nonfinite_hdr_rejected():
     hdr[0, 0, 0] = np.nan
     with pytest.raises(DataError):
         simulate(hdr, CameraParams())
+
+
+def test_apply_curve_bfloat16_positions_stay_exact() -> None:
+    from hdrlift.degrade.crf import apply_curve
+
+    curve = torch.linspace(0.0, 1.0, 1024) ** 2
+    x = torch.tensor([0.0, 0.5, 0.999, 1.0])
+    ref = apply_curve(x, curve)
+    got = apply_curve(x.bfloat16(), curve.bfloat16())  # bf16 cannot hold 1022: no out-of-range index
+    assert got.dtype == torch.bfloat16
+    torch.testing.assert_close(got.float(), ref, rtol=2e-2, atol=2e-2)

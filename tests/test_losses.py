@@ -19,6 +19,7 @@ from hdrlift.losses import (
     generator_bce_loss,
     l1_loss,
     ms_ssim_loss,
+    mu_l1_loss,
     tanh_l1_loss,
 )
 from hdrlift.metrics.ssim import MS_SSIM_WEIGHTS, ssim_components
@@ -50,6 +51,28 @@ def test_tanh_l1_matches_formula_and_descends():
     torch.testing.assert_close(tanh_l1_loss(pred, target), expected)
     torch.testing.assert_close(TanhL1Loss()(pred, target), expected)
     _descends(tanh_l1_loss, pred, target)
+
+
+def test_mu_l1_is_the_metric_tone_curve_per_sample_and_weights_darks():
+    from hdrlift.metrics.ntire import ntire_mu_norm, ntire_mu_tonemap
+
+    pred, target = _pair(shape=(2, 3, 16, 16), scale=3.0)
+    target[1] *= 20.0  # a second sample with another scale: its own normaliser
+    pred[1] *= 20.0
+    expected = np.mean([
+        np.abs(ntire_mu_tonemap(pred[i].numpy(), ntire_mu_norm(target[i].numpy()))
+               - ntire_mu_tonemap(target[i].numpy(), ntire_mu_norm(target[i].numpy()))).mean()
+        for i in range(2)
+    ])
+    np.testing.assert_allclose(float(mu_l1_loss(pred, target)), expected, rtol=1e-4)
+    assert float(mu_l1_loss(target, target)) == 0.0
+    _descends(mu_l1_loss, pred, target)
+    # a 50% error on dark pixels: invisible to Tanh-L1, large in the mu-law domain
+    t = torch.full((1, 3, 8, 8), 1.0)
+    t[..., :4, :] = 0.002
+    p = t.clone()
+    p[..., :4, :] *= 1.5
+    assert float(tanh_l1_loss(p, t)) < 1e-3 < 0.02 < float(mu_l1_loss(p, t))
 
 
 def test_l1_and_masked_l1():

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hdrlift.errors import HdrliftError
 from hdrlift.inference.memory import (
     LiveBytes,
     MemoryModel,
@@ -173,6 +174,33 @@ def test_predictor_max_memory_tiles_and_matches() -> None:
     a, b = small(img), whole(img)
     assert a.shape == (260, 300, 3) and a.dtype == np.float32 and a.flags.c_contiguous
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["hdrunet_tiny", "twostage_tiny", "uhd_bilateral_tiny", "duhdr_tiny"])
+def test_cpu_bf16_precision_close_to_fp32(name: str) -> None:
+    from hdrlift.inference.precision import CastModel
+    from hdrlift.metrics.ntire import psnr_mu
+
+    torch.manual_seed(0)
+    model = create_model(name).eval()
+    ref_model = create_model(name).eval()
+    ref_model.load_state_dict(model.state_dict())
+    img = _image(96, 130)[0].permute(1, 2, 0).numpy()
+    ref = Predictor(Method(name=name, kind="network", fn=ref_model, model=ref_model), device="cpu", tile=0)(img)
+    method = Method(name=name, kind="network", fn=model, model=model)
+    pred = Predictor(method, device="cpu", precision="bf16", tile=0)
+    assert isinstance(pred.net, CastModel) and next(model.parameters()).dtype == torch.bfloat16
+    out = pred(img)
+    assert out.dtype == np.float32 and out.shape == ref.shape
+    assert psnr_mu(ref, out) > 35.0, psnr_mu(ref, out)
+    tiled = Predictor(method, device="cpu", precision="bf16", tile=48)(img)  # global context + tiles in bf16
+    assert psnr_mu(ref, tiled) > 30.0
+
+
+def test_cpu_fp16_is_refused() -> None:
+    model = create_model("hdrunet_tiny").eval()
+    with pytest.raises(HdrliftError, match="fp16"):
+        Predictor(Method(name="t", kind="network", fn=model, model=model), device="cpu", precision="fp16")
 
 
 def test_region_mode_tiles_equal_untiled() -> None:

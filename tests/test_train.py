@@ -74,6 +74,23 @@ def test_each_recipe_trains_and_changes_weights(hdr_dir: Path, tmp_path: Path, m
     assert all(np.isfinite(r["loss"]) for r in log if r["kind"] == "train")
 
 
+def test_init_starts_from_another_runs_weights_and_mu_loss_trains(hdr_dir: Path, tmp_path: Path) -> None:
+    from hdrlift.errors import ConfigError
+
+    a = train(config_from_dict(_cfg(hdr_dir, tmp_path / "a", "hdrunet", "hdrunet_tiny", steps=2)), progress=False)
+    cfg = _cfg(hdr_dir, tmp_path / "b", "hdrunet", "hdrunet_tiny", steps=1, init=str(a),
+               loss={"mu_weight": 1.0}, optim={"lr": 1e-12})
+    b = train(config_from_dict(cfg), progress=False)
+    wa, wb = _weights(a), _weights(b)
+    for k in wa:  # lr ~ 0: the fine-tuned run still holds run a's (best) weights
+        torch.testing.assert_close(wb[k], wa[k], rtol=1e-6, atol=1e-6)
+    log = [json.loads(x) for x in (b / "log.jsonl").read_text().splitlines()]
+    assert any("mu_l1" in r and r["mu_l1"] > 0 for r in log if r["kind"] == "train")
+    bad = _cfg(hdr_dir, tmp_path / "c", "twostage", "twostage_tiny", steps=1, init=str(a))
+    with pytest.raises(ConfigError, match="init"):
+        train(config_from_dict(bad), progress=False)
+
+
 def test_resume_is_exact(hdr_dir: Path, tmp_path: Path) -> None:
     a = train(config_from_dict(_cfg(hdr_dir, tmp_path / "a", "hdrunet", "hdrunet_tiny", steps=4)), progress=False)
     cfg_b = config_from_dict(_cfg(hdr_dir, tmp_path / "b", "hdrunet", "hdrunet_tiny", steps=4))

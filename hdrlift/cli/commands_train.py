@@ -37,6 +37,8 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--tile", type=int, default=None)
     p.add_argument("--strategy", default="tile")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16"],
+                   help="network precision (bf16 on the CPU: bfloat16 weights and activations)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_bench)
 
@@ -85,7 +87,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from hdrlift.inference.bench import parse_sizes, run_bench
 
     rows = run_bench(args.models.split(","), parse_sizes(args.sizes), runs=args.runs, tile=args.tile,
-                     strategy=args.strategy, device=args.device)
+                     strategy=args.strategy, device=args.device, precision=args.precision)
     if args.json:
         print(json.dumps(rows, indent=2))
     else:

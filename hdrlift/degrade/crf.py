@@ -134,7 +134,8 @@ def apply_curve(x: torch.Tensor, curve: torch.Tensor) -> torch.Tensor:
         x: (B, ...) values in [0, 1] (clamped); curve: (n,) or (B, n) -> same shape as x.
     """
     n = curve.shape[-1]
-    xc = x.clamp(0.0, 1.0)
+    # positions in float32 even for bfloat16 input: bfloat16 cannot hold the indices above 256 exactly
+    xc = x.clamp(0.0, 1.0) if x.dtype in (torch.float32, torch.float64) else x.float().clamp(0.0, 1.0)
     pos = xc * (n - 1)
     i0 = pos.detach().floor().clamp(0, n - 2).long()
     frac = pos - i0.to(pos.dtype)
@@ -148,7 +149,7 @@ def apply_curve(x: torch.Tensor, curve: torch.Tensor) -> torch.Tensor:
         flat = i0.reshape(b, -1)
         c0 = torch.gather(curve, 1, flat).reshape(x.shape)
         c1 = torch.gather(curve, 1, flat + 1).reshape(x.shape)
-    return c0 + frac * (c1 - c0)
+    return (c0 + frac * (c1 - c0)).to(x.dtype)
 
 
 def invert_curve_numpy(curve: np.ndarray, grid: np.ndarray | None = None) -> np.ndarray:

@@ -122,7 +122,8 @@ def bench_image(h: int, w: int, seed: int = 0) -> np.ndarray:
 
 
 def run_case(model: str, h: int, w: int, runs: int = 3, tile: int | None = None, strategy: str = "tile",
-             device: str = "cpu", max_memory: str | int | None = None, threads: int | None = None) -> dict[str, Any]:
+             device: str = "cpu", max_memory: str | int | None = None, threads: int | None = None,
+             precision: str = "fp32") -> dict[str, Any]:
     """Time one (model, size) case in *this* process (the bench calls it in a fresh subprocess)."""
     import resource
 
@@ -132,7 +133,8 @@ def run_case(model: str, h: int, w: int, runs: int = 3, tile: int | None = None,
 
     set_threads(threads)
     method = _load(model)
-    pred = Predictor(method, device=device, tile=tile, strategy=strategy, max_memory=max_memory)
+    pred = Predictor(method, device=device, tile=tile, strategy=strategy, max_memory=max_memory,
+                     precision=precision)
     img = bench_image(h, w)
     t0 = time.perf_counter()
     chosen = pred.tile_for(h, w)
@@ -169,6 +171,7 @@ def run_bench(
     timeout: float | None = None,
     floor_gmac_per_s: float = FLOOR_GMAC_PER_S,
     progress: bool = True,
+    precision: str = "fp32",
 ) -> list[dict[str, Any]]:
     """One row per (model, size): model, size, h, w, median_s, peak_rss_mb, gmac, gmac_per_s,
     ratio_to_floor, tile, tiles, tile_overhead (or ``error``). Each case runs in a fresh subprocess."""
@@ -184,8 +187,9 @@ def run_bench(
         del method
         for label, h, w in sizes:
             case = {"model": name, "h": h, "w": w, "runs": runs, "tile": tile, "strategy": strategy,
-                    "device": device, "max_memory": max_memory, "threads": threads}
-            row: dict[str, Any] = {"model": name, "size": label, "h": h, "w": w, "strategy": strategy}
+                    "device": device, "max_memory": max_memory, "threads": threads, "precision": precision}
+            row: dict[str, Any] = {"model": name, "size": label, "h": h, "w": w, "strategy": strategy,
+                                   "precision": precision}
             if progress:
                 print(f"bench: {name} {label} ({h}x{w}) ...", file=sys.stderr, flush=True)
             try:
@@ -214,7 +218,8 @@ def _main(argv: list[str]) -> int:
     case = json.loads(argv[0])
     row = run_case(case["model"], int(case["h"]), int(case["w"]), runs=int(case.get("runs", 3)),
                    tile=case.get("tile"), strategy=case.get("strategy", "tile"), device=case.get("device", "cpu"),
-                   max_memory=case.get("max_memory"), threads=case.get("threads"))
+                   max_memory=case.get("max_memory"), threads=case.get("threads"),
+                   precision=case.get("precision", "fp32"))
     print(json.dumps(row))
     return 0
 

@@ -1,7 +1,8 @@
 """Predictor: one LDR image (numpy HWC) -> linear HDR (numpy HWC), tiled when large.
 
 Threads are set from the machine, inference runs under ``torch.inference_mode``; on CUDA optional
-channels_last and fp16/bf16 autocast (``precision``). The tile size is chosen per image from a memory
+channels_last and fp16/bf16 autocast (``precision``); on the CPU ``precision="bf16"`` runs the network
+in bfloat16 (:mod:`hdrlift.inference.precision`). The tile size is chosen per image from a memory
 budget (``max_memory``) unless given (see :mod:`hdrlift.inference.memory`).
 """
 
@@ -47,7 +48,8 @@ class Predictor:
         device: ``auto`` | ``cpu`` | ``cuda``.
         tile: core tile size in pixels for networks; ``None`` = chosen per image from ``max_memory``
             (whole image when it fits); 0 = never tile.
-        precision: ``fp32`` | ``fp16`` | ``bf16`` (autocast, CUDA only).
+        precision: ``fp32`` | ``fp16`` | ``bf16``: autocast on CUDA; on the CPU ``bf16`` converts the
+            network to bfloat16 (fast on CPUs with AVX512-BF16/AMX) and ``fp16`` is an error.
         strategy: ``tile`` | ``deu`` | ``ses`` | ``none`` (see :mod:`hdrlift.inference.strategies`).
         max_memory: budget in bytes (or ``"2GB"``) for the network's tensors: full-resolution input and
             output plus one tile's activations (default :data:`~hdrlift.inference.memory.DEFAULT_MAX_MEMORY`).
@@ -71,8 +73,17 @@ class Predictor:
         self.precision = precision
         self.strategy = strategy
         self.max_memory = DEFAULT_MAX_MEMORY if max_memory is None else parse_memory(max_memory)
+        if precision not in ("fp32", "fp16", "bf16"):
+            raise HdrliftError(f"unknown precision '{precision}'; use fp32, fp16 or bf16")
+        self.net: Any = self.method.model
         if self.method.model is not None and self.device.type == "cuda":
             self.method.model.to(memory_format=torch.channels_last)
+        elif self.method.model is not None and precision != "fp32":
+            if precision == "fp16":
+                raise HdrliftError("--precision fp16 needs a CUDA device; on the CPU use bf16")
+            from hdrlift.inference.precision import CastModel
+
+            self.net = CastModel(self.method.model, torch.bfloat16)
 
     @property
     def name(self) -> str:
@@ -80,7 +91,7 @@ class Predictor:
 
     def tile_for(self, h: int, w: int, batch: int = 1) -> int:
         """Core tile size used for an ``h`` x ``w`` image (0 = whole image at once)."""
-        model = self.method.model
+        model = self.net
         if model is None:
             return 0
         if self.tile is not None:
@@ -107,7 +118,7 @@ class Predictor:
         m = self.method
         if m.kind == "operator":
             return m.fn(x)
-        model = m.model
+        model = self.net
         assert model is not None
         use_amp = self.device.type == "cuda" and self.precision in ("fp16", "bf16")
         dtype = torch.float16 if self.precision == "fp16" else torch.bfloat16

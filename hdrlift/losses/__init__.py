@@ -1,6 +1,6 @@
 """Training losses (torch). Each docstring states the domain its inputs are expected in."""
 
-from hdrlift.losses.basic import L1Loss, TanhL1Loss, l1_loss, tanh_l1_loss
+from hdrlift.losses.basic import L1Loss, TanhL1Loss, l1_loss, mu_l1_loss, tanh_l1_loss
 from hdrlift.losses.color import ColorLoss, delta_e_loss, to_lab
 from hdrlift.losses.gan import GANLoss, generator_bce_loss
 from hdrlift.losses.msssim import MSSSIMLoss, ms_ssim_loss
@@ -18,5 +18,6 @@ __all__ = [
     "l1_loss",
     "ms_ssim_loss",
     "tanh_l1_loss",
+    "mu_l1_loss",
     "to_lab",
 ]

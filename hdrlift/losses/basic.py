@@ -1,4 +1,4 @@
-"""Pixel losses (torch): L1 (optionally masked) and the Tanh-L1 of HDRUNet.
+"""Pixel losses (torch): L1 (optionally masked), the Tanh-L1 of HDRUNet and the NTIRE mu-law L1.
 
 HDRUNet (Chen et al., CVPRW 2021, Eq. 3) trains in the NTIRE gamma-2.24 domain with
 ``L = mean |tanh(Y_hat) - tanh(Y)|``: tanh compresses the unbounded HDR values so that bright
@@ -35,6 +35,37 @@ def tanh_l1_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         (B, C, H, W), (B, C, H, W) -> ()
     """
     return (torch.tanh(pred) - torch.tanh(target)).abs().mean()
+
+
+def mu_l1_loss(
+    pred_lin: torch.Tensor,
+    target_lin: torch.Tensor,
+    mu: float = 5000.0,
+    percentile: float = 99.0,
+) -> torch.Tensor:
+    """L1 between the NTIRE PSNR-mu tone curves of prediction and target (the metric's own domain).
+
+    ``T(x) = log(1 + mu tanh(x / n)) / log(1 + mu)`` with ``n`` the ``percentile`` of each target
+    sample (over its channels and pixels, no gradient) - :func:`hdrlift.metrics.ntire.ntire_mu_tonemap`
+    per sample. Nearly logarithmic, it weights relative errors in the dark and mid tones as PSNR-mu
+    does; a linear-domain L1 (or Tanh-L1) all but ignores them.
+
+    Domain: linear HDR (1.0 = clipping level), values >= 0 (negative predictions are clamped).
+
+    Shape:
+        (B, C, H, W), (B, C, H, W) -> ()
+    """
+    with torch.no_grad():
+        flat = target_lin.detach().flatten(1).float()
+        if flat.shape[1] > 1 << 24:  # torch.quantile's size limit: subsample
+            flat = flat[:, :: flat.shape[1] // (1 << 23) + 1]
+        n = torch.quantile(flat, percentile / 100.0, dim=1).clamp(min=1e-6).view(-1, *([1] * (target_lin.dim() - 1)))
+    scale = 1.0 / torch.log1p(torch.tensor(mu, dtype=pred_lin.dtype, device=pred_lin.device))
+
+    def tone(x: torch.Tensor) -> torch.Tensor:
+        return torch.log1p(mu * torch.tanh(x.clamp(min=0.0) / n)) * scale
+
+    return (tone(pred_lin) - tone(target_lin)).abs().mean()
 
 
 class L1Loss(nn.Module):

@@ -288,8 +288,9 @@ class UHDBilateral(HDRModel):
             ldr: (B, 3, H, W) sRGB-encoded LDR in [0, 1] -> (B, 2, 12, D, GH, GW) (content, colour)
         """
         self._check_input(ldr)
-        small = F.interpolate(ldr, size=(self.low_res, self.low_res), mode="bilinear", align_corners=False,
-                              antialias=True)
+        # (antialiased resizing has no bfloat16 kernel: resize in float32)
+        small = F.interpolate(ldr.float(), size=(self.low_res, self.low_res), mode="bilinear",
+                              align_corners=False, antialias=True).to(ldr.dtype)
         content = _gray3(small)
         colour = _gaussian_blur(small, self.blur_sigma)
         both = torch.cat((content, colour), dim=0)

@@ -103,10 +103,15 @@ ActFn = Callable[[torch.Tensor], torch.Tensor]
 
 def eval_kernels_apply(module: nn.Module, x: torch.Tensor) -> bool:
     """Whether the eval kernels may replace ``module``'s forward on ``x``: eval mode, no autograd, CPU
-    float32, not tracing (ONNX / TorchScript export keep the plain module graph) and no forward hooks
-    on any submodule (hooks, e.g. MAC counting, observe module calls, which the kernels bypass)."""
-    if (module.training or torch.is_grad_enabled() or x.device.type != "cpu" or x.dtype != torch.float32
+    float32 (or bfloat16 with bfloat16 weights, see :func:`hdrlift.inference.precision`), not tracing
+    (ONNX / TorchScript export keep the plain module graph) and no forward hooks on any submodule
+    (hooks, e.g. MAC counting, observe module calls, which the kernels bypass)."""
+    if (module.training or torch.is_grad_enabled() or x.device.type != "cpu"
+            or x.dtype not in (torch.float32, torch.bfloat16)
             or torch.jit.is_tracing() or torch.jit.is_scripting()):
+        return False
+    p = next(module.parameters(), None)
+    if p is not None and p.dtype != x.dtype:
         return False
     return not any(m._forward_hooks or m._forward_pre_hooks for m in module.modules())
 

@@ -71,6 +71,7 @@ class TrainConfig:
     out_dir: str = "runs/run"
     tensorboard: bool = True
     tag: str = ""
+    init: str = ""  # checkpoint dir or shipped name whose weights start a fresh run (fine-tuning)
 
 
 _SECTIONS = {"model": ModelConfig, "data": DataConfig, "optim": OptimConfig}

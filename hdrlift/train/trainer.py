@@ -161,6 +161,8 @@ def train(
         recipe.load_state_dict(state["recipe"])
         start_step = int(state["step"])
         best = float(state.get("best", -math.inf))
+    elif cfg.init:
+        init_weights(recipe.model, cfg.init)
     recipe.wrap_distributed(info)
 
     dataset, val_pairs = build_datasets(cfg, info)
@@ -245,3 +247,21 @@ def _rank_checksums(model: nn.Module, info: DistInfo) -> list[float]:
     out = [torch.zeros_like(local) for _ in range(info.world)]
     dist.all_gather(out, local)
     return [float(t.item()) for t in out]
+
+
+def init_weights(model: torch.nn.Module, source: str) -> None:
+    """Copy the weights of checkpoint ``source`` into ``model``: a checkpoint directory, a run directory
+    (its best checkpoint) or a shipped name (same architecture and hyper-parameters; a mismatch is a
+    :class:`~hdrlift.errors.ConfigError`)."""
+    from hdrlift.checkpoint import load_model
+    from hdrlift.errors import ConfigError
+
+    run = Path(source)
+    if (run / "best.json").is_file():
+        source = str(run / json.loads((run / "best.json").read_text())["dir"])
+    src = load_model(source)
+    try:
+        model.load_state_dict(src.state_dict(), strict=True)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise ConfigError(f"init: {source}: weights do not fit the configured model ({first})") from None

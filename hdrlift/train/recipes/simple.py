@@ -4,24 +4,32 @@ from __future__ import annotations
 
 import torch
 
-from hdrlift.ops.transfer import NTIRE_GAMMA, gamma_encode
+from hdrlift.ops.transfer import NTIRE_GAMMA, gamma_decode, gamma_encode
 from hdrlift.train.recipes.base import Recipe
 
 
 class HDRUNetRecipe(Recipe):
     """HDRUNet paper (section 3.3): Tanh-L1 between output and target in the NTIRE gamma-2.24 domain.
 
-    ``loss.kind``: ``tanh_l1`` (paper, default) or ``l1``.
+    ``loss.kind``: ``tanh_l1`` (paper, default) or ``l1``; ``loss.mu_weight`` (default 0 = paper)
+    adds that weight times :func:`~hdrlift.losses.basic.mu_l1_loss` on the linear output (the
+    PSNR-mu domain, which weights the dark tones the paper's loss hardly sees).
     """
 
     def generator_loss(self, batch: dict[str, torch.Tensor], step: int) -> tuple[torch.Tensor, dict[str, float]]:
-        from hdrlift.losses.basic import l1_loss, tanh_l1_loss
+        from hdrlift.losses.basic import l1_loss, mu_l1_loss, tanh_l1_loss
 
         pred = self.model.forward_gamma(batch["ldr"])
         target = gamma_encode(batch["hdr"], NTIRE_GAMMA)
         kind = self.loss_cfg.get("kind", "tanh_l1")
         loss = tanh_l1_loss(pred, target) if kind == "tanh_l1" else l1_loss(pred, target)
-        return loss, {"loss": float(loss.detach())}
+        logs = {"pix": float(loss.detach())}
+        w_mu = float(self.loss_cfg.get("mu_weight", 0.0))
+        if w_mu > 0:
+            mu = mu_l1_loss(gamma_decode(pred.clamp(min=0.0), NTIRE_GAMMA), batch["hdr"])
+            loss = loss + w_mu * mu
+            logs["mu_l1"] = float(mu.detach())
+        return loss, {"loss": float(loss.detach()), **logs}
 
 
 class BilateralRecipe(Recipe):

@@ -1,7 +1,8 @@
 """Two-stage RDAB recipe (Sharif et al., CVPRW 2021, section 3.2-3.3).
 
 Stage I (enhancement, 8-bit target in the NTIRE gamma domain): L1 + (1 - MS-SSIM) + w_gan * cGAN.
-Stage II (16-bit HDR target, gamma domain): L1 + w_de * CIEDE2000. Both stages and the conditional
+Stage II (16-bit HDR target, gamma domain): L1 + w_de * CIEDE2000 (+ ``loss.mu_weight`` times the
+NTIRE mu-law L1 on its linear output, an option of this project; 0 = the paper). Both stages and the conditional
 discriminator train jointly; stage II sees stage I's output detached (no gradient between stages).
 The discriminator is conditioned on the LDR input; its labels are hard by default (``loss.labels``:
 hard | soft | noisy, noisy = the released code's U[0.7,1.2) / U[0,0.3)).
@@ -27,6 +28,7 @@ class TwoStageRecipe(Recipe):
         self.w_msssim = float(lc.get("w_msssim", 1.0))
         self.w_gan = float(lc.get("w_gan", 1e-3))
         self.w_de = float(lc.get("w_de", 1.0))
+        self.w_mu = float(lc.get("mu_weight", 0.0))  # 0 = paper; > 0 adds mu-law L1 to stage II
         self.msssim_variant = str(lc.get("msssim_variant", "standard"))
         self.gan = GANLoss(label_mode=str(lc.get("labels", "hard")))
         self.disc = TwoStageDiscriminator(base_channels=int(lc.get("d_width", 64))).to(self.device)
@@ -62,10 +64,17 @@ class TwoStageRecipe(Recipe):
         l1_2 = (s2 - gt16).abs().mean()
         de = delta_e_loss(s2.clamp(min=0), gt16, domain="gamma") if self.w_de > 0 else s2.new_zeros(())
         loss2 = l1_2 + self.w_de * de
+        mu = s2.new_zeros(())
+        if self.w_mu > 0:
+            from hdrlift.losses.basic import mu_l1_loss
+            from hdrlift.ops.transfer import gamma_decode
+
+            mu = mu_l1_loss(gamma_decode(s2.clamp(min=0.0), NTIRE_GAMMA), batch["hdr"])
+            loss2 = loss2 + self.w_mu * mu
         self._cache = {"s1": s1.detach(), "gt8": gt8, "ldr": ldr}
         logs = {"loss": float(loss1.detach() + loss2.detach()), "l1_s1": float(l1_1.detach()),
                 "msssim": float(ms.detach()), "adv": float(adv.detach()), "l1_s2": float(l1_2.detach()),
-                "de2000": float(de.detach())}
+                "de2000": float(de.detach()), "mu_l1": float(mu.detach())}
         return loss1 + loss2, logs
 
     def disc_loss(self, batch: dict[str, torch.Tensor], step: int) -> tuple[torch.Tensor, dict[str, float]]:
