@@ -35,7 +35,8 @@ def add_parsers(sub: Any) -> None:
                         "picks the largest tile that fits")
     p.add_argument("--strategy", default="tile", choices=["tile", "deu", "ses", "none"],
                    help="large-image strategy (default tile)")
-    p.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16"], help="network precision: fp16/bf16 autocast on CUDA; bf16 on the CPU runs the network in "
+    p.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16"],
+                   help="network precision: fp16/bf16 autocast on CUDA; bf16 on the CPU runs the network in "
                    "bfloat16 (fast on AVX512-BF16/AMX CPUs)")
     p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="refuse larger images")
     p.add_argument("--half", action=argparse.BooleanOptionalAction, default=True, help="EXR half floats")
