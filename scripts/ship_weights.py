@@ -1,6 +1,9 @@
-"""Copy the best checkpoint of a training run into the package as a shipped weight ``arch.tag``.
+"""Copy a checkpoint of a training run into the package as a shipped weight ``arch.tag``.
 
-    python scripts/ship_weights.py runs/hdrunet_cpu --name hdrunet.polyhaven [--default]
+    python scripts/ship_weights.py runs/hdrunet_cpu --name hdrunet.polyhaven [--default] [--checkpoint last]
+
+``--checkpoint best`` (default) takes the run's best in-training validation checkpoint, ``last`` its
+last one (preferable when the validation set is small and noisy: no selection on it).
 
 Writes ``hdrlift/weights/<name>/model.safetensors`` + ``config.json`` (with the run's meta: steps, wall
 time, validation metrics) and ``golden.json`` (the output on a fixed procedural input, checked by
@@ -49,9 +52,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("run", type=Path)
     ap.add_argument("--name", required=True, help="arch.tag, e.g. hdrunet.polyhaven")
     ap.add_argument("--default", action="store_true")
+    ap.add_argument("--checkpoint", default="best", choices=["best", "last"])
     ap.add_argument("--machine", default=f"{platform.machine()} {platform.processor() or ''} 2 cores".strip())
     args = ap.parse_args(argv)
-    ck = _run_dir_checkpoint(args.run)
+    if args.checkpoint == "last":
+        ptr = args.run / "last.json"
+        ck = args.run / json.loads(ptr.read_text())["dir"] if ptr.is_file() else None
+    else:
+        ck = _run_dir_checkpoint(args.run)
     if ck is None:
         print(f"{args.run}: no checkpoint", file=sys.stderr)
         return 1
@@ -60,6 +68,12 @@ def main(argv: list[str] | None = None) -> int:
     meta.update(run_meta(args.run))
     meta["machine"] = args.machine
     meta["recipe"] = f"configs/train/{args.run.name}.yaml"
+    meta["shipped_checkpoint"] = f"{args.checkpoint} ({ck.name})"
+    import yaml
+
+    init = (yaml.safe_load((args.run / "config.yaml").read_text()) or {}).get("init")
+    if init:
+        meta["init"] = init
     out = WEIGHTS / args.name
     if out.exists():
         shutil.rmtree(out)

@@ -139,6 +139,11 @@ def test_evaluate_pred_ref_and_compare(tmp_path: Path, capsys) -> None:
     # predicting through NTIRE files and scoring them gives the same number as the in-memory comparison
     assert abs(lin - res["summary"]["pred"]["psnr_mu"]) < 0.05
     assert set(res2["summary"]) == {"linear", "landis"}
+    assert main(["evaluate", "--data", str(pairs), "--method", "linear", "--model", "hdrunet.polyhaven",
+                 "--precision", "bf16", "--json"]) == 0
+    res3 = json.loads(capsys.readouterr().out)
+    assert set(res3["summary"]) == {"linear", "hdrunet.polyhaven@bf16"}  # operators stay float32
+    assert res3["summary"]["linear"]["psnr_mu"] == lin
 
 
 def test_listing_commands(capsys) -> None:

@@ -48,6 +48,8 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--limit", type=int, default=0, help="only the first N pairs")
     p.add_argument("--device", default="auto")
     p.add_argument("--tile", type=int, default=None)
+    p.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16"],
+                   help="network precision (rows labelled name@precision)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--csv", help="also write the per-image table to this CSV file")
     p.add_argument("--per-image", action="store_true", help="print per-image rows too")
@@ -143,7 +145,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if not methods:
             raise HdrliftError("give at least one --method or --model to evaluate")
         rows, summary = compare_methods(methods, data=args.data, dataset=args.dataset, root=args.root,
-                                        metrics=metrics, limit=args.limit, device=args.device, tile=args.tile)
+                                        metrics=metrics, limit=args.limit, device=args.device, tile=args.tile,
+                                        precision=args.precision)
     else:
         raise HdrliftError("give --pred/--ref, or --data (or --dataset/--root) with --method/--model")
     if args.csv:

@@ -111,8 +111,11 @@ def compare_methods(
     limit: int = 0,
     device: str = "auto",
     tile: int | None = None,
+    precision: str = "fp32",
 ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
-    """Run every method on the same pairs; per-image rows and a per-method summary (mean, time)."""
+    """Run every method on the same pairs; per-image rows and a per-method summary (mean, time).
+
+    With ``precision`` other than fp32 the networks run in it and are labelled ``name@precision``."""
     from hdrlift.inference.predictor import Predictor, set_threads
     from hdrlift.metrics import evaluate_pair
 
@@ -122,23 +125,24 @@ def compare_methods(
     rows: list[dict[str, Any]] = []
     summary: dict[str, dict[str, Any]] = {}
     for m in methods:
-        pred = Predictor(m, device=device, tile=tile)
+        pred = Predictor(m, device=device, tile=tile, precision=precision)
+        label = m if precision == "fp32" or pred.method.model is None else f"{m}@{precision}"
         times = []
         mrows = []
         for pid, ldr, ref in pairs:
             t0 = time.perf_counter()
             out = pred(ldr)
             times.append(time.perf_counter() - t0)
-            row = {"method": m, "name": pid}
+            row = {"method": label, "name": pid}
             row.update(evaluate_pair(ref, out, ldr=ldr, metrics=metrics))
             mrows.append(row)
         rows += mrows
-        s: dict[str, Any] = {"method": m, "n": len(mrows)}
+        s: dict[str, Any] = {"method": label, "n": len(mrows)}
         for k in metrics:
             vals = [r[k] for r in mrows if r.get(k) is not None and math.isfinite(r[k])]
             s[k] = float(np.mean(vals)) if vals else None
         s["sec_per_image"] = float(np.median(times)) if times else None
-        summary[m] = s
+        summary[label] = s
     return rows, summary
 
 
