@@ -93,6 +93,10 @@ def test_oo_released_is_scale_invariant():
     hdr, _ = _hdr_ldr(1, 32)
     assert L.loss_oo(hdr * 7.0, hdr, "released").item() < 1e-6
     assert L.loss_oo(hdr * 7.0, hdr, "l2").item() > 1.0
+    assert L.loss_oo(hdr, hdr, "mu").item() == 0.0
+    assert L.loss_oo(hdr * 7.0, hdr, "mu").item() > 0.05  # the mu-law option is not scale-invariant
+    with pytest.raises(ValueError, match="oo_loss"):
+        L.loss_oo(hdr, hdr, "bogus")
 
 
 def test_masked_perceptual_respects_mask():

@@ -39,6 +39,8 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16"],
                    help="network precision (bf16 on the CPU: bfloat16 weights and activations)")
+    p.add_argument("--max-memory", default=None, help="tensor budget as in predict (default 1GB)")
+    p.add_argument("--threads", type=int, default=None, help="intra-op threads (default: all cores)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_bench)
 
@@ -87,7 +89,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from hdrlift.inference.bench import parse_sizes, run_bench
 
     rows = run_bench(args.models.split(","), parse_sizes(args.sizes), runs=args.runs, tile=args.tile,
-                     strategy=args.strategy, device=args.device, precision=args.precision)
+                     strategy=args.strategy, device=args.device, precision=args.precision,
+                     max_memory=args.max_memory, threads=args.threads)
     if args.json:
         print(json.dumps(rows, indent=2))
     else:

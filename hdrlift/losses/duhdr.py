@@ -135,11 +135,16 @@ def gamma_log(x: torch.Tensor) -> torch.Tensor:
 
 def loss_oo(h_oo: torch.Tensor, hdr: torch.Tensor, mode: str = "l2") -> torch.Tensor:
     """Eq. 24 ``||H_OO - H||^2`` (``"l2"``); ``"released"``: L1 of gamma_log after normalising both
-    images to mean 0.5 (scale-invariant; the released fine-tuning loss). Shape: x2 -> scalar"""
+    images to mean 0.5 (scale-invariant; the released fine-tuning loss); ``"mu"``: this project's
+    option, :func:`~hdrlift.losses.basic.mu_l1_loss` (NTIRE PSNR-mu domain). Shape: x2 -> scalar"""
     if mode == "l2":
         return mse(h_oo, hdr)
+    if mode == "mu":
+        from hdrlift.losses.basic import mu_l1_loss
+
+        return mu_l1_loss(h_oo, hdr)
     if mode != "released":
-        raise ValueError(f"oo_loss must be 'l2' or 'released', got {mode!r}")
+        raise ValueError(f"oo_loss must be 'l2', 'released' or 'mu', got {mode!r}")
 
     def norm(x: torch.Tensor) -> torch.Tensor:
         return x * 0.5 / x.mean(dim=(1, 2, 3), keepdim=True).clamp(min=1e-6)
@@ -194,7 +199,8 @@ class DuHDRLossConfig:
         it_iterations: ITnet iterations in joint / unpaired training (Eq. 18-19), 3.
         log_eps: offset inside the logs of loss_log (1/255 as in HDRCNN).
         truncation: C = ``"clip"`` or ``"guided"`` (released code).
-        oo_loss: ``"l2"`` (Eq. 24) or ``"released"`` (scale-invariant L1 on log(1+10x)).
+        oo_loss: ``"l2"`` (Eq. 24), ``"released"`` (scale-invariant L1 on log(1+10x)) or ``"mu"``
+            (L1 in the NTIRE mu-law domain, not in the paper).
         vgg_layers: VGG16 layers of the masked perceptual loss (Johnson et al. style).
     """
 
