@@ -83,7 +83,8 @@ class Predictor:
                 raise HdrliftError("--precision fp16 needs a CUDA device; on the CPU use bf16")
             from hdrlift.inference.precision import CastModel
 
-            self.net = CastModel(self.method.model, torch.bfloat16)
+            if getattr(self.method.model, "cpu_bf16", True):  # models may opt out (uhd_bilateral)
+                self.net = CastModel(self.method.model, torch.bfloat16)
 
     @property
     def name(self) -> str:
