@@ -35,13 +35,18 @@ def golden_input() -> torch.Tensor:
     return torch.stack([r, g, b])[None].contiguous()
 
 
-def run_meta(run: Path) -> dict:
+def run_meta(run: Path, step: int | None = None) -> dict:
+    """Run facts for the card; ``val`` = the in-training validation of the shipped ``step``."""
     log = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines() if x.strip()]
     train = [r for r in log if r["kind"] == "train"]
     wall = (train[-1]["time"] - train[0]["time"]) if len(train) > 1 else 0.0
     best = json.loads((run / "best.json").read_text())
+    val = best.get("meta", {}).get("val", {})
+    if step is not None:
+        rows = [r for r in log if r["kind"] == "val" and r["step"] == step]
+        val = {k: v for k, v in rows[-1].items() if k not in ("step", "kind", "time")} if rows else {}
     return {"run_dir": run.name, "best_step": best["step"], "last_step": train[-1]["step"] if train else 0,
-            "train_wall_hours_logged": round(wall / 3600, 2), "val": best.get("meta", {}).get("val", {})}
+            "train_wall_hours_logged": round(wall / 3600, 2), "val": val}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     model = load_model(ck)
     meta = dict(model.checkpoint_config.get("meta", {}))
-    meta.update(run_meta(args.run))
+    meta.update(run_meta(args.run, int(meta["step"]) if "step" in meta else None))
     meta["machine"] = args.machine
     meta["recipe"] = f"configs/train/{args.run.name}.yaml"
     meta["shipped_checkpoint"] = f"{args.checkpoint} ({ck.name})"
