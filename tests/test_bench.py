@@ -46,6 +46,18 @@ def test_run_bench_tiny_subprocess() -> None:
     assert r["median_s"] > 0 and 10 < r["peak_rss_mb"] < 4000 and r["gmac"] > 0
 
 
+def test_bench_cli_bf16_and_budget(capsys) -> None:
+    import json
+
+    from hdrlift.cli.main import main
+
+    assert main(["bench", "--models", "hdrunet_tiny", "--sizes", "48x64", "--runs", "1", "--precision", "bf16",
+                 "--max-memory", "64MB", "--threads", "1", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 1 and "error" not in rows[0], rows
+    assert rows[0]["precision"] == "bf16" and rows[0]["threads"] == 1 and rows[0]["median_s"] > 0
+
+
 def test_compare_strategies_rows() -> None:
     ldr = bench_image(96, 128)
     rows = compare_strategies("twostage_tiny", ldr, tile=32, threads=1)

@@ -8,6 +8,7 @@ budget (``max_memory``) unless given (see :mod:`hdrlift.inference.memory`).
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -16,6 +17,8 @@ import torch
 
 from hdrlift.errors import HdrliftError
 from hdrlift.inference.methods import Method, resolve_method
+
+log = logging.getLogger(__name__)
 
 #: Tile size (pixels of the core) of the ``deu``/``ses`` strategies when none is given.
 DEFAULT_TILE = 512
@@ -81,10 +84,12 @@ class Predictor:
         elif self.method.model is not None and precision != "fp32":
             if precision == "fp16":
                 raise HdrliftError("--precision fp16 needs a CUDA device; on the CPU use bf16")
-            from hdrlift.inference.precision import CastModel
+            from hdrlift.inference.precision import CastModel, cpu_has_bf16
 
             if getattr(self.method.model, "cpu_bf16", True):  # models may opt out (uhd_bilateral)
                 self.net = CastModel(self.method.model, torch.bfloat16)
+                if not cpu_has_bf16():
+                    log.warning("bf16: this CPU has no AVX512-BF16/AMX, bfloat16 is emulated and slower than fp32")
 
     @property
     def name(self) -> str:

@@ -10,6 +10,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from hdrlift.metrics.ntire import NTIRE_MU, NTIRE_PERCENTILE
+from hdrlift.ops.transfer import mu_law_tanh_norm
+
 
 def l1_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     """Mean absolute error, or its mask-weighted mean (``sum(m |p - t|) / sum(m)``, mask broadcast).
@@ -40,15 +43,15 @@ def tanh_l1_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 def mu_l1_loss(
     pred_lin: torch.Tensor,
     target_lin: torch.Tensor,
-    mu: float = 5000.0,
-    percentile: float = 99.0,
+    mu: float = NTIRE_MU,
+    percentile: float = NTIRE_PERCENTILE,
 ) -> torch.Tensor:
     """L1 between the NTIRE PSNR-mu tone curves of prediction and target (the metric's own domain).
 
-    ``T(x) = log(1 + mu tanh(x / n)) / log(1 + mu)`` with ``n`` the ``percentile`` of each target
-    sample (over its channels and pixels, no gradient) - :func:`hdrlift.metrics.ntire.ntire_mu_tonemap`
-    per sample. Nearly logarithmic, it weights relative errors in the dark and mid tones as PSNR-mu
-    does; a linear-domain L1 (or Tanh-L1) all but ignores them.
+    :func:`~hdrlift.ops.transfer.mu_law_tanh_norm` with ``n`` the ``percentile`` of each target sample
+    (over its channels and pixels, no gradient), as :func:`hdrlift.metrics.ntire.psnr_mu` per sample.
+    Nearly logarithmic, it weights relative errors in the dark and mid tones as PSNR-mu does; a
+    linear-domain L1 (or Tanh-L1) all but ignores them.
 
     Domain: linear HDR (1.0 = clipping level), values >= 0 (negative predictions are clamped).
 
@@ -59,13 +62,9 @@ def mu_l1_loss(
         flat = target_lin.detach().flatten(1).float()
         if flat.shape[1] > 1 << 24:  # torch.quantile's size limit: subsample
             flat = flat[:, :: flat.shape[1] // (1 << 23) + 1]
-        n = torch.quantile(flat, percentile / 100.0, dim=1).clamp(min=1e-6).view(-1, *([1] * (target_lin.dim() - 1)))
-    scale = 1.0 / torch.log1p(torch.tensor(mu, dtype=pred_lin.dtype, device=pred_lin.device))
-
-    def tone(x: torch.Tensor) -> torch.Tensor:
-        return torch.log1p(mu * torch.tanh(x.clamp(min=0.0) / n)) * scale
-
-    return (tone(pred_lin) - tone(target_lin)).abs().mean()
+        n = torch.quantile(flat, percentile / 100.0, dim=1).clamp(min=1e-6)
+        n = n.to(target_lin.dtype).view(-1, *([1] * (target_lin.dim() - 1)))
+    return (mu_law_tanh_norm(pred_lin, n, mu) - mu_law_tanh_norm(target_lin, n, mu)).abs().mean()
 
 
 class L1Loss(nn.Module):

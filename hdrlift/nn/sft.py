@@ -103,7 +103,7 @@ ActFn = Callable[[torch.Tensor], torch.Tensor]
 
 def eval_kernels_apply(module: nn.Module, x: torch.Tensor) -> bool:
     """Whether the eval kernels may replace ``module``'s forward on ``x``: eval mode, no autograd, CPU
-    float32 (or bfloat16 with bfloat16 weights, see :func:`hdrlift.inference.precision`), not tracing
+    float32 (or bfloat16 with bfloat16 weights, see :mod:`hdrlift.inference.precision`), not tracing
     (ONNX / TorchScript export keep the plain module graph) and no forward hooks on any submodule
     (hooks, e.g. MAC counting, observe module calls, which the kernels bypass)."""
     if (module.training or torch.is_grad_enabled() or x.device.type != "cpu"
