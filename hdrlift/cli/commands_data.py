@@ -48,8 +48,9 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--limit", type=int, default=0, help="only the first N pairs")
     p.add_argument("--device", default="auto")
     p.add_argument("--tile", type=int, default=None)
-    p.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16"],
-                   help="network precision (rows labelled name@precision)")
+    p.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16", "auto"],
+                   help="network precision (default fp32 for reproducible metrics; other rows are labelled "
+                   "name@precision)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--csv", help="also write the per-image table to this CSV file")
     p.add_argument("--per-image", action="store_true", help="print per-image rows too")

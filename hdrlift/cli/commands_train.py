@@ -37,9 +37,9 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--tile", type=int, default=None)
     p.add_argument("--strategy", default="tile")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16"],
-                   help="network precision (bf16 on the CPU: bfloat16 weights and activations)")
-    p.add_argument("--max-memory", default=None, help="tensor budget as in predict (default 1GB)")
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"],
+                   help="network precision as in predict (default auto: bf16 on CPUs with native bfloat16)")
+    p.add_argument("--max-memory", default=None, help="peak process memory as in predict (default 1.5GB)")
     p.add_argument("--threads", type=int, default=None, help="intra-op threads (default: all cores)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_bench)
@@ -96,5 +96,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
     else:
         from hdrlift.inference.evaluate import format_table
 
-        print(format_table(rows, ["model", "size", "median_s", "peak_rss_mb", "gmac", "gmac_per_s"]))
+        print(format_table(rows, ["model", "size", "precision", "median_s", "peak_rss_mb", "gmac", "gmac_per_s",
+                                  "ratio_to_floor", "tile"]))
     return 0

@@ -12,8 +12,8 @@ from hdrlift.inference.predictor import Predictor
 
 
 @lru_cache(maxsize=4)
-def _predictor(method: str, device: str, tile: int | None, strategy: str) -> Predictor:
-    return Predictor(method, device=device, tile=tile, strategy=strategy)
+def _predictor(method: str, device: str, tile: int | None, strategy: str, precision: str) -> Predictor:
+    return Predictor(method, device=device, tile=tile, strategy=strategy, precision=precision)
 
 
 def reconstruct(
@@ -23,6 +23,7 @@ def reconstruct(
     tile: int | None = None,
     strategy: str = "tile",
     max_pixels: int | None = None,
+    precision: str = "auto",
 ) -> np.ndarray:
     """Reconstruct linear HDR from one LDR photo.
 
@@ -33,6 +34,8 @@ def reconstruct(
         tile: tile size for large images (None = default, 0 = whole image at once).
         strategy: ``tile`` | ``deu`` | ``ses`` | ``none``.
         max_pixels: refuse larger images (path input only).
+        precision: ``auto`` (bf16 on CPUs with native bfloat16, else fp32) | ``fp32`` | ``bf16`` | ``fp16``
+            (see :class:`~hdrlift.inference.predictor.Predictor`).
 
     Returns:
         float32 (H, W, 3) linear HDR >= 0, 1.0 = the input's clipping level.
@@ -47,4 +50,4 @@ def reconstruct(
         check_size(img, image_or_path)
     else:
         img = image_or_path
-    return _predictor(str(method), device, tile, strategy)(img)
+    return _predictor(str(method), device, tile, strategy, precision)(img)

@@ -43,7 +43,7 @@ def predict_files(
     device: str = "auto",
     tile: int | None = None,
     strategy: str = "tile",
-    precision: str = "fp32",
+    precision: str = "auto",
     max_pixels: int | None = None,
     half: bool = True,
     debug: bool = False,

@@ -123,7 +123,7 @@ def bench_image(h: int, w: int, seed: int = 0) -> np.ndarray:
 
 def run_case(model: str, h: int, w: int, runs: int = 3, tile: int | None = None, strategy: str = "tile",
              device: str = "cpu", max_memory: str | int | None = None, threads: int | None = None,
-             precision: str = "fp32") -> dict[str, Any]:
+             precision: str = "auto") -> dict[str, Any]:
     """Time one (model, size) case in *this* process (the bench calls it in a fresh subprocess)."""
     import resource
 
@@ -147,7 +147,7 @@ def run_case(model: str, h: int, w: int, runs: int = 3, tile: int | None = None,
     row: dict[str, Any] = {
         "median_s": statistics.median(times[1:]), "first_s": times[0], "setup_s": setup,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
-        "threads": torch.get_num_threads(), "tile": chosen,
+        "threads": torch.get_num_threads(), "tile": chosen, "precision": pred.precision,
     }
     row["tiles"], row["tile_overhead"] = 1, 1.0
     if method.model is not None and 0 < chosen < max(h, w) and strategy == "tile":
@@ -171,7 +171,7 @@ def run_bench(
     timeout: float | None = None,
     floor_gmac_per_s: float = FLOOR_GMAC_PER_S,
     progress: bool = True,
-    precision: str = "fp32",
+    precision: str = "auto",
 ) -> list[dict[str, Any]]:
     """One row per (model, size): model, size, h, w, median_s, peak_rss_mb, gmac, gmac_per_s,
     ratio_to_floor, tile, tiles, tile_overhead (or ``error``). Each case runs in a fresh subprocess."""
@@ -219,7 +219,7 @@ def _main(argv: list[str]) -> int:
     row = run_case(case["model"], int(case["h"]), int(case["w"]), runs=int(case.get("runs", 3)),
                    tile=case.get("tile"), strategy=case.get("strategy", "tile"), device=case.get("device", "cpu"),
                    max_memory=case.get("max_memory"), threads=case.get("threads"),
-                   precision=case.get("precision", "fp32"))
+                   precision=case.get("precision", "auto"))
     print(json.dumps(row))
     return 0
 

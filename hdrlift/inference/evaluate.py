@@ -126,7 +126,7 @@ def compare_methods(
     summary: dict[str, dict[str, Any]] = {}
     for m in methods:
         pred = Predictor(m, device=device, tile=tile, precision=precision)
-        label = m if precision == "fp32" or pred.method.model is None else f"{m}@{precision}"
+        label = m if pred.precision == "fp32" or pred.method.model is None else f"{m}@{pred.precision}"
         times = []
         mrows = []
         for pid, ldr, ref in pairs:

@@ -29,6 +29,20 @@ def cpu_has_bf16() -> bool:
         return False
 
 
+def resolve_precision(precision: str, device: torch.device | str, model: Any = None) -> str:
+    """``auto`` -> ``bf16`` on a CPU with native bfloat16 (:func:`cpu_has_bf16`) for a model that allows
+    it (``cpu_bf16`` attribute, default true), else ``fp32``; other values are returned unchanged.
+
+    On CUDA ``auto`` is ``fp32`` (half-precision autocast stays opt-in until its accuracy is measured
+    on a GPU).
+    """
+    if precision != "auto":
+        return precision
+    if torch.device(device).type != "cpu" or model is None:
+        return "fp32"
+    return "bf16" if getattr(model, "cpu_bf16", True) and cpu_has_bf16() else "fp32"
+
+
 def _cast(obj: Any, dtype: torch.dtype) -> Any:
     if isinstance(obj, torch.Tensor):
         return obj.to(dtype) if obj.is_floating_point() else obj

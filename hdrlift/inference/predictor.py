@@ -51,12 +51,15 @@ class Predictor:
         device: ``auto`` | ``cpu`` | ``cuda``.
         tile: core tile size in pixels for networks; ``None`` = chosen per image from ``max_memory``
             (whole image when it fits); 0 = never tile.
-        precision: ``fp32`` | ``fp16`` | ``bf16``: autocast on CUDA; on the CPU ``bf16`` converts the
-            network to bfloat16 (fast on CPUs with AVX512-BF16/AMX) and ``fp16`` is an error.
+        precision: ``fp32`` | ``fp16`` | ``bf16`` | ``auto``: autocast on CUDA; on the CPU ``bf16`` converts
+            the network to bfloat16 (fast on CPUs with AVX512-BF16/AMX) and ``fp16`` is an error; ``auto``
+            = ``bf16`` on CPUs with native bfloat16 for models that allow it, else ``fp32``
+            (:func:`~hdrlift.inference.precision.resolve_precision`; the chosen value is ``self.precision``).
         strategy: ``tile`` | ``deu`` | ``ses`` | ``none`` (see :mod:`hdrlift.inference.strategies`).
-        max_memory: budget in bytes (or ``"2GB"``) for the network's tensors: full-resolution input and
-            output plus one tile's activations (default :data:`~hdrlift.inference.memory.DEFAULT_MAX_MEMORY`).
-            The interpreter, the weights and the decoded image come on top (about 0.3-0.5 GB).
+        max_memory: peak resident memory of the process in bytes (or ``"2GB"``), default
+            :data:`~hdrlift.inference.memory.DEFAULT_MAX_MEMORY` (1.5 GB); what the process already holds
+            (interpreter, torch, weights, decoded image) is subtracted when a tile size is chosen. On CUDA:
+            device memory for the network's tensors.
     """
 
     def __init__(
@@ -73,11 +76,15 @@ class Predictor:
         self.device = pick_device(device)
         self.method = method if isinstance(method, Method) else resolve_method(method, self.device)
         self.tile = None if tile is None else int(tile)
-        self.precision = precision
         self.strategy = strategy
         self.max_memory = DEFAULT_MAX_MEMORY if max_memory is None else parse_memory(max_memory)
-        if precision not in ("fp32", "fp16", "bf16"):
-            raise HdrliftError(f"unknown precision '{precision}'; use fp32, fp16 or bf16")
+        self._warned_budget = False
+        if precision not in ("fp32", "fp16", "bf16", "auto"):
+            raise HdrliftError(f"unknown precision '{precision}'; use fp32, fp16, bf16 or auto")
+        from hdrlift.inference.precision import resolve_precision
+
+        precision = resolve_precision(precision, self.device, self.method.model)
+        self.precision = precision
         self.net: Any = self.method.model
         if self.method.model is not None and self.device.type == "cuda":
             self.method.model.to(memory_format=torch.channels_last)
@@ -107,18 +114,28 @@ class Predictor:
         if self.strategy == "none":
             return 0
         from hdrlift.inference.memory import (
+            MIN_TILE,
             UPPER_BOUND,
             full_res_bytes,
             model_memory,
+            tensor_budget,
             tile_for_budget,
         )
         from hdrlift.inference.strategies import size_requirements, tile_context
 
-        if UPPER_BOUND.bytes_for(batch * h, w) + full_res_bytes(h, w, batch) <= self.max_memory:
+        budget = tensor_budget(self.max_memory, self.device)
+        if UPPER_BOUND.bytes_for(batch * h, w) + full_res_bytes(h, w, batch) <= budget:
             return 0  # fits whatever the model: skip the (one-off, ~1-3 s) measurement
         mem = model_memory(model, self.device)
+        budget = tensor_budget(self.max_memory, self.device)  # after the probe (it loads kernels)
+        if budget <= 0:
+            if not self._warned_budget:
+                log.warning("max-memory %.0f MB is below what the process already holds; using the "
+                            "smallest tile (%d px)", self.max_memory / 1e6, MIN_TILE)
+                self._warned_budget = True
+            return MIN_TILE
         size = size_requirements(model)
-        return tile_for_budget(mem, h, w, self.max_memory, tile_context(model), size.multiple, batch)
+        return tile_for_budget(mem, h, w, budget, tile_context(model), size.multiple, batch)
 
     def _run(self, x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
         m = self.method

@@ -1,0 +1,72 @@
+"""Process-level memory budget (``--max-memory``), heap release between tiles, ``auto`` precision."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from hdrlift.inference import precision as prec
+from hdrlift.inference.memory import MIN_TILE, current_rss, release_memory, tensor_budget
+from hdrlift.inference.methods import Method
+from hdrlift.inference.predictor import Predictor
+from hdrlift.models import create_model
+
+
+def _method(name: str) -> Method:
+    model = create_model(name).eval()
+    return Method(name=name, kind="network", fn=model, model=model)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RSS from /proc")
+def test_current_rss_tracks_allocations() -> None:
+    before = current_rss()
+    assert before is not None and before > 20e6  # interpreter + torch
+    big = torch.ones(64 * 2**20 // 4)  # 64 MiB, touched
+    grown = current_rss()
+    assert grown is not None and grown - before > 48 * 2**20
+    del big
+    release_memory()
+
+
+def test_tensor_budget_subtracts_the_process() -> None:
+    rss = current_rss()
+    b = tensor_budget(3 * 10**9, "cpu")
+    if rss is not None:
+        assert abs((3 * 10**9 - b) - rss) < 200e6
+    assert tensor_budget(10**9, "cuda") == 10**9  # GPU memory: the whole budget is for tensors
+
+
+def test_budget_below_footprint_uses_smallest_tile(caplog: pytest.LogCaptureFixture) -> None:
+    pred = Predictor(_method("hdrunet_tiny"), device="cpu", max_memory="10MB", precision="fp32")
+    with caplog.at_level(logging.WARNING):
+        assert pred.tile_for(400, 500) == MIN_TILE
+    assert "below what the process already holds" in caplog.text
+    roomy = Predictor(_method("hdrunet_tiny"), device="cpu", max_memory="8GB", precision="fp32")
+    assert roomy.tile_for(400, 500) == 0
+
+
+def test_auto_precision(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = create_model("hdrunet_tiny").eval()
+    monkeypatch.setattr(prec, "cpu_has_bf16", lambda: True)
+    assert prec.resolve_precision("auto", "cpu", model) == "bf16"
+    assert prec.resolve_precision("auto", "cuda", model) == "fp32"
+    assert prec.resolve_precision("fp32", "cpu", model) == "fp32"
+    uhd = create_model("uhd_bilateral_tiny").eval()
+    assert prec.resolve_precision("auto", "cpu", uhd) == "fp32"  # opts out of bf16 on the CPU
+    monkeypatch.setattr(prec, "cpu_has_bf16", lambda: False)
+    assert prec.resolve_precision("auto", "cpu", model) == "fp32"
+    assert Predictor(Method(name="m", kind="network", fn=model, model=model), device="cpu",
+                     precision="auto").precision == "fp32"
+
+
+def test_auto_precision_predictor_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(prec, "cpu_has_bf16", lambda: True)
+    pred = Predictor(_method("hdrunet_tiny"), device="cpu", precision="auto")
+    assert pred.precision == "bf16"
+    img = np.random.default_rng(0).random((40, 56, 3), dtype=np.float32)
+    out = pred(img)
+    assert out.shape == (40, 56, 3) and out.dtype == np.float32 and np.isfinite(out).all()
