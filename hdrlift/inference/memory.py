@@ -39,6 +39,9 @@ from hdrlift.errors import ConfigError
 DEFAULT_MAX_MEMORY = 1_500_000_000
 #: multiplier on the measured working memory (allocator fragmentation, library scratch)
 SAFETY = 1.25
+#: the same for a bfloat16 network on the CPU: oneDNN's bfloat16 weight reorders and scratch are outside
+#: the probe (measured at 4K: twostage fp32 1.11x the probed bytes; duhdr bf16 peaked at 1.50-1.54 GiB with 1.6)
+SAFETY_BF16 = 1.8
 #: resident memory assumed when the platform cannot report it (interpreter + torch + a model)
 FALLBACK_RSS = 500_000_000
 #: smallest core tile ever chosen (smaller tiles waste most of their time on the context margin)
@@ -253,19 +256,20 @@ def tile_for_budget(
     multiple: int = 1,
     batch: int = 1,
     blend: int = 16,
+    safety: float = SAFETY,
 ) -> int:
-    """Largest core tile whose working memory (with :data:`SAFETY`) plus the full-resolution buffers
+    """Largest core tile whose working memory (times ``safety``) plus the full-resolution buffers
     fits ``budget`` bytes; ``0`` when the whole image fits untiled; :data:`MIN_TILE` at the least."""
     from hdrlift.inference.tiling import tile_geometry
 
     fixed = max(mem.fixed, batch * mem.global_bytes(h, w))
-    whole = SAFETY * fixed + SAFETY * mem.per_pixel * batch * h * w + full_res_bytes(h, w, batch)
+    whole = safety * fixed + safety * mem.per_pixel * batch * h * w + full_res_bytes(h, w, batch)
     if whole <= budget:
         return 0
-    avail = budget - full_res_bytes(h, w, batch) - SAFETY * fixed
+    avail = budget - full_res_bytes(h, w, batch) - safety * fixed
     if avail <= 0 or mem.per_pixel <= 0:
         return MIN_TILE
-    side = math.sqrt(avail / (SAFETY * mem.per_pixel * batch))
+    side = math.sqrt(avail / (safety * mem.per_pixel * batch))
     _, margin = tile_geometry(MIN_TILE, context, blend, multiple)
     # the merged last span can make a tile up to ``blend`` larger than its core
     core = int(side - 2 * margin - blend)

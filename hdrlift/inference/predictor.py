@@ -115,6 +115,8 @@ class Predictor:
             return 0
         from hdrlift.inference.memory import (
             MIN_TILE,
+            SAFETY,
+            SAFETY_BF16,
             UPPER_BOUND,
             full_res_bytes,
             model_memory,
@@ -135,7 +137,9 @@ class Predictor:
                 self._warned_budget = True
             return MIN_TILE
         size = size_requirements(model)
-        return tile_for_budget(mem, h, w, budget, tile_context(model), size.multiple, batch)
+        bf16_cpu = self.device.type == "cpu" and getattr(model, "dtype", None) == torch.bfloat16
+        return tile_for_budget(mem, h, w, budget, tile_context(model), size.multiple, batch,
+                               safety=SAFETY_BF16 if bf16_cpu else SAFETY)
 
     def _run(self, x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
         m = self.method
