@@ -42,6 +42,8 @@ SAFETY = 1.25
 #: the same for a bfloat16 network on the CPU: oneDNN's bfloat16 weight reorders and scratch are outside
 #: the probe (measured at 4K: twostage fp32 1.11x the probed bytes; duhdr bf16 peaked at 1.50-1.54 GiB with 1.6)
 SAFETY_BF16 = 1.8
+#: fraction of ``max_memory`` above which the C heap is trimmed after a tile
+TRIM_AT = 0.8
 #: resident memory assumed when the platform cannot report it (interpreter + torch + a model)
 FALLBACK_RSS = 500_000_000
 #: smallest core tile ever chosen (smaller tiles waste most of their time on the context margin)
@@ -211,14 +213,26 @@ def _malloc_trim() -> Callable[[int], int] | None:
 def release_memory() -> None:
     """Return the C heap's free pages to the operating system (glibc ``malloc_trim``; no-op elsewhere).
 
-    glibc keeps freed blocks of the tensors of one tile in its arenas (one per thread) and hands them
-    out in pieces to the next tile, so without this the peak RSS of tiled inference grows by several
-    hundred MB over the tiles (measured: twostage at 1080p, peak 1553 MB without, see BENCHMARKS.md).
-    Called once per tile, so the cost (a few ms) is small against the tile's forward pass.
+    glibc keeps the freed blocks of one tile's tensors in its arenas (one per thread) and hands them out
+    in pieces to the next tile, so the peak RSS of tiled inference creeps up tile after tile and image
+    after image (twostage fp32 1080p: 1270 MB after the first image, 1553 MB after the second; one trim
+    frees 460 MB). Trimming costs time, though: the next allocations fault their pages in again (twostage
+    bf16 1080p: +37 % with a trim after every tile), so :class:`~hdrlift.inference.predictor.Predictor`
+    trims after every image and after a tile only when the process nears its budget
+    (:func:`release_if_above`).
     """
     fn = _malloc_trim()
     if fn is not None:
         fn(0)
+
+
+def release_if_above(limit: float) -> bool:
+    """:func:`release_memory` if the resident memory exceeds ``limit`` bytes; whether it did."""
+    rss = current_rss()
+    if rss is None or rss <= limit:
+        return False
+    release_memory()
+    return True
 
 
 def current_rss() -> int | None:

@@ -158,7 +158,13 @@ class Predictor:
                 return model(x.contiguous() if self.device.type == "cpu" else x).float()
             from hdrlift.inference.strategies import run_large
 
-            return run_large(model, x, tile, _size_req(model), self.strategy, out=out).float()
+            progress = None
+            if self.device.type == "cpu":
+                from hdrlift.inference.memory import TRIM_AT, release_if_above
+
+                limit = TRIM_AT * self.max_memory
+                progress = lambda done, total: release_if_above(limit)  # noqa: E731
+            return run_large(model, x, tile, _size_req(model), self.strategy, out=out, progress=progress).float()
 
     @torch.inference_mode()
     def predict_tensor(self, ldr: torch.Tensor) -> torch.Tensor:
@@ -193,6 +199,9 @@ class Predictor:
             out.copy_(y)
         del y, x
         np.maximum(res, 0.0, out=res)
+        from hdrlift.inference.memory import release_memory
+
+        release_memory()  # what this image's tiles left in the C heap (see memory.release_memory)
         return res
 
 

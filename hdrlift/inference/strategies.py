@@ -151,9 +151,10 @@ def run_tiled(
 
 def run_large(
     model: Any, x: torch.Tensor, tile: int, size: Any = None, strategy: str = "tile",
-    out: torch.Tensor | None = None,
+    out: torch.Tensor | None = None, progress: Callable[[int, int], None] | None = None,
 ) -> torch.Tensor:
-    """Run ``model`` on a large (B,3,H,W) LDR batch with ``strategy``.
+    """Run ``model`` on a large (B,3,H,W) LDR batch with ``strategy``; ``progress(done, total)`` is
+    called after every tile of the ``tile`` strategy.
 
     Shape:
         (B, 3, H, W) sRGB LDR -> (B, 3, H, W) linear HDR
@@ -176,4 +177,4 @@ def run_large(
         return res
     if strategy != "tile":
         raise HdrliftError(f"unknown large-image strategy '{strategy}'; use one of {', '.join(STRATEGIES)}")
-    return run_tiled(model, x, tile, size, out=out)
+    return run_tiled(model, x, tile, size, out=out, progress=progress)

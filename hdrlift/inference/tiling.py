@@ -20,8 +20,6 @@ from collections.abc import Callable
 
 import torch
 
-from hdrlift.inference.memory import release_memory
-
 
 def _align_up(v: int, m: int) -> int:
     return int(math.ceil(v / m) * m) if m > 1 else v
@@ -151,8 +149,6 @@ def tiled_apply(
                 dst[:, :, lo_r:, :lo_c].add_(y[:, :, lo_r:, :lo_c])
             dst[:, :, lo_r:, lo_c:].copy_(y[:, :, lo_r:, lo_c:])
             del y, dst
-            if x.device.type == "cpu":
-                release_memory()
             done += 1
             if progress is not None:
                 progress(done, total)
