@@ -42,8 +42,10 @@ SAFETY = 1.25
 #: the same for a bfloat16 network on the CPU: oneDNN's bfloat16 weight reorders and scratch are outside
 #: the probe (measured at 4K: twostage fp32 1.11x the probed bytes; duhdr bf16 peaked at 1.50-1.54 GiB with 1.6)
 SAFETY_BF16 = 1.8
-#: fraction of ``max_memory`` above which the C heap is trimmed after a tile
-TRIM_AT = 0.8
+#: fraction of ``max_memory`` above which the C heap is trimmed after a tile; 0 = after every tile
+#: (4K, bf16: twostage peak 1141 MiB with 0 vs 1459 MiB with 0.8, duhdr 1333 vs 1468 MiB; the time
+#: difference was within this machine's run-to-run noise)
+TRIM_AT = 0.0
 #: resident memory assumed when the platform cannot report it (interpreter + torch + a model)
 FALLBACK_RSS = 500_000_000
 #: smallest core tile ever chosen (smaller tiles waste most of their time on the context margin)
@@ -216,10 +218,9 @@ def release_memory() -> None:
     glibc keeps the freed blocks of one tile's tensors in its arenas (one per thread) and hands them out
     in pieces to the next tile, so the peak RSS of tiled inference creeps up tile after tile and image
     after image (twostage fp32 1080p: 1270 MB after the first image, 1553 MB after the second; one trim
-    frees 460 MB). Trimming costs time, though: the next allocations fault their pages in again (twostage
-    bf16 1080p: +37 % with a trim after every tile), so :class:`~hdrlift.inference.predictor.Predictor`
-    trims after every image and after a tile only when the process nears its budget
-    (:func:`release_if_above`).
+    frees 460 MB). :class:`~hdrlift.inference.predictor.Predictor` trims after every image and after every
+    tile above :data:`TRIM_AT` of its budget (:func:`release_if_above`; default: every tile). The next
+    allocations fault their pages in again; the cost was within the run-to-run noise of 4K benchmarks.
     """
     fn = _malloc_trim()
     if fn is not None:
