@@ -34,6 +34,10 @@ def test_shipped_weight_golden(name: str) -> None:
     assert list(y.shape) == gold["shape"]
     assert torch.isfinite(y).all() and float(y.min()) >= 0
     flat = y.flatten()[:: max(y.numel() // 64, 1)]
-    assert torch.allclose(flat, torch.tensor(gold["samples"]), rtol=1e-4, atol=1e-5)
+    # uhd_bilateral: the AdaIN statistics and the Tucker decomposition amplify the convolution's float
+    # rounding (which depends on oneDNN's blocking choice) to ~1e-4 relative in the grids; a clean
+    # clone measured up to 8e-4 relative on these samples. Wrong weights differ by orders more.
+    rtol, atol = (2e-3, 2e-4) if name.startswith("uhd_bilateral") else (1e-4, 1e-5)
+    assert torch.allclose(flat, torch.tensor(gold["samples"]), rtol=rtol, atol=atol)
     cfg = model.checkpoint_config
     assert cfg["meta"].get("val", {}).get("psnr_mu") is not None  # model card data present

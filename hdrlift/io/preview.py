@@ -62,25 +62,49 @@ def tonemap_preview(
     img = to_hwc(np.asarray(hdr_lin, dtype=np.float32))
     if img.shape[2] == 1:
         img = np.repeat(img, 3, axis=2)
-    img = np.nan_to_num(img[:, :, :3], nan=0.0, posinf=65504.0, neginf=0.0)
-    img = np.maximum(img, 0.0)
-    if auto_exposure:
-        lum = 0.2126 * img[..., 0] + 0.7152 * img[..., 1] + 0.0722 * img[..., 2]
-        med = float(np.median(lum))
-        if med > 0:
-            img = img * np.float32(0.18 / med)
-    if exposure:
-        img = img * np.float32(2.0 ** float(exposure))
-    if method == "reinhard":
-        out = srgb_encode(shoulder(img, white_point(img)))
-    elif method == "clip":
-        out = srgb_encode(img)
-    elif method == "mu":
-        w = white_point(img)
-        out = np.log1p(mu * np.minimum(img / w, 1.0)) / np.log1p(mu)
-    else:
+    if method not in ("reinhard", "clip", "mu"):
         raise ValueError(f"unknown preview method {method!r} (use 'reinhard', 'mu' or 'clip')")
-    return np.round(np.clip(out, 0.0, 1.0) * 255.0).astype(np.uint8)
+    h = img.shape[0]
+    # Row blocks keep the float temporaries small (a 12-megapixel image: ~3 MB per block instead of
+    # several 144 MB full-size arrays); global statistics come from one-channel maps.
+    rows = max(1, (1 << 20) // max(img.shape[1], 1))
+
+    def clean(r0: int, r1: int) -> np.ndarray:
+        b = np.nan_to_num(img[r0:r1, :, :3], nan=0.0, posinf=65504.0, neginf=0.0)
+        return np.maximum(b, 0.0, out=b)
+
+    scale = 1.0
+    if auto_exposure:
+        lum = np.empty(img.shape[:2], dtype=np.float32)
+        for r0 in range(0, h, rows):
+            b = clean(r0, r0 + rows)
+            lum[r0 : r0 + rows] = 0.2126 * b[..., 0] + 0.7152 * b[..., 1] + 0.0722 * b[..., 2]
+        med = float(np.median(lum))
+        del lum
+        if med > 0:
+            scale = 0.18 / med
+    if exposure:
+        scale *= 2.0 ** float(exposure)
+    white = 1.0
+    if method in ("reinhard", "mu"):
+        peak = np.empty(img.shape[:2], dtype=np.float32)
+        for r0 in range(0, h, rows):
+            peak[r0 : r0 + rows] = clean(r0, r0 + rows).max(axis=-1)
+        white = float(max(1.0, scale * np.percentile(peak, 99.9))) if peak.size else 1.0
+        del peak
+    out8 = np.empty((h, img.shape[1], 3), dtype=np.uint8)
+    for r0 in range(0, h, rows):
+        b = clean(r0, r0 + rows)
+        if scale != 1.0:
+            b *= np.float32(scale)
+        if method == "reinhard":
+            t = srgb_encode(shoulder(b, white))
+        elif method == "clip":
+            t = srgb_encode(b)
+        else:
+            t = np.log1p(mu * np.minimum(b / white, 1.0)) / np.log1p(mu)
+        out8[r0 : r0 + rows] = np.round(np.clip(t, 0.0, 1.0) * 255.0).astype(np.uint8)
+    return out8
 
 
 def write_preview(
