@@ -528,3 +528,27 @@ def test_pq_encode_reference_points():
     np.testing.assert_allclose(
         pq_encode(np.array([0.0, 100.0, 1000.0, 10000.0])), [0.0, 0.5081, 0.7518, 1.0], atol=2e-4
     )
+
+
+@pytest.mark.parametrize("method", ["reinhard", "mu", "clip"])
+@pytest.mark.parametrize("exposure", [None, 1.0])
+def test_preview_row_blocks_equal_whole_image(method: str, exposure: float | None) -> None:
+    """tonemap_preview works in row blocks (memory); the result equals the whole-image formula."""
+    from hdrlift.io.preview import shoulder, srgb_encode, tonemap_preview, white_point
+
+    rng = np.random.default_rng(3)
+    img = (rng.random((4100, 512, 3), dtype=np.float32) * 1.2) ** 3 * 4.0  # 3 blocks of 2048 rows
+    img[4000:, :, 0] = 40.0  # the white point depends on the last block
+    img[5, 5] = np.nan
+    got = tonemap_preview(img, method, exposure)
+    ref = np.nan_to_num(img, nan=0.0) * np.float32(2.0 ** (exposure or 0.0))
+    if method == "reinhard":
+        want = srgb_encode(shoulder(ref, white_point(ref)))
+    elif method == "clip":
+        want = srgb_encode(ref)
+    else:
+        want = np.log1p(5000.0 * np.minimum(ref / white_point(ref), 1.0)) / np.log1p(5000.0)
+    want8 = np.round(np.clip(want, 0.0, 1.0) * 255.0).astype(np.uint8)
+    assert got.shape == want8.shape and got.dtype == np.uint8
+    assert np.abs(got.astype(int) - want8.astype(int)).max() <= 1
+    assert np.mean(got != want8) < 1e-4

@@ -70,3 +70,25 @@ def test_auto_precision_predictor_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     img = np.random.default_rng(0).random((40, 56, 3), dtype=np.float32)
     out = pred(img)
     assert out.shape == (40, 56, 3) and out.dtype == np.float32 and np.isfinite(out).all()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RSS from /proc")
+def test_release_if_above() -> None:
+    from hdrlift.inference.memory import release_if_above
+
+    assert release_if_above(float("inf")) is False
+    assert release_if_above(0.0) is True
+
+
+def test_run_large_reports_every_tile() -> None:
+    from hdrlift.inference.strategies import run_large, size_requirements, tile_context
+    from hdrlift.inference.tiling import tile_count
+
+    model = create_model("hdrunet_tiny").eval()
+    x = torch.rand(1, 3, 300, 340)
+    calls: list[tuple[int, int]] = []
+    size = size_requirements(model)
+    with torch.inference_mode():
+        run_large(model, x, 128, size, progress=lambda d, t: calls.append((d, t)))
+    n = tile_count(300, 340, 128, tile_context(model), multiple=size.multiple)
+    assert n > 1 and calls == [(i + 1, n) for i in range(n)]

@@ -12,7 +12,7 @@ taking the peak of the live bytes. This counts what PyTorch allocates (activatio
 library-internal scratch (oneDNN) or the C heap's fragmentation; :data:`SAFETY` covers those, and
 :func:`release_memory` after every tile keeps glibc from carrying freed blocks from tile to tile.
 
-The budget covers the full-resolution output buffer of tiled inference plus one tile's working memory;
+The budget covers the full-resolution buffers of tiled inference (input, output) plus one tile's working memory;
 :func:`tile_for_budget` picks the largest tile that fits, or ``0`` (no tiling) when the whole image fits
 at once.
 """
@@ -23,6 +23,7 @@ import ctypes
 import ctypes.util
 import functools
 import math
+import os
 import re
 import sys
 import weakref
@@ -243,8 +244,6 @@ def current_rss() -> int | None:
             pages = int(f.read().split()[1])
     except (OSError, ValueError, IndexError):
         return None
-    import os
-
     return pages * os.sysconf("SC_PAGE_SIZE")
 
 

@@ -26,9 +26,13 @@ def srgb_encode(lin: np.ndarray) -> np.ndarray:
 
 def white_point(hdr_lin: np.ndarray, percentile: float = 99.9) -> float:
     """max(1, percentile of the per-pixel max channel): the value the shoulder maps to 1.0."""
-    m = np.asarray(hdr_lin)[..., :3].max(axis=-1)
-    m = m[np.isfinite(m)]
-    return float(max(1.0, np.percentile(m, percentile))) if m.size else 1.0
+    return max(1.0, _peak_percentile(np.asarray(hdr_lin)[..., :3].max(axis=-1), percentile))
+
+
+def _peak_percentile(peak: np.ndarray, percentile: float = 99.9) -> float:
+    """Percentile of the finite values of a per-pixel max-channel map (0 when there are none)."""
+    m = peak[np.isfinite(peak)]
+    return float(np.percentile(m, percentile)) if m.size else 0.0
 
 
 def shoulder(x: np.ndarray, white: float, knee: float = KNEE) -> np.ndarray:
@@ -90,7 +94,7 @@ def tonemap_preview(
         peak = np.empty(img.shape[:2], dtype=np.float32)
         for r0 in range(0, h, rows):
             peak[r0 : r0 + rows] = clean(r0, r0 + rows).max(axis=-1)
-        white = float(max(1.0, scale * np.percentile(peak, 99.9))) if peak.size else 1.0
+        white = max(1.0, scale * _peak_percentile(peak))  # = white_point() of the scaled image
         del peak
     out8 = np.empty((h, img.shape[1], 3), dtype=np.uint8)
     for r0 in range(0, h, rows):
