@@ -193,3 +193,24 @@ def test_itnet_vgg_weights_loading(tmp_path):
     assert torch.equal(m.itnet.sae.encoder[28].weight, vgg.features[28].weight)
     with pytest.raises(ModelError):
         create_model("duhdr_tiny").load_itnet_vgg_weights(str(tmp_path / "vgg16.safetensors"))
+
+
+def test_cpu_predictor_runs_channels_last_with_equal_output():
+    """The Predictor converts duhdr's weights to channels-last on the CPU (cpu_channels_last); the
+    output equals the NCHW model's (same arithmetic, other memory layout)."""
+    from hdrlift.inference.methods import Method
+    from hdrlift.inference.predictor import Predictor
+
+    torch.manual_seed(0)
+    model = create_model("duhdr_tiny").eval()
+    x = _ldr(1, 64, 96, seed=3)
+    with torch.inference_mode():
+        ref = model(x)
+    assert DuHDR.cpu_channels_last
+    pred = Predictor(Method(name="t", kind="network", fn=model, model=model), device="cpu", tile=0)
+    conv = model.itnet.sae.encoder[2]
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert not conv.weight.is_contiguous()
+    with torch.inference_mode():
+        out = pred.predict_tensor(x)
+    torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-5)
