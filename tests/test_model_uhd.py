@@ -209,12 +209,25 @@ def _randomise_bn(m: UHDBilateral, seed: int) -> None:
             mod.bias.data.copy_(torch.rand(n, generator=g) - 0.5)
 
 
+def _has_native() -> bool:
+    from hdrlift.nn import native
+
+    return native.load("uhd_fullres") is not None
+
+
+@pytest.mark.parametrize("use_native", [False, True], ids=["torch", "native"])
 @pytest.mark.parametrize("name,size", [("uhd_bilateral_tiny", (45, 70)), ("uhd_bilateral", (37, 300))])
-def test_fast_inference_equals_straightforward_graph(name, size):
+def test_fast_inference_equals_straightforward_graph(name, size, use_native):
+    if use_native and not _has_native():
+        pytest.skip("no C compiler: the native kernel is unavailable (the torch kernels are used)")
     torch.manual_seed(11)
     m = create_model(name).eval()
     _randomise_bn(m, 12)
+    m.native = use_native
     m.fast_tile = (16, 32)  # several tiles, uneven last ones, halos inside the image
+    m.native_tile = (8, 48)
+    if use_native:  # the torch tile kernel must not run: every region goes through the native kernel
+        m._fast_tile = None
     x = _ldr(2, 3, *size, seed=13)
     with torch.enable_grad():  # the plain module graph (eval BatchNorm, no row chunks)
         grids_ref = m.predict_grids(x)
@@ -237,6 +250,58 @@ def test_fast_inference_equals_straightforward_graph(name, size):
         m.vgg_channels_last = True
         torch.testing.assert_close(m.predict_grids(x), grids_ref, rtol=0, atol=1e-3 * grids_ref.abs().max().item())
     torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5 * ref.abs().max().item())
+
+
+def test_native_kernel_reads_and_writes_strided_hwc_views():
+    """The native kernel takes (3, H, W) views of HWC arrays (the Predictor's input and result) and
+    gives the same numbers as on planar tensors."""
+    if not _has_native():
+        pytest.skip("no C compiler: the native kernel is unavailable (the torch kernels are used)")
+    from hdrlift.nn import native
+
+    torch.manual_seed(21)
+    m = create_model("uhd_bilateral_tiny").eval()
+    _randomise_bn(m, 22)
+    hwc = _ldr(1, 3, 29, 53, seed=23)[0].permute(1, 2, 0).contiguous()  # (H, W, 3) storage
+    x = hwc.permute(2, 0, 1)  # strided view
+    assert not x.is_contiguous()
+    with torch.no_grad():
+        grids = m.predict_grids(x[None])[0]
+    args = (grids, m._fused_params(), (0, 0), (29, 53))
+    planar = torch.empty(3, 29, 53)
+    res = torch.full((29, 53, 3), float("nan"))
+    scale = math.log1p(m.hdr_mu * m.hdr_max)
+    assert native.uhd_fullres(x.contiguous(), *args, planar, True, scale, m.hdr_mu, (8, 24))
+    assert native.uhd_fullres(x, *args, res.permute(2, 0, 1), True, scale, m.hdr_mu, (8, 24))
+    assert torch.equal(res.permute(2, 0, 1), planar)
+    with pytest.raises(ValueError, match="out must be"):
+        native.uhd_fullres(x, *args, torch.empty(3, 29, 52), True, scale, m.hdr_mu)
+
+
+def test_predictor_hands_its_result_buffer_to_models_that_accept_out(monkeypatch):
+    """On the CPU, uhd_bilateral (``accepts_out``) writes the HWC result in place: no planar copy."""
+    import numpy as np
+
+    from hdrlift.inference.methods import Method
+    from hdrlift.inference.predictor import Predictor
+
+    m = _tiny(24).eval()
+    img = _ldr(1, 3, 31, 40, seed=25)[0].permute(1, 2, 0).contiguous().numpy()
+    with torch.no_grad():
+        ref = m(torch.from_numpy(img).permute(2, 0, 1)[None].contiguous())[0].permute(1, 2, 0).numpy()
+    seen = []
+    forward = UHDBilateral.forward
+
+    def spy(self, ldr, out=None):
+        seen.append(out)
+        return forward(self, ldr, out=out)
+
+    monkeypatch.setattr(UHDBilateral, "forward", spy)
+    pred = Predictor(Method(name="t", kind="network", fn=m, model=m), device="cpu", tile=0, precision="fp32")
+    res = pred(img)
+    assert len(seen) == 1 and seen[0] is not None and not seen[0].is_contiguous()
+    assert np.shares_memory(seen[0].numpy(), res)  # the result array itself, as a (1, 3, H, W) view
+    np.testing.assert_allclose(res, np.maximum(ref, 0), rtol=1e-5, atol=1e-6)
 
 
 def test_fast_path_only_in_no_grad_eval_and_training_still_differentiable():

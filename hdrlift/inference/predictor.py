@@ -159,6 +159,8 @@ class Predictor:
             if self.device.type == "cuda":
                 x = x.contiguous(memory_format=torch.channels_last)
             if tile <= 0 or max(h, w) <= tile or self.strategy == "none":
+                if out is not None and getattr(model, "accepts_out", False) and model is self.method.model:
+                    return model(x, out=out)  # reads the HWC view, writes the result in place
                 return model(x.contiguous() if self.device.type == "cpu" else x).float()
             from hdrlift.inference.strategies import run_large
 

@@ -30,8 +30,10 @@ cache-sized 2-D tile (``fast_tile`` core + ``receptive_field`` halo): BatchNorms
 both guide networks as one matrix product, both grids sliced at once (row interpolation per tile band,
 then one 2-D ``grid_sample``; :func:`~hdrlift.nn.bilateral.slice_apply_rows`), 1x1 convs as matrix
 products on pixels-last rows, depthwise convs channels-last, in-place activations, biases carried to the
-next linear layer, HDR decoding fused per tile. Equal to the plain module graph up to float rounding
-(tests/test_model_uhd.py); docs/inference.md has the measurements.
+next linear layer, HDR decoding fused per tile. Where a C compiler is available (``native``), the whole
+full-resolution part instead runs in one fused native kernel (:mod:`hdrlift.nn.native`: L2-sized tiles,
+every intermediate channel-planar, OpenMP over bands). Both are equal to the plain module graph up to
+float rounding (tests/test_model_uhd.py); docs/inference.md has the measurements.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from torch import nn
 
 from hdrlift.errors import ModelError
 from hdrlift.models.base import HDRModel, ModelSpec, SizeRequirements
+from hdrlift.nn import native
 from hdrlift.nn.adain import LeakyAdaIN
 from hdrlift.nn.bilateral import GuideNet, row_tables, slice_apply, slice_apply_rows
 from hdrlift.nn.mobile import InvertedResidual, inverted_residual_pixels
@@ -164,6 +167,8 @@ class UHDBilateral(HDRModel):
     #: bfloat16 on the CPU does not pay off: the full-resolution part is memory-bound pointwise work whose
     #: fused float32 kernels bfloat16 would bypass (measured 16 s vs 3 s at 4K); Predictor keeps float32
     cpu_bf16 = False
+    #: ``forward(ldr, out=...)`` writes into a caller's buffer (the Predictor passes its HWC result array)
+    accepts_out = True
     inside_domain = (
         "grids act on sRGB-encoded LDR; network output y in [0,1] (sigmoid) = mu-law log encoding "
         "y = log1p(mu*h)/log1p(mu*hdr_max) of linear HDR h (1.0 = clipping)"
@@ -231,6 +236,11 @@ class UHDBilateral(HDRModel):
         #: fast path: run the VGG trunk channels-last (~1.5x faster on CPU). Off by default: its float
         #: rounding (~1e-6) is amplified by the AdaIN/Tucker stages to up to ~1e-4 in the grids
         self.vgg_channels_last = False
+        #: fast path: run the full-resolution part in the native C kernel (hdrlift.nn.native) when a C
+        #: compiler is available (else the torch kernels; same results up to ~1e-6 relative)
+        self.native = True
+        #: (rows, cols) of the native kernel's core tiles
+        self.native_tile = native.UHD_TILE
 
         names = [f"relu{k}_1" for k in range(1, vgg_levels + 1)]
         self.vgg = VGGFeatures("vgg19", outputs=names, weights=None, normalize=True,
@@ -394,10 +404,13 @@ class UHDBilateral(HDRModel):
         grids: torch.Tensor,
         offset: tuple[int, int] = (0, 0),
         full_size: tuple[int, int] | None = None,
+        out: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Linear HDR for a region (tile) of the full image, using grids of the whole image.
 
-        ``offset`` = (row, col) of the region in the full image of size ``full_size`` (H, W).
+        ``offset`` = (row, col) of the region in the full image of size ``full_size`` (H, W). ``out``:
+        optional float32 result buffer of the region's shape, any strides (the fused CPU path writes
+        into it directly; otherwise the result is copied into it).
 
         Shape:
             ldr: (B, 3, h, w) sRGB-encoded LDR region, grids: (B, 2, 12, D, GH, GW) -> (B, 3, h, w) linear HDR
@@ -408,8 +421,9 @@ class UHDBilateral(HDRModel):
                 raise ModelError(f"grids batch {grids.shape[0]} != image batch {ldr.shape[0]}")
             h, w = ldr.shape[-2:]
             fs = (h, w) if full_size is None else (int(full_size[0]), int(full_size[1]))
-            return self._fast_full_res(ldr, grids, (int(offset[0]), int(offset[1])), fs, hdr=True)
-        return self.inner_to_hdr(self.apply_grids_inner(ldr, grids, offset, full_size))
+            return self._fast_full_res(ldr, grids, (int(offset[0]), int(offset[1])), fs, hdr=True, out=out)
+        y = self.inner_to_hdr(self.apply_grids_inner(ldr, grids, offset, full_size))
+        return y if out is None else out.copy_(y)
 
     # ------------------------------------------------------------------ whole image
     def forward_inner(self, ldr: torch.Tensor) -> torch.Tensor:
@@ -420,9 +434,12 @@ class UHDBilateral(HDRModel):
         """
         return self.apply_grids_inner(ldr, self.predict_grids(ldr))
 
-    def forward(self, ldr: torch.Tensor) -> torch.Tensor:
-        """Shape: (B, 3, H, W) sRGB-encoded LDR in [0, 1] -> (B, 3, H, W) linear HDR >= 0 (1.0 = clipping)."""
-        return self.apply_grids(ldr, self.predict_grids(ldr))
+    def forward(self, ldr: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        """Linear HDR of a whole image; ``out``: optional result buffer (see :meth:`apply_grids`).
+
+        Shape: (B, 3, H, W) sRGB-encoded LDR in [0, 1] -> (B, 3, H, W) linear HDR >= 0 (1.0 = clipping)
+        """
+        return self.apply_grids(ldr, self.predict_grids(ldr), out=out)
 
     # ------------------------------------------------------------------ fused CPU inference
     @torch.no_grad()
@@ -465,15 +482,23 @@ class UHDBilateral(HDRModel):
         return y.view(3, h, w)
 
     def _fast_full_res(self, ldr: torch.Tensor, grids: torch.Tensor, offset: tuple[int, int],
-                       full_size: tuple[int, int], hdr: bool) -> torch.Tensor:
+                       full_size: tuple[int, int], hdr: bool, out: torch.Tensor | None = None) -> torch.Tensor:
         """Fused full-resolution part over 2-D tiles with a ``receptive_field`` halo (exact).
 
         Shape:
             ldr: (B, 3, h, w) sRGB-encoded LDR region -> (B, 3, h, w) linear HDR (``hdr``) or y in [0, 1]
         """
         b, _, h, w = ldr.shape
-        out = torch.empty(b, 3, h, w, dtype=ldr.dtype)
+        if out is None:
+            out = torch.empty(b, 3, h, w, dtype=ldr.dtype)
         p = self._fused_params()
+        if self.native and all(
+            native.uhd_fullres(ldr[i], grids[i], p, offset, full_size, out[i], hdr,
+                               math.log1p(self.hdr_mu * self.hdr_max), self.hdr_mu,
+                               tuple(self.native_tile))
+            for i in range(b)
+        ):
+            return out
         rf = self.receptive_field
         rows, cols = _spans(h, int(self.fast_tile[0])), _spans(w, int(self.fast_tile[1]))
         for i in range(b):
