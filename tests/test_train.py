@@ -157,26 +157,44 @@ def test_sigkill_during_run_resumes(hdr_dir: Path, tmp_path: Path) -> None:
     assert json.loads((run / "last.json").read_text())["step"] == 4
 
 
-def test_ddp_two_cpu_processes_identical_weights(hdr_dir: Path, tmp_path: Path) -> None:
-    import yaml
+def _child_error(stderr: str) -> str:
+    """The workers' own error lines from a torchrun log (the launcher's summary comes last and would
+    hide them in a tail)."""
+    keys = ("Error", "error", "terminate", "what()", "Exception", "Traceback", "Signal")
+    lines = [x for x in stderr.splitlines() if any(k in x for k in keys)]
+    return "\n".join(lines[:40]) + "\n--- tail ---\n" + stderr[-1500:]
 
-    cfg = _cfg(hdr_dir, tmp_path / "ddp", "hdrunet", "hdrunet_tiny", steps=3)
-    cfile = tmp_path / "ddp.yaml"
-    cfile.write_text(yaml.safe_dump(cfg))
+
+def test_ddp_two_cpu_processes_identical_weights(hdr_dir: Path, tmp_path: Path) -> None:
     import socket
 
-    with socket.socket() as sock:  # a free port, so repeated or parallel runs never collide
-        sock.bind(("127.0.0.1", 0))
-        port = str(sock.getsockname()[1])
+    import yaml
+
+    # gloo on loopback: resolving the hostname may pick an address family or interface the
+    # listener does not use (pytorch/gloo#503). A worker killed by SIGABRT inside gloo's own
+    # connection setup (pytorch/gloo#514, a race in the C++ listener) is retried once; any
+    # Python error in hdrlift exits with code 1 and fails at once.
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    r = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
-         "--master-port", port,
-         "-m", "hdrlift", "train", str(cfile), "--no-progress", "--device", "cpu"],
-        capture_output=True, text=True, timeout=600, env=env, cwd=str(REPO),
-    )
-    assert r.returncode == 0, r.stderr[-2000:]
-    log = [json.loads(x) for x in (tmp_path / "ddp" / "log.jsonl").read_text().splitlines()]
+    if Path("/sys/class/net/lo").exists():
+        env["GLOO_SOCKET_IFNAME"] = "lo"
+    for attempt in range(2):
+        run = tmp_path / f"ddp{attempt}"  # a fresh run directory per attempt
+        cfile = tmp_path / f"ddp{attempt}.yaml"
+        cfile.write_text(yaml.safe_dump(_cfg(hdr_dir, run, "hdrunet", "hdrunet_tiny", steps=3)))
+        with socket.socket() as sock:  # a free port, so repeated or parallel runs never collide
+            sock.bind(("127.0.0.1", 0))
+            port = str(sock.getsockname()[1])
+        r = subprocess.run(
+            [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
+             "--master-port", port,
+             "-m", "hdrlift", "train", str(cfile), "--no-progress", "--device", "cpu"],
+            capture_output=True, text=True, timeout=600, env=env, cwd=str(REPO),
+        )
+        if r.returncode == 0 or "exitcode  : -6" not in r.stderr or attempt == 1:
+            break
+        print("gloo worker aborted; retrying once:\n" + _child_error(r.stderr))
+    assert r.returncode == 0, _child_error(r.stderr)
+    log = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
     chk = [x for x in log if x["kind"] == "ddp_check"]
     assert chk and chk[-1]["world"] == 2
     sums = chk[-1]["param_checksums"]
