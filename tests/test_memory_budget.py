@@ -72,6 +72,21 @@ def test_auto_precision_predictor_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     assert out.shape == (40, 56, 3) and out.dtype == np.float32 and np.isfinite(out).all()
 
 
+@pytest.mark.parametrize("name", ["hdrunet_tiny", "twostage_tiny"])
+def test_user_cpu_autocast_falls_back_to_the_module_graph(name: str) -> None:
+    """Under a caller's ``torch.autocast("cpu")`` the eval kernels (direct GEMMs that autocast does not
+    cast) step aside; the module graph runs in bfloat16 and stays close to float32."""
+    torch.manual_seed(0)
+    model = create_model(name).eval()
+    x = torch.rand(1, 3, 40, 48, generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        ref = model(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = model(x).float()
+    assert out.shape == ref.shape
+    assert (out - ref).abs().max() <= 0.05 * ref.abs().max()
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RSS from /proc")
 def test_release_if_above() -> None:
     from hdrlift.inference.memory import release_if_above

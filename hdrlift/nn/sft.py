@@ -105,9 +105,10 @@ def eval_kernels_apply(module: nn.Module, x: torch.Tensor) -> bool:
     """Whether the eval kernels may replace ``module``'s forward on ``x``: eval mode, no autograd, CPU
     float32 (or bfloat16 with bfloat16 weights, see :mod:`hdrlift.inference.precision`), not tracing
     (ONNX / TorchScript export keep the plain module graph) and no forward hooks on any submodule
-    (hooks, e.g. MAC counting, observe module calls, which the kernels bypass)."""
+    (hooks, e.g. MAC counting, observe module calls, which the kernels bypass); not under CPU autocast
+    (the kernels call GEMMs directly, which autocast would not cast)."""
     if (module.training or torch.is_grad_enabled() or x.device.type != "cpu"
-            or x.dtype not in (torch.float32, torch.bfloat16)
+            or x.dtype not in (torch.float32, torch.bfloat16) or torch.is_autocast_enabled("cpu")
             or torch.jit.is_tracing() or torch.jit.is_scripting()):
         return False
     p = next(module.parameters(), None)
