@@ -41,6 +41,8 @@ from hdrlift.metrics.ntire import psnr_mu
 
 MODELS = "uhd_bilateral,uhd_bilateral.polyhaven,hdrunet.polyhaven,twostage.polyhaven,duhdr.polyhaven"
 VARIANTS = ("fp32-strict", "fp32", "bf16", "fp16")
+#: extra variant of models with ``gpu_chunk_pixels`` (uhd_bilateral): the CPU's row chunk on the GPU
+CHUNK_VARIANT = "fp32-cpu-chunk"
 
 
 def photo(h: int, w: int) -> np.ndarray:
@@ -78,6 +80,10 @@ def forward_fn(model: torch.nn.Module, variant: str):
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(variant)
     fmt = torch.contiguous_format if variant == "fp32-strict" else torch.channels_last
     model.to(memory_format=fmt)
+    if hasattr(model, "gpu_chunk_pixels"):
+        if not hasattr(model, "_bench_chunk"):
+            model._bench_chunk = model.gpu_chunk_pixels
+        model.gpu_chunk_pixels = model.chunk_pixels if variant == CHUNK_VARIANT else model._bench_chunk
 
     def run(x: torch.Tensor) -> torch.Tensor:
         _set_tf32(variant != "fp32-strict")
@@ -125,7 +131,22 @@ def gpu_vs_cpu(name: str) -> dict[str, Any]:
             "max_rel_diff": rel}
 
 
-def bench_model(name: str, sizes: list[tuple[str, int, int]], runs: int) -> list[dict[str, Any]]:
+def profile(model: torch.nn.Module, x: torch.Tensor, rows: int = 18) -> str:
+    """Top GPU kernels of one ``fp32`` forward (torch.profiler)."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as prof
+
+    fn = forward_fn(model, "fp32")
+    fn(x)
+    _sync()
+    with prof(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as p:
+        fn(x)
+        _sync()
+    return p.key_averages().table(sort_by="cuda_time_total" if DEV == "cuda" else "cpu_time_total", row_limit=rows)
+
+
+def bench_model(name: str, sizes: list[tuple[str, int, int]], runs: int, variants: tuple[str, ...] = VARIANTS,
+                prof: bool = False) -> list[dict[str, Any]]:
     from hdrlift.inference.predictor import Predictor
 
     rows = [gpu_vs_cpu(name)]
@@ -139,7 +160,8 @@ def bench_model(name: str, sizes: list[tuple[str, int, int]], runs: int) -> list
         model = model.to(DEV)
         xg = x.to(DEV)
         ref = None
-        for variant in VARIANTS:
+        todo = list(variants) + ([CHUNK_VARIANT] if hasattr(model, "gpu_chunk_pixels") and variants else [])
+        for variant in todo:
             row: dict[str, Any] = {"model": name, "size": label, "variant": variant, "gmac": gmac}
             try:
                 med, out, peak = time_cuda(forward_fn(model, variant), xg, runs)
@@ -155,7 +177,10 @@ def bench_model(name: str, sizes: list[tuple[str, int, int]], runs: int) -> list
                 torch.cuda.empty_cache()
             rows.append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)
+        if prof and (label, h, w) == sizes[-1]:
+            print(f"profile of {name} {label} fp32:\n" + profile(model, xg), file=sys.stderr, flush=True)
         _set_tf32(True)
+        forward_fn(model, "fp32")  # the model's own chunking again
         pred = Predictor(method, device=DEV, precision="fp32")
         pred(img)
         _sync()
@@ -181,6 +206,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--out", default=None, help="JSON file for the rows")
     ap.add_argument("--device", default="cuda", help="cuda, or cpu for a smoke run of the script")
+    ap.add_argument("--variants", default=",".join(VARIANTS),
+                    help="forward variants to time ('none': only the end-to-end Predictor time)")
+    ap.add_argument("--profile", action="store_true", help="print the top GPU kernels at the last size")
     args = ap.parse_args(argv)
     global DEV
     DEV = args.device
@@ -197,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict[str, Any]] = []
     for name in args.models.split(","):
         try:
-            rows += bench_model(name.strip(), sizes, args.runs)
+            variants = tuple(v for v in args.variants.split(",") if v and v != "none")
+            rows += bench_model(name.strip(), sizes, args.runs, variants, args.profile)
         except Exception as exc:  # noqa: BLE001 - one failing model must not lose the others' rows
             rows.append({"model": name, "error": f"{type(exc).__name__}: {exc}"})
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)

@@ -107,3 +107,28 @@ def test_run_large_reports_every_tile() -> None:
         run_large(model, x, 128, size, progress=lambda d, t: calls.append((d, t)))
     n = tile_count(300, 340, 128, tile_context(model), multiple=size.multiple)
     assert n > 1 and calls == [(i + 1, n) for i in range(n)]
+
+
+@pytest.mark.parametrize("kind", ["u8", "u16", "f32", "gray", "rgba"])
+def test_device_input_conversion_matches_the_host_one(kind: str) -> None:
+    """The GPU path converts 8-bit input on the device; the result equals :func:`to_float01`'s
+    (checked here with the CPU as the device)."""
+    from hdrlift.inference.predictor import _float01_on, to_float01
+
+    rng = np.random.default_rng(3)
+    img = {"u8": rng.integers(0, 256, (9, 11, 3), dtype=np.uint8),
+           "u16": rng.integers(0, 65536, (9, 11, 3), dtype=np.uint16),
+           "f32": rng.normal(0.5, 0.5, (9, 11, 3)).astype(np.float32),
+           "gray": rng.integers(0, 256, (9, 11), dtype=np.uint8),
+           "rgba": rng.integers(0, 256, (9, 11, 4), dtype=np.uint8)}[kind]
+    t = _float01_on(img, torch.device("cpu"))
+    assert t.shape == (1, 3, 9, 11) and t.dtype == torch.float32
+    ref = to_float01(img)[..., :3]
+    np.testing.assert_allclose(t[0].permute(1, 2, 0).numpy(), ref, rtol=1e-6, atol=1e-7)
+
+
+def test_default_max_memory_on_the_cpu_is_the_process_budget() -> None:
+    from hdrlift.inference.memory import DEFAULT_MAX_MEMORY, default_max_memory
+
+    assert default_max_memory("cpu") == DEFAULT_MAX_MEMORY
+    assert Predictor(_method("hdrunet_tiny"), device="cpu").max_memory == DEFAULT_MAX_MEMORY

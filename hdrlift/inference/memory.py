@@ -247,6 +247,21 @@ def current_rss() -> int | None:
     return pages * os.sysconf("SC_PAGE_SIZE")
 
 
+#: share of the free device memory a CUDA predictor uses by default
+GPU_MEMORY_SHARE = 0.8
+
+
+def default_max_memory(device: torch.device | str = "cpu") -> int:
+    """Default ``max_memory``: :data:`DEFAULT_MAX_MEMORY` for the process on the CPU; on CUDA
+    :data:`GPU_MEMORY_SHARE` of the device memory free now (a 4K image then runs untiled on most GPUs,
+    and a small GPU, or one shared with other work, still gets tiles that fit)."""
+    dev = torch.device(device)
+    if dev.type != "cuda":
+        return DEFAULT_MAX_MEMORY
+    free, _ = torch.cuda.mem_get_info(dev)
+    return int(GPU_MEMORY_SHARE * free)
+
+
 def tensor_budget(max_memory: int, device: torch.device | str = "cpu") -> int:
     """Bytes left for the network's tensors under a process peak of ``max_memory`` (CPU), or
     ``max_memory`` itself on a GPU (device memory). May be <= 0 when the process is already larger."""

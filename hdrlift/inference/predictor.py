@@ -59,7 +59,8 @@ class Predictor:
         max_memory: peak resident memory of the process in bytes (or ``"2GB"``), default
             :data:`~hdrlift.inference.memory.DEFAULT_MAX_MEMORY` (1.5 GB); what the process already holds
             (interpreter, torch, weights, decoded image) is subtracted when a tile size is chosen. On CUDA:
-            device memory for the network's tensors.
+            device memory for the network's tensors, default 80% of the device memory free when the
+            predictor is made (:func:`~hdrlift.inference.memory.default_max_memory`).
     """
 
     def __init__(
@@ -71,13 +72,13 @@ class Predictor:
         strategy: str = "tile",
         max_memory: int | str | None = None,
     ) -> None:
-        from hdrlift.inference.memory import DEFAULT_MAX_MEMORY, parse_memory
+        from hdrlift.inference.memory import default_max_memory, parse_memory
 
         self.device = pick_device(device)
         self.method = method if isinstance(method, Method) else resolve_method(method, self.device)
         self.tile = None if tile is None else int(tile)
         self.strategy = strategy
-        self.max_memory = DEFAULT_MAX_MEMORY if max_memory is None else parse_memory(max_memory)
+        self.max_memory = default_max_memory(self.device) if max_memory is None else parse_memory(max_memory)
         self._warned_budget = False
         if precision not in ("fp32", "fp16", "bf16", "auto"):
             raise HdrliftError(f"unknown precision '{precision}'; use fp32, fp16, bf16 or auto")
@@ -183,6 +184,13 @@ class Predictor:
         return self._run(x).clamp_(min=0.0)
 
     @torch.inference_mode()
+    def _call_device(self, ldr: np.ndarray) -> np.ndarray:
+        """GPU path of :meth:`__call__`: decode to float on the device, copy one contiguous HWC result back."""
+        y = self._run(_float01_on(ldr, self.device))
+        y = y[0].permute(1, 2, 0).clamp_(min=0.0).contiguous()
+        return y.cpu().numpy()
+
+    @torch.inference_mode()
     def __call__(self, ldr: np.ndarray) -> np.ndarray:
         """HWC float32 sRGB-encoded LDR in [0,1] (or uint8/uint16) -> HWC float32 linear HDR.
 
@@ -192,12 +200,11 @@ class Predictor:
         Shape:
             (H, W, 3) -> (H, W, 3)
         """
+        if self.device.type != "cpu":
+            return self._call_device(ldr)
         arr = to_float01(ldr)
         h, w = arr.shape[:2]
         x = torch.from_numpy(arr)[..., :3].permute(2, 0, 1)[None]
-        if self.device.type != "cpu":
-            y = self._run(x.to(self.device).contiguous())[0].permute(1, 2, 0).cpu().numpy()
-            return np.maximum(np.ascontiguousarray(y, dtype=np.float32), 0.0)
         res = np.empty((h, w, 3), dtype=np.float32)
         out = torch.from_numpy(res).permute(2, 0, 1)[None]
         y = self._run(x, out=out)
@@ -209,6 +216,20 @@ class Predictor:
 
         release_memory()  # what this image's tiles left in the C heap (see memory.release_memory)
         return res
+
+
+def _float01_on(img: np.ndarray, device: torch.device) -> torch.Tensor:
+    """:func:`to_float01` done on ``device``: 8-bit images travel as bytes (a quarter of the float32
+    traffic) and are converted there; gray and alpha are handled on the host first.
+
+    Shape: (H, W[, C]) -> (1, 3, H, W) float32 on ``device``
+    """
+    a = np.asarray(img)
+    if a.dtype != np.uint8 or a.ndim != 3 or a.shape[2] != 3:
+        a = to_float01(a)[..., :3]
+    t = torch.from_numpy(np.ascontiguousarray(a)).to(device)
+    t = t.float().div_(255.0) if t.dtype == torch.uint8 else t
+    return t.permute(2, 0, 1)[None].contiguous()
 
 
 def to_float01(img: np.ndarray) -> np.ndarray:

@@ -227,8 +227,11 @@ class UHDBilateral(HDRModel):
         self.hdr_max = float(hdr_max)
         self.hdr_mu = float(hdr_mu)
         self.vgg_source = vgg_weights
-        #: pixels per chunk of the full-resolution part in no-grad inference (memory bound)
+        #: pixels per chunk of the full-resolution part in no-grad inference on the CPU (memory bound)
         self.chunk_pixels = 1 << 18
+        #: the same on a GPU: ~40 kernels per chunk, so small chunks are launch-bound there (4K in
+        #: 2 chunks, a few GB of device memory; the Predictor's budget tiles images that do not fit)
+        self.gpu_chunk_pixels = 1 << 22
         #: use the fused CPU inference path when not training and not recording gradients
         self.fast_inference = True
         #: (rows, cols) of the core tiles of the fused full-resolution path
@@ -386,7 +389,8 @@ class UHDBilateral(HDRModel):
         off = (int(offset[0]), int(offset[1]))
         if self._use_fast(ldr):
             return self._fast_full_res(ldr, grids, off, fs, hdr=False)
-        rows = max(1, self.chunk_pixels // w)
+        chunk = self.chunk_pixels if ldr.device.type == "cpu" else self.gpu_chunk_pixels
+        rows = max(1, chunk // w)
         if self.training or torch.is_grad_enabled() or rows >= h:
             return self._full_res(ldr, grids, off, fs)
         rf = self.receptive_field

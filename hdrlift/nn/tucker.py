@@ -41,7 +41,13 @@ class _TopSubspaceProjector(torch.autograd.Function):
     def forward(ctx, gram: torch.Tensor, rank: int, gap_eps: float) -> torch.Tensor:  # type: ignore[override]
         g = gram.detach().to(torch.float64)
         g = 0.5 * (g + g.transpose(-1, -2))
-        evals, evecs = torch.linalg.eigh(g)  # ascending
+        if g.device.type == "cpu":
+            evals, evecs = torch.linalg.eigh(g)  # ascending
+        else:
+            # small matrices (grid depth / height / width): LAPACK on the host is robust where the GPU's
+            # batched Jacobi solver stops unconverged on near-degenerate Grams (seen with cuSOLVER on
+            # an H200: "failed to converge ... error code 8") and is not slower at these sizes
+            evals, evecs = (t.to(g.device) for t in torch.linalg.eigh(g.cpu()))
         top = evecs[..., -rank:]
         proj = top @ top.transpose(-1, -2)
         ctx.save_for_backward(evals, evecs)
