@@ -145,6 +145,28 @@ def profile(model: torch.nn.Module, x: torch.Tensor, rows: int = 18) -> str:
     return p.key_averages().table(sort_by="cuda_time_total" if DEV == "cuda" else "cpu_time_total", row_limit=rows)
 
 
+def e2e_parts(pred: Any, img: np.ndarray, name: str, label: str, runs: int) -> dict[str, Any]:
+    """Where the end-to-end time goes: input to the device, network, result back to a host array."""
+    from hdrlift.inference.predictor import _float01_on
+
+    parts: dict[str, list[float]] = {"in_ms": [], "run_ms": [], "out_ms": []}
+    with torch.inference_mode():
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            x = _float01_on(img, pred.device)
+            _sync()
+            t1 = time.perf_counter()
+            y = pred._run(x)
+            _sync()
+            t2 = time.perf_counter()
+            y[0].permute(1, 2, 0).clamp_(min=0.0).contiguous().cpu().numpy()
+            t3 = time.perf_counter()
+            for k, v in zip(parts, (t1 - t0, t2 - t1, t3 - t2)):
+                parts[k].append(v * 1e3)
+    return {"model": name, "size": label, "variant": "predict-e2e-parts",
+            **{k: statistics.median(v) for k, v in parts.items()}}
+
+
 def bench_model(name: str, sizes: list[tuple[str, int, int]], runs: int, variants: tuple[str, ...] = VARIANTS,
                 prof: bool = False) -> list[dict[str, Any]]:
     from hdrlift.inference.predictor import Predictor
@@ -192,6 +214,8 @@ def bench_model(name: str, sizes: list[tuple[str, int, int]], runs: int, variant
         rows.append({"model": name, "size": label, "variant": "predict-e2e",
                      "median_ms": statistics.median(times) * 1e3, "tile": pred.tile_for(h, w)})
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+        rows.append(e2e_parts(pred, img, name, label, max(runs // 2, 3)))
+        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
         model = model.cpu()
         del pred, xg
         if DEV == "cuda":
@@ -230,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:  # noqa: BLE001 - one failing model must not lose the others' rows
             rows.append({"model": name, "error": f"{type(exc).__name__}: {exc}"})
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-    cols = ["model", "size", "variant", "median_ms", "peak_gpu_gb", "tflops", "psnr_mu_vs_ref", "max_rel_diff", "tile",
+    cols = ["model", "size", "variant", "median_ms", "in_ms", "run_ms", "out_ms",
+            "peak_gpu_gb", "tflops", "psnr_mu_vs_ref", "max_rel_diff", "tile",
             "error"]
     print(format_table(rows, cols))
     if args.out:

@@ -327,3 +327,18 @@ def test_fused_params_keep_state_dict_keys():
     with torch.no_grad():
         m.eval()(_ldr(1, 3, 9, 11))
     assert {k: v.shape for k, v in m.state_dict().items()} == keys
+
+
+def test_grids_stay_float32_under_autocast():
+    """Under autocast the low-resolution branch runs in float32 (trained VGG features overflow float16
+    in the AdaIN statistics); the grids equal the float32 ones."""
+    m = _tiny(31).eval()
+    x = _ldr(1, 3, 40, 52, seed=32)
+    with torch.no_grad():
+        ref = m.predict_grids(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            grids = m.predict_grids(x)
+            out = m(x)
+    assert grids.dtype == torch.float32
+    torch.testing.assert_close(grids, ref)
+    assert torch.isfinite(out).all()

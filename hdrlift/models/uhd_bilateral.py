@@ -304,6 +304,13 @@ class UHDBilateral(HDRModel):
             ldr: (B, 3, H, W) sRGB-encoded LDR in [0, 1] -> (B, 2, 12, D, GH, GW) (content, colour)
         """
         self._check_input(ldr)
+        dev = ldr.device.type
+        if dev in ("cpu", "cuda") and torch.is_autocast_enabled(dev):
+            # the low-resolution branch stays float32 under autocast: trained VGG features overflow
+            # float16 in the instance statistics (inf -> NaN grids, seen on a GPU), and at 256x256 it
+            # costs well under a millisecond there; the full-resolution part keeps the autocast
+            with torch.autocast(dev, enabled=False):
+                return self.predict_grids(ldr.float())
         # (antialiased resizing has no bfloat16 kernel: resize in float32)
         small = F.interpolate(ldr.float(), size=(self.low_res, self.low_res), mode="bilinear",
                               align_corners=False, antialias=True).to(ldr.dtype)
