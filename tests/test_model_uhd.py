@@ -342,3 +342,25 @@ def test_grids_stay_float32_under_autocast():
     assert grids.dtype == torch.float32
     torch.testing.assert_close(grids, ref)
     assert torch.isfinite(out).all()
+
+
+def test_bf16_vgg_trunk_close_to_float32_and_follows_weight_updates():
+    """``vgg_dtype = bfloat16`` runs a converted copy of the VGG trunk; the copy is rebuilt when the
+    weights change (e.g. validation during training), and grids stay close to float32 ones."""
+    m = _tiny(41).eval()
+    x = _ldr(1, 3, 48, 64, seed=42)
+    with torch.no_grad():
+        ref = m.predict_grids(x)
+        m.use_cpu_bf16(True)
+        low = m.predict_grids(x)
+        assert low.dtype == torch.float32 and not torch.equal(low, ref)
+        torch.testing.assert_close(low, ref, rtol=0.05, atol=0.05 * ref.abs().max().item())
+        first = m._vgg_layers()
+        assert m._vgg_layers() is first  # cached while the weights do not change
+        m.vgg.features[0].weight.mul_(1.5)
+        assert m._vgg_layers() is not first
+        changed = m.predict_grids(x)
+        m.use_cpu_bf16(False)
+        ref2 = m.predict_grids(x)
+    torch.testing.assert_close(changed, ref2, rtol=0.05, atol=0.05 * ref2.abs().max().item())
+    assert "_vgg_lowp" not in "".join(m.state_dict())

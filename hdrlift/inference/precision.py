@@ -31,7 +31,9 @@ def cpu_has_bf16() -> bool:
 
 def resolve_precision(precision: str, device: torch.device | str, model: Any = None) -> str:
     """``auto`` -> ``bf16`` on a CPU with native bfloat16 (:func:`cpu_has_bf16`) for a model that allows
-    it (``cpu_bf16`` attribute, default true), else ``fp32``; other values are returned unchanged.
+    it (``cpu_bf16`` attribute: ``True`` (default) = the whole network, ``"lowres"`` = the model's own
+    partial bfloat16 path via ``model.use_cpu_bf16()``, ``False`` = never), else ``fp32``; other values are
+    returned unchanged.
 
     On CUDA ``auto`` is ``fp32`` (half-precision autocast stays opt-in until its accuracy is measured
     on a GPU).

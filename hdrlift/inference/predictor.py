@@ -93,15 +93,18 @@ class Predictor:
             # channels-last weights make oneDNN run NHWC end to end; without them every CPU conv of a
             # model without its own lean path reorders NCHW <-> blocked (duhdr: 2.3x slower in bf16)
             self.method.model.to(memory_format=torch.channels_last)
+        mode = getattr(self.method.model, "cpu_bf16", True)
+        if mode == "lowres":  # the model's own partial bfloat16 path (uhd_bilateral: VGG trunk only)
+            self.method.model.use_cpu_bf16(self.device.type == "cpu" and precision == "bf16")
         if self.method.model is not None and self.device.type != "cuda" and precision != "fp32":
             if precision == "fp16":
                 raise HdrliftError("--precision fp16 needs a CUDA device; on the CPU use bf16")
             from hdrlift.inference.precision import CastModel, cpu_has_bf16
 
-            if getattr(self.method.model, "cpu_bf16", True):  # models may opt out (uhd_bilateral)
+            if mode is True:  # the whole network (models may opt out: cpu_bf16 = False or "lowres")
                 self.net = CastModel(self.method.model, torch.bfloat16)
-                if not cpu_has_bf16():
-                    log.warning("bf16: this CPU has no AVX512-BF16/AMX, bfloat16 is emulated and slower than fp32")
+            if mode and not cpu_has_bf16():
+                log.warning("bf16: this CPU has no AVX512-BF16/AMX, bfloat16 is emulated and slower than fp32")
 
     @property
     def name(self) -> str:
