@@ -147,7 +147,7 @@ def profile(model: torch.nn.Module, x: torch.Tensor, rows: int = 18) -> str:
 
 def e2e_parts(pred: Any, img: np.ndarray, name: str, label: str, runs: int) -> dict[str, Any]:
     """Where the end-to-end time goes: input to the device, network, result back to a host array."""
-    from hdrlift.inference.predictor import _float01_on
+    from hdrlift.inference.predictor import _float01_on, _hwc_to_host
 
     parts: dict[str, list[float]] = {"in_ms": [], "run_ms": [], "out_ms": []}
     with torch.inference_mode():
@@ -159,7 +159,7 @@ def e2e_parts(pred: Any, img: np.ndarray, name: str, label: str, runs: int) -> d
             y = pred._run(x)
             _sync()
             t2 = time.perf_counter()
-            y[0].permute(1, 2, 0).clamp_(min=0.0).contiguous().cpu().numpy()
+            _hwc_to_host(y)
             t3 = time.perf_counter()
             for k, v in zip(parts, (t1 - t0, t2 - t1, t3 - t2)):
                 parts[k].append(v * 1e3)

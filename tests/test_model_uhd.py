@@ -364,3 +364,24 @@ def test_bf16_vgg_trunk_close_to_float32_and_follows_weight_updates():
         ref2 = m.predict_grids(x)
     torch.testing.assert_close(changed, ref2, rtol=0.05, atol=0.05 * ref2.abs().max().item())
     assert "_vgg_lowp" not in "".join(m.state_dict())
+
+
+@pytest.mark.parametrize("chunk", [1 << 30, 200])
+def test_folded_eval_path_equals_module_graph(chunk):
+    """Eval without autograd off the CPU fast path (the GPU's path: BatchNorms folded, NCHW convs),
+    whole and in row chunks with a halo, equals the module graph."""
+    torch.manual_seed(51)
+    m = create_model("uhd_bilateral_tiny").eval()
+    _randomise_bn(m, 52)
+    m.fast_inference = False
+    m.chunk_pixels = chunk
+    x = _ldr(2, 3, 23, 37, seed=53)
+    with torch.enable_grad():
+        ref = m(x).detach()
+    with torch.no_grad():
+        calls = []
+        orig = m._folded_full_res
+        m._folded_full_res = lambda *a: calls.append(1) or orig(*a)
+        out = m(x)
+    assert calls and (len(calls) > 1) == (chunk < 23 * 37)
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5 * ref.abs().max().item())

@@ -51,7 +51,7 @@ from hdrlift.models.base import HDRModel, ModelSpec, SizeRequirements
 from hdrlift.nn import native
 from hdrlift.nn.adain import LeakyAdaIN
 from hdrlift.nn.bilateral import GuideNet, row_tables, slice_apply, slice_apply_rows
-from hdrlift.nn.mobile import InvertedResidual, inverted_residual_pixels
+from hdrlift.nn.mobile import InvertedResidual, folded_forward, inverted_residual_pixels
 from hdrlift.nn.tucker import tucker_smooth
 from hdrlift.nn.vgg import VGGFeatures
 
@@ -401,6 +401,26 @@ class UHDBilateral(HDRModel):
         x = self.fuse_in(self.slice_features(ldr, grids, offset, full_size))
         return torch.sigmoid(self.fuse_out(self.fuse_blocks(x)))
 
+    def _folded_full_res(self, ldr, grids, offset, full_size, p: dict[str, Any]) -> torch.Tensor:
+        """:meth:`_full_res` in eval mode with the BatchNorms folded (``p`` = :meth:`_fused_params`):
+        the GPU's inference path (no BatchNorm kernels, both guides in one conv, ReLU6 in place).
+
+        Shape:
+            ldr: (B, 3, h, w) sRGB-encoded region -> (B, 3, h, w) in [0, 1]
+        """
+        w1, b1, w2, b2 = p["guide"]
+        hidden = F.conv2d(ldr, w1[:, :, None, None], b1).relu_()
+        guides = F.conv2d(hidden, w2[:, :, None, None], b2).tanh_()
+        g_s = guides[:, 1:2] if guides.shape[1] > 1 else guides[:, :1]
+        m_c = slice_apply(grids[:, 0], guides[:, :1], ldr, offset, full_size, chunk_pixels=1 << 30)
+        m_s = slice_apply(grids[:, 1], g_s, ldr, offset, full_size, chunk_pixels=1 << 30)
+        wi, bi = p["fuse_in"]
+        x = F.conv2d(torch.cat((m_c, m_s), dim=1), wi[:, :, None, None], bi)
+        for blk in p["blocks"]:
+            x = folded_forward(x, blk)
+        wo, bo = p["fuse_out"]
+        return F.conv2d(x, wo[:, :, None, None], bo).sigmoid_()
+
     def apply_grids_inner(
         self,
         ldr: torch.Tensor,
@@ -426,14 +446,18 @@ class UHDBilateral(HDRModel):
             return self._fast_full_res(ldr, grids, off, fs, hdr=False)
         chunk = self.chunk_pixels if ldr.device.type == "cpu" else self.gpu_chunk_pixels
         rows = max(1, chunk // w)
-        if self.training or torch.is_grad_enabled() or rows >= h:
-            return self._full_res(ldr, grids, off, fs)
+        if (self.training or torch.is_grad_enabled() or torch.jit.is_tracing()
+                or torch.onnx.is_in_onnx_export()):
+            return self._full_res(ldr, grids, off, fs)  # the module graph (training, export)
+        p = self._fused_params()
+        if rows >= h:
+            return self._folded_full_res(ldr, grids, off, fs, p)
         rf = self.receptive_field
         parts = []
         for r0 in range(0, h, rows):
             r1 = min(h, r0 + rows)
             a, b = max(0, r0 - rf), min(h, r1 + rf)
-            y = self._full_res(ldr[:, :, a:b], grids, (off[0] + a, off[1]), fs)
+            y = self._folded_full_res(ldr[:, :, a:b], grids, (off[0] + a, off[1]), fs, p)
             parts.append(y[:, :, r0 - a: r1 - a])
         return torch.cat(parts, dim=2)
 

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["InvertedResidual", "FoldedBlock", "inverted_residual_pixels"]
+__all__ = ["InvertedResidual", "FoldedBlock", "folded_forward", "inverted_residual_pixels"]
 
 #: folded parameters of one block: list of (weight, bias, groups) per conv, and the skip flag
 FoldedBlock = tuple[list[tuple[torch.Tensor, torch.Tensor, int]], bool]
@@ -83,6 +83,26 @@ class InvertedResidual(nn.Module):
                 w = w.flatten(1)
             convs.append((w.contiguous(), b.contiguous(), m.groups))
         return convs, self.use_skip
+
+
+def folded_forward(x: torch.Tensor, block: FoldedBlock) -> torch.Tensor:
+    """Eval-mode :class:`InvertedResidual` (stride 1) from its :meth:`~InvertedResidual.folded` convs, NCHW
+    on any device: no BatchNorm kernels, ReLU6 in place. Equal to the module in eval mode up to float
+    rounding.
+
+    Shape:
+        x: (B, C_in, H, W) -> (B, C_out, H, W)
+    """
+    convs, skip = block
+    t = x
+    for i, (w, b, groups) in enumerate(convs):
+        if w.dim() == 2:
+            t = F.conv2d(t, w[:, :, None, None], b)
+        else:
+            t = F.conv2d(t, w, b, padding=w.shape[-1] // 2, groups=groups)
+        if i < len(convs) - 1:
+            t = t.clamp_(0.0, 6.0)
+    return t.add_(x) if skip else t
 
 
 def inverted_residual_pixels(
