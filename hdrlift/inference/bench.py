@@ -144,6 +144,8 @@ def run_case(model: str, h: int, w: int, runs: int = 3, tile: int | None = None,
         t0 = time.perf_counter()
         pred(img)
         times.append(time.perf_counter() - t0)
+    if pred.last_tile is not None:  # what the runs used (chosen with the decoded image in memory)
+        chosen = pred.last_tile
     row: dict[str, Any] = {
         "median_s": statistics.median(times[1:]), "first_s": times[0], "setup_s": setup,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,

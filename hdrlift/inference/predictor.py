@@ -80,6 +80,8 @@ class Predictor:
         self.strategy = strategy
         self.max_memory = default_max_memory(self.device) if max_memory is None else parse_memory(max_memory)
         self._warned_budget = False
+        #: core tile size of the last network run (0 = whole image), as chosen with the image in memory
+        self.last_tile: int | None = None
         if precision not in ("fp32", "fp16", "bf16", "auto"):
             raise HdrliftError(f"unknown precision '{precision}'; use fp32, fp16, bf16 or auto")
         from hdrlift.inference.precision import resolve_precision
@@ -110,8 +112,11 @@ class Predictor:
     def name(self) -> str:
         return self.method.name
 
-    def tile_for(self, h: int, w: int, batch: int = 1) -> int:
-        """Core tile size used for an ``h`` x ``w`` image (0 = whole image at once)."""
+    def tile_for(self, h: int, w: int, batch: int = 1, resident: int = 0) -> int:
+        """Core tile size used for an ``h`` x ``w`` image (0 = whole image at once).
+
+        ``resident``: bytes of the image's full-resolution buffers that already exist (the decoded float
+        input when called from a run): they are in the process's RSS, so they are not counted twice."""
         model = self.net
         if model is None:
             return 0
@@ -133,11 +138,11 @@ class Predictor:
         )
         from hdrlift.inference.strategies import size_requirements, tile_context
 
-        budget = tensor_budget(self.max_memory, self.device)
+        budget = tensor_budget(self.max_memory, self.device) + resident
         if UPPER_BOUND.bytes_for(batch * h, w) + full_res_bytes(h, w, batch) <= budget:
             return 0  # fits whatever the model: skip the (one-off, ~1-3 s) measurement
         mem = model_memory(model, self.device)
-        budget = tensor_budget(self.max_memory, self.device)  # after the probe (it loads kernels)
+        budget = tensor_budget(self.max_memory, self.device) + resident  # after the probe (it loads kernels)
         if budget <= 0:
             if not self._warned_budget:
                 log.warning("max-memory %.0f MB is below what the process already holds; using the "
@@ -158,7 +163,9 @@ class Predictor:
         use_amp = self.device.type == "cuda" and self.precision in ("fp16", "bf16")
         dtype = torch.float16 if self.precision == "fp16" else torch.bfloat16
         b, _, h, w = x.shape
-        tile = self.tile_for(h, w, b)
+        resident = x.numel() * x.element_size() if x.device.type == "cpu" and self.device.type == "cpu" else 0
+        tile = self.tile_for(h, w, b, resident=resident)
+        self.last_tile = tile
         with torch.autocast(device_type="cuda", dtype=dtype, enabled=use_amp):
             if self.device.type == "cuda":
                 x = x.contiguous(memory_format=torch.channels_last)
