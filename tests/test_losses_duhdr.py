@@ -176,3 +176,51 @@ def test_target_n_and_unknown_stage(model, losses):
     assert a.item() == pytest.approx(L.mse(model.dequantize(ldr), tgt).item(), rel=1e-5)
     with pytest.raises(ValueError):
         losses.stage("bogus", model, ldr, hdr)
+
+
+def test_curve_loss_and_crf_stage_term(model, losses):
+    x = torch.linspace(0, 1, 256)
+    a, b = x[None] ** 2.2, x[None] ** 2.0
+    assert L.loss_curve(a, a).item() == 0.0
+    assert L.loss_curve(a, b).item() > 0
+    # the mu-law domain weights the dark end: the same absolute error costs more near black
+    dark = a.clone()
+    dark[0, 1:20] += 1e-3
+    bright = a.clone()
+    bright[0, -20:-1] -= 1e-3
+    assert L.loss_curve(dark, a).item() > 10 * L.loss_curve(bright, a).item()
+    hdr, ldr = _hdr_ldr(2, 32)
+    icrf = (torch.linspace(0, 1, 1024) ** 2.2)[None].repeat(2, 1)
+    plain, terms = losses.crf_individual(model, ldr, hdr, icrf=icrf)
+    assert "curve" not in terms  # weight 0 (the paper's losses only)
+    with_curve = L.DuHDRLoss(L.DuHDRLossConfig(vgg_layers=("relu1_2",), crf_curve=2.0))
+    total, terms = with_curve.crf_individual(model, ldr, hdr, icrf=icrf)
+    assert terms["curve"].item() > 0
+    assert total.item() == pytest.approx(plain.item() + 2.0 * terms["curve"].item(), rel=1e-5)
+
+
+def test_dnet_starts_as_identity():
+    from hdrlift.models.duhdr_parts import Dnet
+
+    x = torch.rand(1, 3, 32, 32)
+    assert torch.equal(Dnet(4)(x), x)
+
+
+def test_dn_mu_term_sees_dark_noise(model, losses):
+    hdr, ldr = _hdr_ldr(2, 32)
+    icrf = (torch.linspace(0, 1, 1024) ** 2.2)[None].repeat(2, 1)
+    clean = hdr.clamp(0, 1) ** (1 / 2.2)
+    # exact encoding -> zero; the same small error costs far more in the shadows than in the highlights
+    assert L.loss_dn_mu(clean, icrf, hdr).item() < 1e-3
+    enc = torch.linspace(0.02, 0.99, 64).view(1, 1, 1, 64).expand(2, 3, 8, 64).contiguous()
+    ramp = enc ** 2.2  # as many dark as bright pixels in the encoded domain
+    dark = enc + 0.01 * (enc < 0.3)
+    bright = enc - 0.01 * (enc > 0.7)
+    assert L.loss_dn_mu(dark, icrf, ramp).item() > 3 * L.loss_dn_mu(bright, icrf, ramp).item()
+    with_mu = L.DuHDRLoss(L.DuHDRLossConfig(vgg_layers=("relu1_2",), dn_mu=1.0))
+    plain, t0 = losses.dnet_individual(model, ldr, hdr, target_n=clean, icrf=icrf)
+    total, t1 = with_mu.dnet_individual(model, ldr, hdr, target_n=clean, icrf=icrf)
+    assert "dn_mu" not in t0 and t1["dn_mu"].item() > 0
+    assert total.item() == pytest.approx(plain.item() + t1["dn_mu"].item(), rel=1e-5)
+    total_j, tj = with_mu.dnet_joint(model, ldr, hdr, target_n=clean, icrf=icrf)
+    assert tj["dn_mu"].item() == pytest.approx(t1["dn_mu"].item(), rel=1e-6)

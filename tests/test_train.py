@@ -242,3 +242,51 @@ def test_lr_schedule_milestones_and_decay(hdr_dir: Path, tmp_path: Path) -> None
     assert r.lr_factor(0) == 1.0 and r.lr_factor(10) == 0.5
     assert r.lr_factor(50) == 0.5 and abs(r.lr_factor(100) - 0.05) < 1e-9
     assert abs(r.lr_factor(75) - 0.5 * 0.55) < 1e-9
+
+
+def test_camera_targets_are_the_clean_encoding_and_its_inverse_curve(hdr_dir: Path) -> None:
+    from hdrlift.data import HDRFolder
+    from hdrlift.data.hdr_folder import ICRF_SAMPLES
+    from hdrlift.models.duhdr_parts import apply_curves
+
+    plain = HDRFolder([hdr_dir / "scene0.exr"], seed=4)
+    ds = HDRFolder([hdr_dir / "scene0.exr"], seed=4, camera_targets=True)
+    s = ds[2]
+    assert set(s) == {"ldr", "hdr", "ldr_n", "icrf"}
+    assert torch.equal(s["ldr"], plain[2]["ldr"]) and torch.equal(s["hdr"], plain[2]["hdr"])
+    curve = s["icrf"]
+    assert curve.shape == (ICRF_SAMPLES,) and bool((curve[1:] >= curve[:-1]).all())
+    assert abs(float(curve[0])) < 1e-6 and abs(float(curve[-1]) - 1.0) < 1e-6
+    # the inverse curve undoes the encoding of the noise-free clipped target
+    back = apply_curves(s["ldr_n"][None], curve[None])[0]
+    assert float((back - s["hdr"].clamp(0, 1)).abs().max()) < 2e-3
+    # the 8-bit input differs from the clean encoding only by noise, quantisation and JPEG
+    assert 0 < float((s["ldr"] - s["ldr_n"]).abs().mean()) < 0.05
+
+
+def test_init_skip_keeps_fresh_submodules(hdr_dir: Path, tmp_path: Path) -> None:
+    from hdrlift.errors import ConfigError
+    from hdrlift.train.trainer import init_weights
+    from hdrlift.models import create_model
+
+    a = train(config_from_dict(_cfg(hdr_dir, tmp_path / "a", "duhdr", "duhdr_tiny", steps=2)), progress=False)
+    wa = _weights(a)
+    torch.manual_seed(1)
+    m = create_model("duhdr_tiny")
+    fresh = {k: v.clone() for k, v in m.state_dict().items()}
+    init_weights(m, str(a), skip=["dnet"])
+    for k, v in m.state_dict().items():
+        torch.testing.assert_close(v, fresh[k] if k.startswith("dnet.") else wa[k], rtol=0, atol=0)
+    assert any(not torch.equal(wa[k], fresh[k]) for k in wa if k.startswith("innet."))
+    with pytest.raises(ConfigError, match="init_skip"):
+        init_weights(m, str(a), skip=["nonexistent"])
+
+
+def test_duhdr_recipe_uses_camera_targets(hdr_dir: Path, tmp_path: Path) -> None:
+    cfg = _cfg(hdr_dir, tmp_path / "d", "duhdr", "duhdr_tiny", steps=2,
+               loss={"crf_curve": 1.0, "stages": [["dnet_individual", 0.5, 1e-4], ["crf_individual", 0.5, 1e-4]]})
+    cfg["data"]["camera_targets"] = True
+    run = train(config_from_dict(cfg), progress=False)
+    log = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
+    train_rows = [r for r in log if r["kind"] == "train"]
+    assert any(r.get("curve", 0) > 0 for r in train_rows)

@@ -31,7 +31,7 @@ def build_train_dataset(cfg: Any) -> Any:
     if d.kind == "hdr_folder":
         aug = AugmentConfig(patch=d.patch, scale_min=d.scale_min)
         return HDRFolder(_files(d.root, d.train_split), aug=aug, camera=d.camera or None, seed=cfg.seed,
-                         on_bad=d.on_bad)
+                         on_bad=d.on_bad, camera_targets=d.camera_targets)
     from hdrlift.data.paired import build_paired_train
 
     return build_paired_train(cfg)

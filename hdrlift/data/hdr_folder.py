@@ -23,6 +23,8 @@ from hdrlift.errors import DataError, HdrliftError
 log = logging.getLogger(__name__)
 
 _MIX = 0x9E3779B97F4A7C15
+#: samples of the inverse camera curve returned with ``camera_targets`` (DuHDR's curve resolution)
+ICRF_SAMPLES = 1024
 
 
 def sample_seed(seed: int, index: int, salt: int = 0) -> int:
@@ -148,9 +150,13 @@ class HDRFolder(Dataset):
         aug: crop / flip configuration.
         camera: camera configuration (dict or ``CameraConfig``) for :mod:`hdrlift.degrade`.
         seed: base seed.
+        camera_targets: also return what only a synthetic camera knows (DuHDR's supervision):
+            ``"ldr_n"``, the noise-free encoded image before quantisation, and ``"icrf"``, the
+            inverse camera curve sampled at :data:`ICRF_SAMPLES` points of [0, 1].
 
     Shape:
         item -> {"ldr": (3, P, P) sRGB [0,1], "hdr": (3, P, P) linear (1.0 = clipping level)}
+        (+ "ldr_n" (3, P, P) in [0, 1], "icrf" (ICRF_SAMPLES,) with ``camera_targets``)
     """
 
     def __init__(
@@ -161,6 +167,7 @@ class HDRFolder(Dataset):
         camera: Any = None,
         seed: int = 0,
         on_bad: str = "skip",
+        camera_targets: bool = False,
     ) -> None:
         from hdrlift.degrade import CameraConfig
 
@@ -173,6 +180,7 @@ class HDRFolder(Dataset):
             camera = CameraConfig.from_dict(camera)
         self.camera = camera
         self.seed = int(seed)
+        self.camera_targets = bool(camera_targets)
 
     def __len__(self) -> int:
         return self.length
@@ -191,10 +199,18 @@ class HDRFolder(Dataset):
         crop = random_crop(self.images[k], self.aug, g)
         hdr_np = crop.permute(1, 2, 0).numpy()
         params = sample_params(self.camera, g, hdr_np)
-        res = simulate(hdr_np, params)
+        res = simulate(hdr_np, params, clean_encoded=self.camera_targets)
         ldr = torch.as_tensor(np.ascontiguousarray(res.ldr)).permute(2, 0, 1).float()
         tgt = torch.as_tensor(np.ascontiguousarray(res.hdr_target)).permute(2, 0, 1).float()
-        return {"ldr": ldr.contiguous(), "hdr": tgt.contiguous()}
+        out = {"ldr": ldr.contiguous(), "hdr": tgt.contiguous()}
+        if self.camera_targets:
+            from hdrlift.degrade.camera import crf_curve
+            from hdrlift.degrade.crf import invert_curve_numpy
+
+            out["ldr_n"] = torch.as_tensor(np.ascontiguousarray(res.encoded_clean)).permute(2, 0, 1).float()
+            inv = invert_curve_numpy(crf_curve(params, ICRF_SAMPLES))
+            out["icrf"] = torch.as_tensor(inv, dtype=torch.float32)
+        return out
 
 
 def make_validation_pairs(

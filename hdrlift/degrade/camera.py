@@ -156,12 +156,16 @@ class SimResult:
         clipped_mask: True where the max channel of ``hdr_target`` reaches 1 (bool; torch (1, H, W),
             numpy (H, W, 1)).
         params: the parameters used.
+        encoded_clean: only with ``simulate(..., clean_encoded=True)``: the camera curve applied to the
+            noise-free clipped target, ``f(min(1, hdr_target))``, before quantisation and JPEG (DuHDR's
+            ``I_n~``, the target of its dequantisation net); float32 in [0, 1], layout of ``ldr``.
     """
 
     ldr: torch.Tensor | np.ndarray
     hdr_target: torch.Tensor | np.ndarray
     clipped_mask: torch.Tensor | np.ndarray
     params: CameraParams
+    encoded_clean: torch.Tensor | np.ndarray | None = None
 
 
 # ----------------------------------------------------------------------------- CRF helpers
@@ -298,8 +302,11 @@ def sample_params(
 # ----------------------------------------------------------------------------- simulation
 
 
-def simulate(hdr: torch.Tensor | np.ndarray, params: CameraParams) -> SimResult:
+def simulate(hdr: torch.Tensor | np.ndarray, params: CameraParams, clean_encoded: bool = False) -> SimResult:
     """Simulate the capture of a linear HDR image with fixed camera parameters (deterministic).
+
+    ``clean_encoded=True`` also returns the noise-free encoded image before quantisation
+    (``SimResult.encoded_clean``).
 
     Shape:
         hdr: (C, H, W) torch or (H, W, C) numpy float, linear HDR >= 0 (C = 1 or 3)
@@ -342,14 +349,16 @@ def simulate(hdr: torch.Tensor | np.ndarray, params: CameraParams) -> SimResult:
 
     ldr = ldr.float()
     target = target.float()
+    clean = _apply_params_crf(target.clamp(0.0, 1.0), params).clamp(0.0, 1.0).float() if clean_encoded else None
     if was_numpy:
         return SimResult(
             ldr=ldr.permute(1, 2, 0).cpu().numpy(),
             hdr_target=target.permute(1, 2, 0).cpu().numpy(),
             clipped_mask=mask.permute(1, 2, 0).cpu().numpy(),
             params=params,
+            encoded_clean=None if clean is None else clean.permute(1, 2, 0).cpu().numpy(),
         )
-    return SimResult(ldr=ldr, hdr_target=target, clipped_mask=mask, params=params)
+    return SimResult(ldr=ldr, hdr_target=target, clipped_mask=mask, params=params, encoded_clean=clean)
 
 
 def capture(

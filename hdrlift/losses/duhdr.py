@@ -112,6 +112,34 @@ def loss_dn(i_n_hat: torch.Tensor, i_n_tilde: torch.Tensor, ldr: torch.Tensor, w
     return loss_dnd(i_n_hat, i_n_tilde) + w_dual * loss_dnu(i_n_hat, ldr)
 
 
+def loss_curve(curve_hat: torch.Tensor, curve: torch.Tensor, mu: float = 5000.0) -> torch.Tensor:
+    """L1 between two inverse response curves (LDR code -> linear in [0, 1]) after the mu-law
+    ``log(1 + mu y) / log(1 + mu)`` (NTIRE's mu), so every code value counts by its relative error.
+
+    Shape:
+        (B, n), (B, n) -> scalar
+    """
+    def t(y: torch.Tensor) -> torch.Tensor:
+        return torch.log1p(mu * y.clamp(min=0.0)) / math.log1p(mu)
+
+    return (t(curve_hat) - t(curve)).abs().mean()
+
+
+def loss_dn_mu(i_n_hat: torch.Tensor, icrf: torch.Tensor, hdr: torch.Tensor) -> torch.Tensor:
+    """Dnet's output through the camera's true inverse curve vs the clipped target ``min(1, H)``,
+    :func:`~hdrlift.losses.basic.mu_l1_loss` (the NTIRE PSNR-mu domain): a dequantisation and
+    denoising loss weighted as the metric weights the dark tones.
+
+    Shape:
+        i_n_hat (B, 3, H, W) encoded in [0, 1], icrf (B, n), hdr (B, 3, H, W) linear -> scalar
+    """
+    from hdrlift.degrade.crf import apply_curve
+    from hdrlift.losses.basic import mu_l1_loss
+
+    lin = apply_curve(i_n_hat.clamp(0.0, 1.0), icrf).clamp(0.0, 1.0)
+    return mu_l1_loss(lin, hdr.clamp(0.0, 1.0))
+
+
 def loss_log(h_hat: torch.Tensor, hdr: torch.Tensor, eps: float) -> torch.Tensor:
     """Log-domain loss ``||log(H^ + eps) - log(H + eps)||^2`` (linear HDR). Shape: x2 -> scalar"""
     return mse(torch.log(h_hat.clamp(min=0.0) + eps), torch.log(hdr.clamp(min=0.0) + eps))
@@ -202,6 +230,15 @@ class DuHDRLossConfig:
         oo_loss: ``"l2"`` (Eq. 24), ``"released"`` (scale-invariant L1 on log(1+10x)) or ``"mu"``
             (L1 in the NTIRE mu-law domain, not in the paper).
         vgg_layers: VGG16 layers of the masked perceptual loss (Johnson et al. style).
+        crf_curve: weight of :func:`loss_curve` (INnet's inverse curve vs the camera's true inverse
+            curve, L1 in the NTIRE mu-law domain) in the INnet stages when the batch carries the
+            true curve (``icrf``, from a synthetic camera); 0 = the paper's image-domain losses only.
+            Not in the paper: Eq. 11's linear-domain MSE all but ignores the dark end of the curve,
+            which PSNR-mu weights most.
+        dn_mu: weight of :func:`loss_dn_mu` (Dnet's output linearised with the true inverse curve vs
+            ``C(H)``, L1 in the NTIRE mu-law domain) in the Dnet stages when the batch carries
+            ``icrf``; 0 = Eq. 4/5 only. Not in the paper: Eq. 4's MSE on encoded values hardly sees
+            the sensor noise in the dark tones, which costs most of the PSNR-mu of an 8-bit input.
     """
 
     dn_dual: float = 10.0
@@ -213,6 +250,8 @@ class DuHDRLossConfig:
     log_eps: float = 1.0 / 255.0
     truncation: str = "clip"
     oo_loss: str = "l2"
+    crf_curve: float = 0.0
+    dn_mu: float = 0.0
     vgg_layers: tuple[str, ...] = ("relu1_2", "relu2_2", "relu3_3")
 
 
@@ -247,47 +286,68 @@ class DuHDRLoss(nn.Module):
         return model.nonlinearize(self._c(hdr))[0]
 
     # -- Algorithm 1, step 4: Dnet --------------------------------------------------------------
+    def _dn_mu_term(self, i_n: torch.Tensor, icrf: torch.Tensor | None, hdr: torch.Tensor
+                    ) -> dict[str, torch.Tensor]:
+        if icrf is None or self.cfg.dn_mu <= 0:
+            return {}
+        return {"dn_mu": loss_dn_mu(i_n, icrf, hdr)}
+
     def dnet_individual(self, model: DuHDRLike, ldr: torch.Tensor, hdr: torch.Tensor,
-                        target_n: torch.Tensor | None = None) -> LossOut:
-        """Eq. 4 (Nnet's output is a fixed target here)."""
+                        target_n: torch.Tensor | None = None, icrf: torch.Tensor | None = None) -> LossOut:
+        """Eq. 4 (Nnet's output is a fixed target here); + ``dn_mu`` x :func:`loss_dn_mu` with ``icrf``."""
         with torch.no_grad():
             tgt = self._i_n_tilde(model, hdr, target_n)
-        loss = loss_dnd(model.dequantize(ldr), tgt)
-        return loss, _terms(dnd=loss)
+        i_n = model.dequantize(ldr)
+        loss = loss_dnd(i_n, tgt)
+        extra = self._dn_mu_term(i_n, icrf, hdr)
+        total = loss + self.cfg.dn_mu * extra.get("dn_mu", 0.0)
+        return total, _terms(dnd=loss, **extra)
 
     def dnet_joint(self, model: DuHDRLike, ldr: torch.Tensor, hdr: torch.Tensor,
-                   target_n: torch.Tensor | None = None) -> LossOut:
-        """Eq. 5: Eq. 4 + lambda_dn,dual * ||Q(Dnet(L)) - L||^2."""
+                   target_n: torch.Tensor | None = None, icrf: torch.Tensor | None = None) -> LossOut:
+        """Eq. 5: Eq. 4 + lambda_dn,dual * ||Q(Dnet(L)) - L||^2; + ``dn_mu`` x :func:`loss_dn_mu` with ``icrf``."""
         with torch.no_grad():
             tgt = self._i_n_tilde(model, hdr, target_n)
         i_n = model.dequantize(ldr)
         dnd, dual = loss_dnd(i_n, tgt), loss_dnu(i_n, ldr)
-        total = dnd + self.cfg.dn_dual * dual
-        return total, _terms(dnd=dnd, dn_dual=dual)
+        extra = self._dn_mu_term(i_n, icrf, hdr)
+        total = dnd + self.cfg.dn_dual * dual + self.cfg.dn_mu * extra.get("dn_mu", 0.0)
+        return total, _terms(dnd=dnd, dn_dual=dual, **extra)
 
     # -- step 5: INnet / Nnet -------------------------------------------------------------------
+    def _curve_term(self, curve_hat: torch.Tensor, icrf: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        if icrf is None or self.cfg.crf_curve <= 0:
+            return {}
+        return {"curve": loss_curve(curve_hat, icrf)}
+
     def crf_individual(self, model: DuHDRLike, ldr: torch.Tensor, hdr: torch.Tensor,
-                       target_n: torch.Tensor | None = None) -> LossOut:
-        """Eq. 11 + Eq. 12: Nnet(C(H)) vs I_n and INnet(I_n) vs C(H) (I_n = Dnet(L), fixed)."""
+                       target_n: torch.Tensor | None = None, icrf: torch.Tensor | None = None) -> LossOut:
+        """Eq. 11 + Eq. 12: Nnet(C(H)) vs I_n and INnet(I_n) vs C(H) (I_n = Dnet(L), fixed);
+        plus ``crf_curve`` x :func:`loss_curve` when the true inverse curve ``icrf`` is given."""
         with torch.no_grad():
             i_n = model.dequantize(ldr)
         c_h = self._c(hdr)
         n_tgt = i_n if target_n is None else target_n
         l_n = mse(model.nonlinearize(c_h)[0], n_tgt)
-        l_in = mse(model.linearize(i_n)[0], c_h)
-        return l_in + l_n, _terms(innet=l_in, nnet=l_n)
+        i_clip, curve = model.linearize(i_n)
+        l_in = mse(i_clip, c_h)
+        extra = self._curve_term(curve, icrf)
+        total = l_in + l_n + self.cfg.crf_curve * extra.get("curve", 0.0)
+        return total, _terms(innet=l_in, nnet=l_n, **extra)
 
     def crf_joint(self, model: DuHDRLike, ldr: torch.Tensor, hdr: torch.Tensor,
-                  target_n: torch.Tensor | None = None) -> LossOut:
-        """Eq. 13: loss_INnet + lambda_dnm_dual * ||Nnet(INnet(I_n)) - I_n||^2 + lambda_dnm_dn * loss_dn."""
+                  target_n: torch.Tensor | None = None, icrf: torch.Tensor | None = None) -> LossOut:
+        """Eq. 13: loss_INnet + lambda_dnm_dual * ||Nnet(INnet(I_n)) - I_n||^2 + lambda_dnm_dn * loss_dn
+        (+ ``crf_curve`` x :func:`loss_curve` with ``icrf``)."""
         c_h = self._c(hdr)
         i_n = model.dequantize(ldr)
-        i_clip = model.linearize(i_n)[0]
+        i_clip, curve = model.linearize(i_n)
         l_in = mse(i_clip, c_h)
         l_n = mse(model.nonlinearize(i_clip)[0], i_n)
         l_dn = loss_dn(i_n, self._i_n_tilde(model, hdr, target_n), ldr, self.cfg.dn_dual)
-        total = l_in + self.cfg.dnm_dual * l_n + self.cfg.dnm_dn * l_dn
-        return total, _terms(innet=l_in, nnet=l_n, dn=l_dn)
+        extra = self._curve_term(curve, icrf)
+        total = l_in + self.cfg.dnm_dual * l_n + self.cfg.dnm_dn * l_dn + self.cfg.crf_curve * extra.get("curve", 0.0)
+        return total, _terms(innet=l_in, nnet=l_n, dn=l_dn, **extra)
 
     # -- step 6: ITnet --------------------------------------------------------------------------
     def _itn(self, h_hat: torch.Tensor, mask: torch.Tensor, hdr: torch.Tensor, with_nor: bool

@@ -48,7 +48,8 @@ def crf_features(x: torch.Tensor) -> torch.Tensor:
 
 
 class Dnet(nn.Module):
-    """Dequantisation U-Net: ``clip(x + tanh(unet(x)), 0, 1)``.
+    """Dequantisation U-Net: ``clip(x + tanh(unet(x)), 0, 1)``; the last convolution starts at zero
+    (identity).
 
     Widths w, 2w, 4w, 8w, 16w (w = 16 in the paper's code); level 1 uses 7x7 convs, level 2 5x5, the
     rest 3x3; LeakyReLU 0.1; average-pool down, bilinear up.
@@ -68,6 +69,10 @@ class Dnet(nn.Module):
             [UNetUp(16 * w, 8 * w), UNetUp(8 * w, 4 * w), UNetUp(4 * w, 2 * w), UNetUp(2 * w, w)]
         )
         self.out = nn.Conv2d(w, 3, 3, padding=1)
+        # starts as the identity: an untrained dequantiser must not move the image (this project's
+        # initialisation; the paper does not give one)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         skips = [self.inc(x)]
@@ -263,6 +268,10 @@ class OOnet(nn.Module):
             UNetUp(8 * w, 8 * w), UNetUp(8 * w, 4 * w), UNetUp(4 * w, 2 * w), UNetUp(2 * w, w),
         ])
         self.out = nn.Conv2d(w, 3, 3, padding=1)
+        # starts as the identity: an untrained dequantiser must not move the image (this project's
+        # initialisation; the paper does not give one)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         skips = [self.inc(x)]

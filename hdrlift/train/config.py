@@ -38,6 +38,7 @@ class DataConfig:
     val_limit: int = 0  # 0 = all validation pairs
     on_bad: str = "skip"  # skip | error
     unpaired_root: str | None = None  # LDR photos for DuHDR's Algorithm 2
+    camera_targets: bool = False  # hdr_folder: also yield the camera's clean encoded image and inverse curve
 
 
 @dataclass
@@ -72,6 +73,7 @@ class TrainConfig:
     tensorboard: bool = True
     tag: str = ""
     init: str = ""  # checkpoint dir or shipped name whose weights start a fresh run (fine-tuning)
+    init_skip: list[str] = field(default_factory=list)  # submodules (name prefixes) left at their fresh init
 
 
 _SECTIONS = {"model": ModelConfig, "data": DataConfig, "optim": OptimConfig}

@@ -11,7 +11,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -162,7 +162,7 @@ def train(
         start_step = int(state["step"])
         best = float(state.get("best", -math.inf))
     elif cfg.init:
-        init_weights(recipe.model, cfg.init)
+        init_weights(recipe.model, cfg.init, skip=cfg.init_skip)
     recipe.wrap_distributed(info)
 
     dataset, val_pairs = build_datasets(cfg, info)
@@ -249,10 +249,12 @@ def _rank_checksums(model: nn.Module, info: DistInfo) -> list[float]:
     return [float(t.item()) for t in out]
 
 
-def init_weights(model: torch.nn.Module, source: str) -> None:
+def init_weights(model: torch.nn.Module, source: str, skip: Sequence[str] = ()) -> None:
     """Copy the weights of checkpoint ``source`` into ``model``: a checkpoint directory, a run directory
     (its best checkpoint) or a shipped name (same architecture and hyper-parameters; a mismatch is a
-    :class:`~hdrlift.errors.ConfigError`)."""
+    :class:`~hdrlift.errors.ConfigError`). Entries whose name starts with one of ``skip`` (submodule
+    names such as ``dnet``) keep the model's fresh initialisation; a prefix that matches nothing is an
+    error."""
     from hdrlift.checkpoint import load_model
     from hdrlift.errors import ConfigError
 
@@ -260,8 +262,16 @@ def init_weights(model: torch.nn.Module, source: str) -> None:
     if (run / "best.json").is_file():
         source = str(run / json.loads((run / "best.json").read_text())["dir"])
     src = load_model(source)
+    state = src.state_dict()
+    prefixes = tuple(f"{p.rstrip('.')}." for p in skip)
+    for p in prefixes:
+        if not any(k.startswith(p) for k in state):
+            raise ConfigError(f"init_skip: {p[:-1]!r} names no weights of {source}")
+    if prefixes:
+        own = model.state_dict()
+        state = {k: (own[k] if k.startswith(prefixes) else v) for k, v in state.items()}
     try:
-        model.load_state_dict(src.state_dict(), strict=True)
+        model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         first = str(exc).splitlines()[0]
         raise ConfigError(f"init: {source}: weights do not fit the configured model ({first})") from None

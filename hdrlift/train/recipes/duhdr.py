@@ -89,7 +89,14 @@ class DuHDRRecipe(Recipe):
         ldr = batch["ldr"]
         if stage.endswith("_unpaired"):
             ldr = self._unpaired_batch(step, ldr.shape[0])
-        total, terms = self.crit.stage(stage, self.model, ldr=ldr, hdr=batch["hdr"])
+        kw = {}
+        if stage.startswith(("dnet_", "crf_")) and not stage.endswith("_unpaired"):
+            # a synthetic camera's own targets (data.camera_targets): I_n~ and the true inverse curve
+            if "ldr_n" in batch:
+                kw["target_n"] = batch["ldr_n"]
+            if "icrf" in batch:
+                kw["icrf"] = batch["icrf"]
+        total, terms = self.crit.stage(stage, self.model, ldr=ldr, hdr=batch["hdr"], **kw)
         logs = {"loss": float(total.detach())}
         logs.update({k: float(v) for k, v in terms.items()})
         return total, logs
