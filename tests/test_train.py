@@ -266,8 +266,8 @@ def test_camera_targets_are_the_clean_encoding_and_its_inverse_curve(hdr_dir: Pa
 
 def test_init_skip_keeps_fresh_submodules(hdr_dir: Path, tmp_path: Path) -> None:
     from hdrlift.errors import ConfigError
-    from hdrlift.train.trainer import init_weights
     from hdrlift.models import create_model
+    from hdrlift.train.trainer import init_weights
 
     a = train(config_from_dict(_cfg(hdr_dir, tmp_path / "a", "duhdr", "duhdr_tiny", steps=2)), progress=False)
     wa = _weights(a)
