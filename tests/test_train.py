@@ -290,3 +290,9 @@ def test_duhdr_recipe_uses_camera_targets(hdr_dir: Path, tmp_path: Path) -> None
     log = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
     train_rows = [r for r in log if r["kind"] == "train"]
     assert any(r.get("curve", 0) > 0 for r in train_rows)
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "configs" / "train").glob("*.yaml")), ids=lambda p: p.stem)
+def test_shipped_training_configs_load(path: Path) -> None:
+    cfg = load_config(path)
+    assert cfg.steps > 0 and cfg.method in ("hdrunet", "twostage", "uhd_bilateral", "duhdr")
