@@ -268,10 +268,6 @@ class OOnet(nn.Module):
             UNetUp(8 * w, 8 * w), UNetUp(8 * w, 4 * w), UNetUp(4 * w, 2 * w), UNetUp(2 * w, w),
         ])
         self.out = nn.Conv2d(w, 3, 3, padding=1)
-        # starts as the identity: an untrained dequantiser must not move the image (this project's
-        # initialisation; the paper does not give one)
-        nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         skips = [self.inc(x)]
