@@ -296,3 +296,16 @@ def test_duhdr_recipe_uses_camera_targets(hdr_dir: Path, tmp_path: Path) -> None
 def test_shipped_training_configs_load(path: Path) -> None:
     cfg = load_config(path)
     assert cfg.steps > 0 and cfg.method in ("hdrunet", "twostage", "uhd_bilateral", "duhdr")
+
+
+def test_camera_target_options_need_the_camera(hdr_dir: Path, tmp_path: Path) -> None:
+    from hdrlift.data import build_train_dataset
+    from hdrlift.train.recipes import build_recipe
+
+    cfg = config_from_dict(_cfg(hdr_dir, tmp_path / "e", "duhdr", "duhdr_tiny", loss={"dn_mu": 1.0}))
+    with pytest.raises(ConfigError, match="data.camera_targets"):
+        build_recipe(cfg, torch.device("cpu"))
+    bad = _cfg(hdr_dir, tmp_path / "f", "duhdr", "duhdr_tiny")
+    bad["data"].update(kind="ntire", camera_targets=True)
+    with pytest.raises(ConfigError, match="hdr_folder"):
+        build_train_dataset(config_from_dict(bad))

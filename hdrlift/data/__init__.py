@@ -32,6 +32,10 @@ def build_train_dataset(cfg: Any) -> Any:
         aug = AugmentConfig(patch=d.patch, scale_min=d.scale_min)
         return HDRFolder(_files(d.root, d.train_split), aug=aug, camera=d.camera or None, seed=cfg.seed,
                          on_bad=d.on_bad, camera_targets=d.camera_targets)
+    if d.camera_targets:
+        from hdrlift.errors import ConfigError
+
+        raise ConfigError(f"data.camera_targets needs data.kind: hdr_folder (the camera model); got {d.kind!r}")
     from hdrlift.data.paired import build_paired_train
 
     return build_paired_train(cfg)

@@ -49,6 +49,9 @@ class DuHDRRecipe(Recipe):
         if bad:
             raise ConfigError(f"loss: unknown key(s) {', '.join(bad)}; valid: stages, unpaired_every, "
                               f"{', '.join(sorted(known))}")
+        needs = [k for k in ("dn_mu", "crf_curve") if float(lc.get(k, 0.0)) > 0]
+        if needs and not self.cfg.data.camera_targets:
+            raise ConfigError(f"loss.{needs[0]} needs the camera's true curve: set data.camera_targets: true")
         self.crit = DuHDRLoss(DuHDRLossConfig(**lc)).to(self.device)
         self.stage_modules = STAGE_MODULES
         total = sum(float(s[1]) for s in stages)
