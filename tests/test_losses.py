@@ -20,6 +20,8 @@ from hdrlift.losses import (
     l1_loss,
     ms_ssim_loss,
     mu_l1_loss,
+    mu_loss,
+    mu_psnr_loss,
     tanh_l1_loss,
 )
 from hdrlift.metrics.ssim import MS_SSIM_WEIGHTS, ssim_components
@@ -73,6 +75,32 @@ def test_mu_l1_is_the_metric_tone_curve_per_sample_and_weights_darks():
     p = t.clone()
     p[..., :4, :] *= 1.5
     assert float(tanh_l1_loss(p, t)) < 1e-3 < 0.02 < float(mu_l1_loss(p, t))
+
+
+def test_mu_psnr_loss_is_minus_the_mean_per_sample_psnr_mu():
+    from hdrlift.errors import ConfigError
+    from hdrlift.metrics.ntire import psnr_mu
+
+    pred, target = _pair(shape=(3, 3, 16, 16), scale=3.0)
+    pred[0] = target[0] * 1.01  # an easy sample (~50 dB) next to two hard ones (~20 dB)
+    per = [psnr_mu(target[i].permute(1, 2, 0).numpy(), pred[i].permute(1, 2, 0).numpy()) for i in range(3)]
+    got = float(mu_psnr_loss(pred, target, floor_db=200.0))
+    np.testing.assert_allclose(got, -np.mean(per), atol=0.02)
+    # the floor caps a perfect sample at floor_db instead of -inf
+    assert float(mu_psnr_loss(target, target)) == pytest.approx(-50.0, abs=1e-3)
+    _descends(mu_psnr_loss, pred, target, step=1e-4)  # the easy sample steers: small steps
+    # unlike a batch-wide L1, the easy sample's error carries as much weight as the hard ones'
+    x = pred.clone().requires_grad_(True)
+    mu_psnr_loss(x, target).backward()
+    g_psnr = x.grad.abs().flatten(1).sum(1)
+    x.grad = None
+    mu_l1_loss(x, target).backward()
+    g_l1 = x.grad.abs().flatten(1).sum(1)
+    assert g_psnr[0] / g_psnr[1:].mean() > 5 * (g_l1[0] / g_l1[1:].mean())
+    assert float(mu_loss(pred, target, "psnr")) == float(mu_psnr_loss(pred, target))
+    assert float(mu_loss(pred, target, "l1")) == float(mu_l1_loss(pred, target))
+    with pytest.raises(ConfigError, match="mu_kind"):
+        mu_loss(pred, target, "l2")
 
 
 def test_l1_and_masked_l1():

@@ -91,6 +91,19 @@ def test_init_starts_from_another_runs_weights_and_mu_loss_trains(hdr_dir: Path,
         train(config_from_dict(bad), progress=False)
 
 
+@pytest.mark.parametrize("method,model", [("hdrunet", "hdrunet_tiny"), ("uhd_bilateral", "uhd_bilateral_tiny")])
+def test_mu_kind_psnr_trains(hdr_dir: Path, tmp_path: Path, method: str, model: str) -> None:
+    from hdrlift.errors import ConfigError
+
+    cfg = _cfg(hdr_dir, tmp_path / "p", method, model, steps=1, loss={"mu_weight": 1.0, "mu_kind": "psnr"})
+    run = train(config_from_dict(cfg), progress=False)
+    log = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
+    assert any("mu_psnr" in r and -60 < r["mu_psnr"] < 0 for r in log if r["kind"] == "train")
+    bad = _cfg(hdr_dir, tmp_path / "q", method, model, steps=1, loss={"mu_weight": 1.0, "mu_kind": "l3"})
+    with pytest.raises(ConfigError, match="mu_kind"):
+        train(config_from_dict(bad), progress=False)
+
+
 def test_resume_is_exact(hdr_dir: Path, tmp_path: Path) -> None:
     a = train(config_from_dict(_cfg(hdr_dir, tmp_path / "a", "hdrunet", "hdrunet_tiny", steps=4)), progress=False)
     cfg_b = config_from_dict(_cfg(hdr_dir, tmp_path / "b", "hdrunet", "hdrunet_tiny", steps=4))

@@ -1,6 +1,6 @@
 """Training losses (torch). Each docstring states the domain its inputs are expected in."""
 
-from hdrlift.losses.basic import L1Loss, TanhL1Loss, l1_loss, mu_l1_loss, tanh_l1_loss
+from hdrlift.losses.basic import L1Loss, TanhL1Loss, l1_loss, mu_l1_loss, mu_loss, mu_psnr_loss, tanh_l1_loss
 from hdrlift.losses.color import ColorLoss, delta_e_loss, to_lab
 from hdrlift.losses.gan import GANLoss, generator_bce_loss
 from hdrlift.losses.msssim import MSSSIMLoss, ms_ssim_loss
@@ -19,5 +19,7 @@ __all__ = [
     "ms_ssim_loss",
     "tanh_l1_loss",
     "mu_l1_loss",
+    "mu_loss",
+    "mu_psnr_loss",
     "to_lab",
 ]

@@ -1,4 +1,4 @@
-"""Pixel losses (torch): L1 (optionally masked), the Tanh-L1 of HDRUNet and the NTIRE mu-law L1.
+"""Pixel losses (torch): L1 (optionally masked), the Tanh-L1 of HDRUNet and the NTIRE mu-law L1 / PSNR.
 
 HDRUNet (Chen et al., CVPRW 2021, Eq. 3) trains in the NTIRE gamma-2.24 domain with
 ``L = mean |tanh(Y_hat) - tanh(Y)|``: tanh compresses the unbounded HDR values so that bright
@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from hdrlift.errors import ConfigError
 from hdrlift.metrics.ntire import NTIRE_MU, NTIRE_PERCENTILE
 from hdrlift.ops.transfer import mu_law_tanh_norm
 
@@ -40,6 +41,20 @@ def tanh_l1_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (torch.tanh(pred) - torch.tanh(target)).abs().mean()
 
 
+def _ntire_norm(target_lin: torch.Tensor, percentile: float) -> torch.Tensor:
+    """Per-sample NTIRE normaliser ``n``: the ``percentile`` of each target sample (no gradient).
+
+    Shape:
+        (B, ...) -> (B, 1, ..., 1)
+    """
+    with torch.no_grad():
+        flat = target_lin.detach().flatten(1).float()
+        if flat.shape[1] > 1 << 24:  # torch.quantile's size limit: subsample
+            flat = flat[:, :: flat.shape[1] // (1 << 23) + 1]
+        n = torch.quantile(flat, percentile / 100.0, dim=1).clamp(min=1e-6)
+        return n.to(target_lin.dtype).view(-1, *([1] * (target_lin.dim() - 1)))
+
+
 def mu_l1_loss(
     pred_lin: torch.Tensor,
     target_lin: torch.Tensor,
@@ -58,13 +73,51 @@ def mu_l1_loss(
     Shape:
         (B, C, H, W), (B, C, H, W) -> ()
     """
-    with torch.no_grad():
-        flat = target_lin.detach().flatten(1).float()
-        if flat.shape[1] > 1 << 24:  # torch.quantile's size limit: subsample
-            flat = flat[:, :: flat.shape[1] // (1 << 23) + 1]
-        n = torch.quantile(flat, percentile / 100.0, dim=1).clamp(min=1e-6)
-        n = n.to(target_lin.dtype).view(-1, *([1] * (target_lin.dim() - 1)))
+    n = _ntire_norm(target_lin, percentile)
     return (mu_law_tanh_norm(pred_lin, n, mu) - mu_law_tanh_norm(target_lin, n, mu)).abs().mean()
+
+
+def mu_psnr_loss(
+    pred_lin: torch.Tensor,
+    target_lin: torch.Tensor,
+    mu: float = NTIRE_MU,
+    percentile: float = NTIRE_PERCENTILE,
+    floor_db: float = 50.0,
+) -> torch.Tensor:
+    """Negative mean per-sample PSNR-mu in dB: ``mean_b 10 log10(MSE_b + 10^(-floor_db/10))``.
+
+    The NTIRE score averages PSNR-mu over images, i.e. the *logarithm* of each image's error: a sample
+    that linearisation already gets right (an sRGB camera, little noise) counts as much as a hard one,
+    and losing 10 dB there costs as much as gaining 10 dB on a hard one. An L1 or MSE averaged over the
+    batch weights samples by their absolute error instead (hard samples dominate). The tone curve and
+    ``n`` are those of :func:`mu_l1_loss`; ``floor_db`` caps the reward of a near-perfect sample
+    (the log's gradient grows as its error vanishes).
+
+    Domain: linear HDR (1.0 = clipping level), values >= 0 (negative predictions are clamped).
+
+    Shape:
+        (B, C, H, W), (B, C, H, W) -> ()
+    """
+    n = _ntire_norm(target_lin, percentile)
+    d = mu_law_tanh_norm(pred_lin, n, mu) - mu_law_tanh_norm(target_lin, n, mu)
+    mse = d.square().flatten(1).mean(dim=1)
+    return (10.0 * torch.log10(mse + 10.0 ** (-floor_db / 10.0))).mean()
+
+
+def mu_loss(pred_lin: torch.Tensor, target_lin: torch.Tensor, kind: str = "l1") -> torch.Tensor:
+    """The recipes' PSNR-mu-domain term: ``kind`` ``"l1"`` (:func:`mu_l1_loss`) or ``"psnr"``
+    (:func:`mu_psnr_loss`).
+
+    Domain: linear HDR (1.0 = clipping level).
+
+    Shape:
+        (B, C, H, W), (B, C, H, W) -> ()
+    """
+    if kind == "l1":
+        return mu_l1_loss(pred_lin, target_lin)
+    if kind == "psnr":
+        return mu_psnr_loss(pred_lin, target_lin)
+    raise ConfigError(f"loss.mu_kind must be 'l1' or 'psnr', got {kind!r}")
 
 
 class L1Loss(nn.Module):

@@ -13,11 +13,13 @@ class HDRUNetRecipe(Recipe):
 
     ``loss.kind``: ``tanh_l1`` (paper, default) or ``l1``; ``loss.mu_weight`` (default 0 = paper)
     adds that weight times :func:`~hdrlift.losses.basic.mu_l1_loss` on the linear output (the
-    PSNR-mu domain, which weights the dark tones the paper's loss hardly sees).
+    PSNR-mu domain, which weights the dark tones the paper's loss hardly sees); ``loss.mu_kind``
+    ``l1`` (default) or ``psnr`` (:func:`~hdrlift.losses.basic.mu_psnr_loss`, the mean per-sample
+    PSNR-mu in dB, negated: the metric's own average).
     """
 
     def generator_loss(self, batch: dict[str, torch.Tensor], step: int) -> tuple[torch.Tensor, dict[str, float]]:
-        from hdrlift.losses.basic import l1_loss, mu_l1_loss, tanh_l1_loss
+        from hdrlift.losses.basic import l1_loss, mu_loss, tanh_l1_loss
 
         pred = self.model.forward_gamma(batch["ldr"])
         target = gamma_encode(batch["hdr"], NTIRE_GAMMA)
@@ -26,16 +28,19 @@ class HDRUNetRecipe(Recipe):
         logs = {"pix": float(loss.detach())}
         w_mu = float(self.loss_cfg.get("mu_weight", 0.0))
         if w_mu > 0:
-            mu = mu_l1_loss(gamma_decode(pred.clamp(min=0.0), NTIRE_GAMMA), batch["hdr"])
+            kind_mu = str(self.loss_cfg.get("mu_kind", "l1"))
+            mu = mu_loss(gamma_decode(pred.clamp(min=0.0), NTIRE_GAMMA), batch["hdr"], kind_mu)
             loss = loss + w_mu * mu
-            logs["mu_l1"] = float(mu.detach())
+            logs[f"mu_{kind_mu}"] = float(mu.detach())
         return loss, {"loss": float(loss.detach()), **logs}
 
 
 class BilateralRecipe(Recipe):
     """Collaborative bilateral network (Eq. 4-6): L1 + lambda * self-evolving gamma loss, inner [0,1] domain.
 
-    ``loss.lam`` (default 0.1), ``loss.mask_source`` (output | input).
+    ``loss.lam`` (default 0.1), ``loss.mask_source`` (output | input); ``loss.mu_weight`` (default 0 =
+    paper) adds that weight times the PSNR-mu-domain term ``loss.mu_kind`` (``l1`` | ``psnr``, see
+    :func:`~hdrlift.losses.basic.mu_loss`) on the linear output.
     """
 
     def build(self) -> None:
@@ -51,4 +56,13 @@ class BilateralRecipe(Recipe):
         target = self.model.hdr_to_inner(batch["hdr"])
         loss = self.crit(out, target, batch["ldr"])
         l1 = (out.detach() - target).abs().mean()
-        return loss, {"loss": float(loss.detach()), "l1": float(l1)}
+        logs = {"l1": float(l1)}
+        w_mu = float(self.loss_cfg.get("mu_weight", 0.0))
+        if w_mu > 0:
+            from hdrlift.losses.basic import mu_loss
+
+            kind_mu = str(self.loss_cfg.get("mu_kind", "l1"))
+            mu = mu_loss(self.model.inner_to_hdr(out), batch["hdr"], kind_mu)
+            loss = loss + w_mu * mu
+            logs[f"mu_{kind_mu}"] = float(mu.detach())
+        return loss, {"loss": float(loss.detach()), **logs}

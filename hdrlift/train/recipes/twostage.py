@@ -28,7 +28,8 @@ class TwoStageRecipe(Recipe):
         self.w_msssim = float(lc.get("w_msssim", 1.0))
         self.w_gan = float(lc.get("w_gan", 1e-3))
         self.w_de = float(lc.get("w_de", 1.0))
-        self.w_mu = float(lc.get("mu_weight", 0.0))  # 0 = paper; > 0 adds mu-law L1 to stage II
+        self.w_mu = float(lc.get("mu_weight", 0.0))  # 0 = paper; > 0 adds a mu-law term to stage II
+        self.mu_kind = str(lc.get("mu_kind", "l1"))  # l1 | psnr (hdrlift.losses.basic.mu_loss)
         self.msssim_variant = str(lc.get("msssim_variant", "standard"))
         self.gan = GANLoss(label_mode=str(lc.get("labels", "hard")))
         self.disc = TwoStageDiscriminator(base_channels=int(lc.get("d_width", 64))).to(self.device)
@@ -66,10 +67,10 @@ class TwoStageRecipe(Recipe):
         loss2 = l1_2 + self.w_de * de
         mu = s2.new_zeros(())
         if self.w_mu > 0:
-            from hdrlift.losses.basic import mu_l1_loss
+            from hdrlift.losses.basic import mu_loss
             from hdrlift.ops.transfer import gamma_decode
 
-            mu = mu_l1_loss(gamma_decode(s2.clamp(min=0.0), NTIRE_GAMMA), batch["hdr"])
+            mu = mu_loss(gamma_decode(s2.clamp(min=0.0), NTIRE_GAMMA), batch["hdr"], self.mu_kind)
             loss2 = loss2 + self.w_mu * mu
         self._cache = {"s1": s1.detach(), "gt8": gt8, "ldr": ldr}
         logs = {"loss": float(loss1.detach() + loss2.detach()), "l1_s1": float(l1_1.detach()),
