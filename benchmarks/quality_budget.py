@@ -1,7 +1,7 @@
 """Where the PSNR-mu of an 8-bit input goes: oracle experiments on the benchmark pairs.
 
     python benchmarks/quality_budget.py [--data ../shared/data/hdr] [--split configs/splits/hdr_val.txt]
-        [--models duhdr.polyhaven]
+        [--models duhdr.polyhaven] [--networks hdrunet.polyhaven,linear]
 
 Makes the pairs of BENCHMARKS.md section 2 (`hdrlift degrade ... --seed 0 --exposures=-1,0,1.5
 --max-side 512`, same camera parameters) and scores, in PSNR-mu against the reference:
@@ -12,7 +12,9 @@ Makes the pairs of BENCHMARKS.md section 2 (`hdrlift degrade ... --seed 0 --expo
   perfect CRF estimate gives, without and with perfect denoising; clipped pixels stay at 1);
 * for each DuHDR weight given: its Dnet output decoded with sRGB and with the true curve (what its
   denoising gives), and the mu-law L1 between INnet's inverse curve and the true one, next to the same
-  error of a constant sRGB guess (what its CRF estimate gives).
+  error of a constant sRGB guess (what its CRF estimate gives);
+* for each network given with ``--networks`` (any method name or weight): its PSNR-mu on the input and
+  on the same capture simulated without noise (does it reconstruct a clean photo as well as a noisy one?).
 
 Prints one table (means over the pairs) and a JSON line.
 """
@@ -36,6 +38,7 @@ def main() -> None:
     ap.add_argument("--exposures", default="-1,0,1.5")
     ap.add_argument("--max-side", type=int, default=512)
     ap.add_argument("--models", default="", help="comma-separated DuHDR weights to analyse")
+    ap.add_argument("--networks", default="", help="comma-separated methods / weights to score on clean captures")
     args = ap.parse_args()
 
     from hdrlift.checkpoint import load_model
@@ -43,6 +46,7 @@ def main() -> None:
     from hdrlift.data.synth import capture_pairs
     from hdrlift.degrade.camera import crf_curve, simulate
     from hdrlift.degrade.crf import crf_table, invert_curve_numpy
+    from hdrlift.inference.api import reconstruct
     from hdrlift.losses.duhdr import loss_curve
     from hdrlift.metrics.ntire import psnr_mu
     from hdrlift.ops.transfer import srgb_to_linear
@@ -79,6 +83,11 @@ def main() -> None:
         add("true inverse curve on the noise-free encoded image", psnr_mu(p.hdr, np.interp(clean, grid, inv)))
         true_t = torch.from_numpy(inv).float()[None]
         add("curve error (mu-law L1) of a constant sRGB guess", loss_curve(srgb_inv, true_t).item())
+        clean_capture = simulate(src, dataclasses.replace(p.params, **variants["no noise"])).ldr
+        for name in filter(None, args.networks.split(",")):
+            add(f"{name} on the input", psnr_mu(p.hdr, np.asarray(reconstruct(p.ldr, method=name))))
+            out_clean = np.asarray(reconstruct(clean_capture, method=name))
+            add(f"{name} on the capture without noise", psnr_mu(p.hdr, out_clean))
         x = torch.from_numpy(p.ldr).permute(2, 0, 1)[None]
         for name, m in models.items():
             with torch.no_grad():
