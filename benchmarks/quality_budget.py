@@ -13,6 +13,9 @@ Makes the pairs of BENCHMARKS.md section 2 (`hdrlift degrade ... --seed 0 --expo
 * for each DuHDR weight given: its Dnet output decoded with sRGB and with the true curve (what its
   denoising gives), and the mu-law L1 between INnet's inverse curve and the true one, next to the same
   error of a constant sRGB guess (what its CRF estimate gives);
+* the clipped-region error (``clipped_rmse``, stops) of plain linearisation, of linearisation with the
+  clipped pixels multiplied by 2 or 4, and of an oracle that knows each image's best single gain for its
+  clipped pixels (the spread of the true log2 luminance there: what no global highlight boost beats);
 * for each network given with ``--networks`` (any method name or weight): its PSNR-mu on the input and
   on the same capture simulated without noise (does it reconstruct a clean photo as well as a noisy one?).
 
@@ -48,6 +51,8 @@ def main() -> None:
     from hdrlift.degrade.crf import crf_table, invert_curve_numpy
     from hdrlift.inference.api import reconstruct
     from hdrlift.losses.duhdr import loss_curve
+    from hdrlift.metrics import clipped_log_rmse
+    from hdrlift.metrics.clipped import clipped_mask
     from hdrlift.metrics.ntire import psnr_mu
     from hdrlift.ops.transfer import srgb_to_linear
 
@@ -83,6 +88,17 @@ def main() -> None:
         add("true inverse curve on the noise-free encoded image", psnr_mu(p.hdr, np.interp(clean, grid, inv)))
         true_t = torch.from_numpy(inv).float()[None]
         add("curve error (mu-law L1) of a constant sRGB guess", loss_curve(srgb_inv, true_t).item())
+        lin = srgb_decode(p.ldr)
+        mask = clipped_mask(p.ldr, 0.99)
+        if mask.any():
+            for k in (1.0, 2.0, 4.0):
+                boosted = lin.copy()
+                boosted[mask] *= k
+                err = clipped_log_rmse(p.hdr, boosted, p.ldr)
+                add(f"clipped error (stops): linearisation, clipped pixels x{k:g}", err)
+            w = np.array([0.2126, 0.7152, 0.0722], np.float32)
+            ratio = np.log2(np.maximum(p.hdr[mask] @ w, 1e-6)) - np.log2(np.maximum(lin[mask] @ w, 1e-6))
+            add("clipped error (stops): oracle best gain per image", float(ratio.std()))
         clean_capture = simulate(src, dataclasses.replace(p.params, **variants["no noise"])).ldr
         for name in filter(None, args.networks.split(",")):
             add(f"{name} on the input", psnr_mu(p.hdr, np.asarray(reconstruct(p.ldr, method=name))))
@@ -100,7 +116,7 @@ def main() -> None:
     width = max(len(k) for k in summary)
     print(f"{len(pairs)} pairs ({args.split}, seed {args.seed}, exposures {args.exposures}, max side {args.max_side})")
     for k, v in summary.items():
-        unit = "" if "curve error" in k else " dB"
+        unit = "" if "curve error" in k or "stops" in k else " dB"
         print(f"{k:<{width}}  {v:.4f}{unit}" if not unit else f"{k:<{width}}  {v:.2f}{unit}")
     print(json.dumps({"pairs": len(pairs), "summary": summary}))
 
