@@ -134,3 +134,35 @@ def load_model(name_or_path: str | os.PathLike, map_location: str | torch.device
     model.eval()
     model.checkpoint_config = config  # type: ignore[attr-defined]
     return model
+
+
+def average_checkpoints(checkpoints: list[str | os.PathLike], directory: str | os.PathLike) -> Path:
+    """Write the mean of several checkpoints' weights (same architecture and hyper-parameters) as a new
+    checkpoint directory (weight averaging along one run: smooths the step-to-step swings of a short,
+    noisy training). Floating-point tensors are averaged in float64; integer buffers and the config's
+    ``meta`` come from the last checkpoint, whose meta gains ``averaged_from`` (the directory names).
+
+    Raises :class:`ModelError` for fewer than two checkpoints or differing architectures / tensors.
+    Returns the directory path.
+    """
+    if len(checkpoints) < 2:
+        raise ModelError(f"averaging needs at least two checkpoints, got {len(checkpoints)}")
+    models = [load_model(c) for c in checkpoints]
+    first = models[0].checkpoint_config  # type: ignore[attr-defined]
+    for c, m in zip(checkpoints, models):
+        cfg = m.checkpoint_config  # type: ignore[attr-defined]
+        if (cfg["arch"], cfg["hparams"]) != (first["arch"], first["hparams"]):
+            raise ModelError(f"{c}: architecture {cfg['arch']} {cfg['hparams']} differs from "
+                             f"{checkpoints[0]}: {first['arch']} {first['hparams']}")
+    states = [m.state_dict() for m in models]
+    avg: dict[str, torch.Tensor] = {}
+    for k, v in states[-1].items():
+        if v.is_floating_point():
+            avg[k] = (sum(s[k].double() for s in states) / len(states)).to(v.dtype)
+        else:
+            avg[k] = v
+    last = models[-1]
+    last.load_state_dict(avg)
+    meta = dict(last.checkpoint_config.get("meta", {}))  # type: ignore[attr-defined]
+    meta["averaged_from"] = [Path(c).name for c in checkpoints]
+    return save_model(last, directory, meta=meta)

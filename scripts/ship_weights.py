@@ -4,7 +4,8 @@
 
 ``--checkpoint best`` (default) takes the run's best in-training validation checkpoint, ``last`` its
 last one (preferable when the validation set is small and noisy: no selection on it), ``step-0004000``
-that checkpoint directory (e.g. picked on a second, larger evaluation set).
+that checkpoint directory (e.g. picked on a second, larger evaluation set), or any checkpoint directory
+path (e.g. one written by ``scripts/average_checkpoints.py``).
 
 Writes ``hdrlift/weights/<name>/model.safetensors`` + ``config.json`` (with the run's meta: steps, wall
 time, validation metrics) and ``golden.json`` (the output on a fixed procedural input, checked by
@@ -59,17 +60,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--name", required=True, help="arch.tag, e.g. hdrunet.polyhaven")
     ap.add_argument("--default", action="store_true")
     ap.add_argument("--checkpoint", default="best",
-                    help="best | last | step-NNNNNNN (a checkpoint directory of the run, e.g. picked on a second set)")
+                    help="best | last | step-NNNNNNN (a checkpoint directory of the run, e.g. picked on a second set)"
+                         " | a checkpoint directory path")
     ap.add_argument("--machine", default=f"{platform.machine()} {platform.processor() or ''} 2 cores".strip())
     args = ap.parse_args(argv)
     if args.checkpoint == "last":
         ptr = args.run / "last.json"
         ck = args.run / json.loads(ptr.read_text())["dir"] if ptr.is_file() else None
+    elif Path(args.checkpoint).is_dir():
+        ck = Path(args.checkpoint)
     elif args.checkpoint.startswith("step-"):
         ck = args.run / "checkpoints" / args.checkpoint
         ck = ck if ck.is_dir() else None
     elif args.checkpoint != "best":
-        print(f"--checkpoint: expected best, last or step-N, got {args.checkpoint!r}", file=sys.stderr)
+        print(f"--checkpoint: expected best, last, step-N or a directory, got {args.checkpoint!r}", file=sys.stderr)
         return 2
     else:
         ck = _run_dir_checkpoint(args.run)
