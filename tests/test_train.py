@@ -91,7 +91,8 @@ def test_init_starts_from_another_runs_weights_and_mu_loss_trains(hdr_dir: Path,
         train(config_from_dict(bad), progress=False)
 
 
-@pytest.mark.parametrize("method,model", [("hdrunet", "hdrunet_tiny"), ("uhd_bilateral", "uhd_bilateral_tiny")])
+@pytest.mark.parametrize("method,model", [("hdrunet", "hdrunet_tiny"), ("uhd_bilateral", "uhd_bilateral_tiny"),
+                                          ("twostage", "twostage_tiny")])
 def test_mu_kind_psnr_trains(hdr_dir: Path, tmp_path: Path, method: str, model: str) -> None:
     from hdrlift.errors import ConfigError
 

@@ -110,7 +110,7 @@ def _check(cfg: TrainConfig) -> None:
         raise ConfigError("data.batch must be >= 1 and data.patch >= 8")
     if cfg.data.on_bad not in ("skip", "error"):
         raise ConfigError(f"data.on_bad must be 'skip' or 'error', got {cfg.data.on_bad!r}")
-    mu_kind = cfg.loss.get("mu_kind", "l1") if isinstance(cfg.loss, dict) else "l1"
+    mu_kind = cfg.loss.get("mu_kind", "l1")
     if mu_kind not in ("l1", "psnr"):
         raise ConfigError(f"loss.mu_kind must be 'l1' or 'psnr', got {mu_kind!r}")
 

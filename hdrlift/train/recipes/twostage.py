@@ -75,7 +75,7 @@ class TwoStageRecipe(Recipe):
         self._cache = {"s1": s1.detach(), "gt8": gt8, "ldr": ldr}
         logs = {"loss": float(loss1.detach() + loss2.detach()), "l1_s1": float(l1_1.detach()),
                 "msssim": float(ms.detach()), "adv": float(adv.detach()), "l1_s2": float(l1_2.detach()),
-                "de2000": float(de.detach()), "mu_l1": float(mu.detach())}
+                "de2000": float(de.detach()), f"mu_{self.mu_kind}": float(mu.detach())}
         return loss1 + loss2, logs
 
     def disc_loss(self, batch: dict[str, torch.Tensor], step: int) -> tuple[torch.Tensor, dict[str, float]]:
