@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -95,4 +96,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from hdrlift.errors import HdrliftError
+
+    try:
+        main()
+    except HdrliftError as e:  # bad path or data: one line, no traceback
+        sys.exit(f"error: {e}")

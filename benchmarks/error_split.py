@@ -6,13 +6,15 @@ For each pair (every ``--every``-th of the manifest, at most ``--limit``) and ea
 weight), in the NTIRE tone-mapped domain (``T(x) = log(1 + 5000 tanh(x / n)) / log(5001)``, n = 99th
 percentile of the reference): the RMS of the error's 15x15 box-filtered part ("smooth": tone and exposure
 errors), the RMS of the rest ("detail": noise, blur, texture) and the mean error ("bias": > 0 = brighter
-than the reference). Prints one line per pair and method and the means.
+than the reference). Prints one line per pair and method and the means. PAIRS_DIR: an NTIRE-layout
+folder from `hdrlift degrade`.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -27,15 +29,20 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=10)
     args = ap.parse_args()
     from hdrlift import io
+    from hdrlift.data.ntire import ntire_records
     from hdrlift.inference.api import reconstruct
+    from hdrlift.inference.evaluate import read_reference
     from hdrlift.metrics.ntire import ntire_mu_norm, ntire_mu_tonemap, psnr_mu
 
-    rows = list(csv.DictReader(open(args.pairs / "manifest.csv", newline="")))[:: args.every][: args.limit]
+    records = ntire_records(args.pairs)[:: args.every][: args.limit]
+    manifest = {}  # id -> capture name (e.g. CandleGlass_ev-1.0), from hdrlift degrade's manifest.csv
+    if (args.pairs / "manifest.csv").is_file():
+        with open(args.pairs / "manifest.csv", newline="") as f:
+            manifest = {r["id"]: r["name"] for r in csv.DictReader(f)}
     sums: dict[str, list[np.ndarray]] = {m: [] for m in args.methods}
-    for row in rows:
-        ldr = io.read_image(args.pairs / f"{row['id']}_medium.png").astype(np.float32)
-        ldr = ldr / 255.0 if ldr.max() > 1.5 else ldr
-        ref = np.clip(io.read_ntire(args.pairs / f"{row['id']}_gt.png"), 0, None) ** 2.24
+    for rec in records:
+        ldr = io.read_image(rec.ldr)  # sRGB-encoded, [0, 1]
+        ref = read_reference(rec.target)
         n = ntire_mu_norm(ref)
         for m in args.methods:
             out = np.asarray(reconstruct(ldr, method=m))
@@ -44,7 +51,7 @@ def main() -> None:
             vals = np.array([psnr_mu(ref, out), np.sqrt((smooth**2).mean()), np.sqrt(((err - smooth) ** 2).mean()),
                              err.mean()])
             sums[m].append(vals)
-            print(f"{row['name'][:28]:<28} {m:<24} PSNR-mu {vals[0]:6.2f}  smooth {vals[1]:.4f}  "
+            print(f"{manifest.get(rec.name, rec.name)[:28]:<28} {m:<24} PSNR-mu {vals[0]:6.2f}  smooth {vals[1]:.4f}  "
                   f"detail {vals[2]:.4f}  bias {vals[3]:+.4f}")
     for m, v in sums.items():
         a = np.mean(v, axis=0)
@@ -53,4 +60,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from hdrlift.errors import HdrliftError
+
+    try:
+        main()
+    except HdrliftError as e:  # bad path or data: one line, no traceback
+        sys.exit(f"error: {e}")

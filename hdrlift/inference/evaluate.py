@@ -15,8 +15,11 @@ from hdrlift.errors import DataError
 HDR_EXTS = (".exr", ".hdr")
 
 
-def _read_ref(path: Path) -> np.ndarray:
-    """Reference as linear HDR: NTIRE png16 + alignratio (gamma 2.24) or EXR/HDR (linear)."""
+def read_reference(path: Path) -> np.ndarray:
+    """Reference as linear HDR: NTIRE png16 + alignratio (gamma 2.24) or EXR/HDR (linear).
+
+    Shape: returns (H, W, 3) float32, linear HDR >= 0.
+    """
     import hdrlift.io as io
 
     if path.suffix.lower() == ".png":
@@ -56,7 +59,7 @@ def iter_ntire_pairs(folder: Path, limit: int = 0) -> Iterator[tuple[str, np.nda
         if not gt.exists():
             raise DataError(f"{m}: matching {gt.name} not found")
         ldr = io.read_image(m)
-        ref = _read_ref(gt)
+        ref = read_reference(gt)
         if ldr.shape[:2] != ref.shape[:2]:
             raise DataError(f"{m}: size {ldr.shape[1]}x{ldr.shape[0]} differs from {gt.name}")
         yield pid, ldr[..., :3], ref
@@ -80,8 +83,8 @@ def score_folders(
     for k, pid in enumerate(common):
         if limit and k >= limit:
             break
-        r = _read_ref(refs[pid])
-        p = _read_ref(preds[pid]) if preds[pid].suffix.lower() == ".png" else io.read_image(preds[pid])
+        r = read_reference(refs[pid])
+        p = read_reference(preds[pid]) if preds[pid].suffix.lower() == ".png" else io.read_image(preds[pid])
         if r.shape != p.shape:
             raise DataError(f"{preds[pid]}: shape {p.shape} differs from reference {r.shape}")
         lfile = (ldr or ref) / f"{pid}_medium.png"
