@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
@@ -130,9 +131,10 @@ def test_evaluate_pred_ref_and_compare(tmp_path: Path, capsys) -> None:
         assert main(["predict", str(m), "-o", str(pred / (m.name.replace("_medium", ""))), "--format", "ntire",
                      "--method", "linear", "--no-preview"]) == 0
     capsys.readouterr()
-    assert main(["evaluate", "--pred", str(pred), "--ref", str(pairs), "--json"]) == 0
+    assert main(["evaluate", "--pred", str(pred), "--ref", str(pairs), "--json", "--group-by", "ev"]) == 0
     res = json.loads(capsys.readouterr().out)
     assert len(res["rows"]) == 2 and res["summary"]["pred"]["psnr_mu"] > 10
+    assert [(g["ev"], g["n"]) for g in res["groups"]["rows"]] == [("0.0", 1), ("1.0", 1)]
     assert main(["evaluate", "--data", str(pairs), "--method", "linear", "--method", "landis", "--json"]) == 0
     res2 = json.loads(capsys.readouterr().out)
     lin = res2["summary"]["linear"]["psnr_mu"]
@@ -144,6 +146,40 @@ def test_evaluate_pred_ref_and_compare(tmp_path: Path, capsys) -> None:
     res3 = json.loads(capsys.readouterr().out)
     assert set(res3["summary"]) == {"linear", "hdrunet.polyhaven@bf16"}  # operators stay float32
     assert res3["summary"]["linear"]["psnr_mu"] == lin
+
+
+def test_evaluate_group_by_manifest_field(tmp_path: Path, capsys) -> None:
+    from hdrlift.io import write_exr
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(2):
+        write_exr(src / f"s{i}.exr", make_hdr_scene(40, 56, seed=i), dtype="float")
+    pairs = tmp_path / "pairs"
+    assert main(["degrade", str(src), "-o", str(pairs), "--exposures=1,-1", "--layout", "ntire"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", "--data", str(pairs), "--method", "linear", "--method", "landis",
+                 "--metrics", "psnr_mu", "--group-by", "ev", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    g = res["groups"]
+    assert g["field"] == "ev"
+    # groups in numeric order, per method; each group's mean is the mean of its own rows
+    assert [(r["method"], r["ev"], r["n"]) for r in g["rows"]] == [
+        ("linear", "-1.0", 2), ("linear", "1.0", 2), ("landis", "-1.0", 2), ("landis", "1.0", 2)]
+    with open(pairs / "manifest.csv", newline="") as fh:
+        evs = {r["id"]: r["ev"] for r in csv.DictReader(fh)}
+    for grp in g["rows"]:
+        vals = [r["psnr_mu"] for r in res["rows"] if r["method"] == grp["method"] and evs[r["name"]] == grp["ev"]]
+        assert grp["psnr_mu"] == pytest.approx(float(np.mean(vals)))
+    assert main(["evaluate", "--data", str(pairs), "--method", "linear", "--group-by", "crf"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[4].split()[:2] == ["method", "crf"]  # the grouped table follows the summary
+    assert main(["evaluate", "--data", str(pairs), "--method", "linear", "--group-by", "nosuch"]) == 1
+    err = capsys.readouterr().err
+    assert "manifest.csv: no field 'nosuch'" in err and "jpeg_quality" in err and len(err.strip().splitlines()) == 1
+    (pairs / "manifest.csv").unlink()
+    assert main(["evaluate", "--data", str(pairs), "--method", "linear", "--group-by", "ev"]) == 1
+    assert "manifest.csv: not found" in capsys.readouterr().err
 
 
 def test_listing_commands(capsys) -> None:

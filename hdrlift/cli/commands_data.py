@@ -54,6 +54,9 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--csv", help="also write the per-image table to this CSV file")
     p.add_argument("--per-image", action="store_true", help="print per-image rows too")
+    p.add_argument("--group-by", metavar="FIELD",
+                   help="also report means per value of a manifest.csv field of --data/--ref "
+                   "(ev, crf, jpeg_quality, ...)")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("prep", help="data preparation (NTIRE pre-cropping as in HDRUNet)")
@@ -131,16 +134,27 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from hdrlift.inference.evaluate import (
         compare_methods,
         format_table,
+        group_summary,
+        manifest_field,
+        mean_metrics,
         score_folders,
     )
 
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    groups = None
+    if args.group_by:
+        folder = args.data or args.ref
+        if not folder:
+            raise HdrliftError("--group-by needs --data or --ref (a pairs folder with the manifest.csv of "
+                               "'hdrlift degrade')")
+        groups = manifest_field(Path(folder), args.group_by)
     if args.pred or args.ref:
         if not (args.pred and args.ref):
             raise HdrliftError("--pred and --ref must be given together")
         rows = score_folders(Path(args.pred), Path(args.ref), Path(args.ldr) if args.ldr else None, metrics,
                              limit=args.limit)
-        summary = {"pred": _mean_rows(rows, metrics, label=str(args.pred))}
+        summary = {"pred": mean_metrics(rows, metrics, str(args.pred))}
+        summary["pred"]["sec_per_image"] = None
     elif args.data or args.dataset:
         methods = list(args.method) + list(args.model)
         if not methods:
@@ -156,25 +170,21 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             w = csv.DictWriter(fh, fieldnames=keys)
             w.writeheader()
             w.writerows(rows)
+    grouped = group_summary(rows, groups, args.group_by, metrics) if groups is not None else None
     if args.json:
-        print(json.dumps({"summary": summary, "rows": rows}, indent=2, default=float))
+        doc: dict[str, Any] = {"summary": summary, "rows": rows}
+        if grouped is not None:
+            doc["groups"] = {"field": args.group_by, "rows": grouped}
+        print(json.dumps(doc, indent=2, default=float))
     else:
         if args.per_image:
             print(format_table(rows, ["method", "name", *metrics]))
             print()
         print(format_table(list(summary.values()), ["method", "n", *metrics, "sec_per_image"]))
+        if grouped is not None:
+            print()
+            print(format_table(grouped, ["method", args.group_by, "n", *metrics]))
     return 0
-
-
-def _mean_rows(rows: list[dict[str, Any]], metrics: list[str], label: str) -> dict[str, Any]:
-    import math
-
-    out: dict[str, Any] = {"method": label, "n": len(rows)}
-    for m in metrics:
-        vals = [r[m] for r in rows if r.get(m) is not None and math.isfinite(r[m])]
-        out[m] = sum(vals) / len(vals) if vals else None
-    out["sec_per_image"] = None
-    return out
 
 
 def cmd_prep(args: argparse.Namespace) -> int:

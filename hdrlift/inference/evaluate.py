@@ -140,13 +140,71 @@ def compare_methods(
             row.update(evaluate_pair(ref, out, ldr=ldr, metrics=metrics))
             mrows.append(row)
         rows += mrows
-        s: dict[str, Any] = {"method": label, "n": len(mrows)}
-        for k in metrics:
-            vals = [r[k] for r in mrows if r.get(k) is not None and math.isfinite(r[k])]
-            s[k] = float(np.mean(vals)) if vals else None
+        s = mean_metrics(mrows, metrics, label)
         s["sec_per_image"] = float(np.median(times)) if times else None
         summary[label] = s
     return rows, summary
+
+
+def mean_metrics(rows: list[dict[str, Any]], metrics: list[str], label: str) -> dict[str, Any]:
+    """``{"method": label, "n": len(rows), metric: mean over the rows' finite values (None if none)}``."""
+    out: dict[str, Any] = {"method": label, "n": len(rows)}
+    for k in metrics:
+        vals = [r[k] for r in rows if r.get(k) is not None and math.isfinite(r[k])]
+        out[k] = float(np.mean(vals)) if vals else None
+    return out
+
+
+def manifest_field(folder: Path, key: str) -> dict[str, str]:
+    """Pair id -> the value of ``key`` in the ``manifest.csv`` that ``hdrlift degrade`` wrote in ``folder``.
+
+    ``key`` is a manifest column (``ev``, ``source``, ...) or a key of its ``params`` JSON (``crf``,
+    ``jpeg_quality``, ``noise_model``, ...); values are returned as text (``"none"`` for null)."""
+    import csv
+    import json
+
+    man = Path(folder) / "manifest.csv"
+    if not man.is_file():
+        raise DataError(f"{man}: not found (grouping needs the manifest that 'hdrlift degrade' writes)")
+    out: dict[str, str] = {}
+    with open(man, newline="") as fh:
+        for rec in csv.DictReader(fh):
+            if key in rec and key != "params":
+                val: Any = rec[key]
+            else:
+                try:
+                    params = json.loads(rec.get("params") or "{}")
+                except ValueError as e:
+                    raise DataError(f"{man}: row {rec.get('id')}: params is not JSON ({e})") from None
+                if key not in params:
+                    cols = [c for c in rec if c != "params"]
+                    raise DataError(f"{man}: no field '{key}' (columns: {', '.join(cols)}; params: "
+                                    f"{', '.join(params)})")
+                val = params[key]
+            out[str(rec["id"])] = "none" if val is None else str(val)
+    return out
+
+
+def group_summary(
+    rows: list[dict[str, Any]], groups: dict[str, str], key: str, metrics: list[str]
+) -> list[dict[str, Any]]:
+    """Per (method, group value) means of ``metrics``; rows are matched to groups by their ``name``.
+
+    Groups are ordered numerically when every value is a number, else alphabetically."""
+
+    values = sorted({groups[r["name"]] for r in rows if r["name"] in groups})
+    try:
+        values.sort(key=float)
+    except ValueError:
+        pass
+    out = []
+    for m in dict.fromkeys(r["method"] for r in rows):
+        for v in values:
+            sel = [r for r in rows if r["method"] == m and groups.get(r["name"]) == v]
+            s = mean_metrics(sel, metrics, m)
+            s[key] = v
+            out.append(s)
+    return out
 
 
 def format_table(rows: list[dict[str, Any]], cols: list[str]) -> str:

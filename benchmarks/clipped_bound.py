@@ -1,0 +1,96 @@
+"""How low can the clipped-pixel error go? Oracle fits of the true log2 luminance inside clipped regions.
+
+    python benchmarks/clipped_bound.py PAIRS_DIR [--method linear --method twostage.polyhaven ...]
+
+The ``clipped_rmse`` metric is the RMSE of log2 luminance over the pixels whose LDR max channel is >= 0.99.
+For each NTIRE pair of PAIRS_DIR (``hdrlift degrade --layout ntire``) this script fits the *true*
+log2 luminance of those pixels with predictors that are given the answer, so each is a lower bound for
+any method that only predicts what the predictor can express:
+
+* ``oracle image constant``: one value per image (the true mean): the RMSE is the spread of the truth;
+* ``oracle region constant``: one value per connected clipped region (8-connected blob);
+* ``oracle image features``: least squares per image on features a method can see: log(1 + distance to
+  the region's edge) and its square, log region area, the LDR min and mean channel and min channel^2;
+* ``oracle region features``: the same least squares per clipped region (regions of <= 10 pixels: their mean).
+
+Each row is the mean over pairs with clipped pixels, like ``hdrlift evaluate``'s ``clipped_rmse``; methods
+given with ``--method`` are scored alongside (the real metric).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage
+
+ORACLES = ("oracle image constant", "oracle region constant", "oracle image features", "oracle region features")
+
+
+def _lstsq(f: np.ndarray, y: np.ndarray) -> np.ndarray:
+    coef, *_ = np.linalg.lstsq(f, y, rcond=None)
+    return f @ coef
+
+
+def oracle_rmses(ref_lin: np.ndarray, ldr: np.ndarray, threshold: float = 0.99) -> dict[str, float] | None:
+    """RMSE (stops) of each oracle on one pair; None when no pixel is clipped.
+
+    Shape:
+        ref_lin (H, W, 3) linear HDR, ldr (H, W, 3) sRGB-encoded LDR in [0, 1] -> {oracle: float}
+    """
+    from hdrlift.metrics.clipped import LOG_FLOOR, clipped_mask, luminance_hwc
+
+    mask = clipped_mask(ldr, threshold)
+    if not mask.any():
+        return None
+    y = np.log2(np.maximum(luminance_hwc(ref_lin)[mask], LOG_FLOOR))
+    lab, n = ndimage.label(mask, structure=np.ones((3, 3)))
+    blob = lab[mask]
+    dist = np.log1p(ndimage.distance_transform_edt(mask)[mask])
+    area = np.log(np.bincount(lab.ravel())[blob])
+    mn, me = ldr.min(-1)[mask], ldr.mean(-1)[mask]
+    feats = np.stack([np.ones_like(y), dist, dist**2, area, mn, me, mn**2], axis=1)
+    local = feats[:, [0, 1, 2, 4, 5, 6]]  # area is constant inside a region
+    pred = {k: np.empty_like(y) for k in ORACLES}
+    pred["oracle image constant"][:] = y.mean()
+    pred["oracle image features"] = _lstsq(feats, y)
+    for k in range(1, n + 1):
+        s = blob == k
+        pred["oracle region constant"][s] = y[s].mean()
+        pred["oracle region features"][s] = _lstsq(local[s], y[s]) if s.sum() > 10 else y[s].mean()
+    return {k: float(np.sqrt(np.mean((p - y) ** 2))) for k, p in pred.items()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("pairs", type=Path, help="NTIRE-layout pairs folder from hdrlift degrade")
+    ap.add_argument("--method", action="append", default=[], help="also score this method (repeatable)")
+    args = ap.parse_args()
+    from hdrlift.inference.api import reconstruct
+    from hdrlift.inference.evaluate import iter_ntire_pairs
+    from hdrlift.metrics.clipped import clipped_log_rmse
+
+    rows: dict[str, list[float]] = {k: [] for k in (*ORACLES, *args.method)}
+    for _pid, ldr, ref in iter_ntire_pairs(args.pairs):
+        o = oracle_rmses(ref, ldr)
+        if o is None:
+            continue
+        for k, v in o.items():
+            rows[k].append(v)
+        for m in args.method:
+            rows[m].append(clipped_log_rmse(ref, np.asarray(reconstruct(ldr, method=m)), ldr))
+    n = len(rows[ORACLES[0]])
+    print(f"clipped_rmse (stops), mean over {n} pairs with clipped pixels of {args.pairs}")
+    for k, v in rows.items():
+        print(f"  {k:<28} {np.mean(v):.3f}")
+
+
+if __name__ == "__main__":
+    from hdrlift.errors import HdrliftError
+
+    try:
+        main()
+    except HdrliftError as e:  # bad path or data: one line, no traceback
+        sys.exit(f"error: {e}")
