@@ -47,7 +47,9 @@ def run_meta(run: Path, step: int | None = None) -> dict:
     if step is not None:
         rows = [r for r in log if r["kind"] == "val" and r["step"] == step]
         val = {k: v for k, v in rows[-1].items() if k not in ("step", "kind", "time")} if rows else {}
-    return {"run_dir": run.name, "best_step": best["step"], "last_step": train[-1]["step"] if train else 0,
+    return {"run_dir": run.name, "best_step": best["step"],
+            "best_psnr_mu": best.get("meta", {}).get("best_psnr_mu"),  # the run's, not the shipped step's
+            "last_step": train[-1]["step"] if train else 0,
             "train_wall_hours_logged": round(wall / 3600, 2), "val": val}
 
 
@@ -83,6 +85,14 @@ def main(argv: list[str] | None = None) -> int:
     model = load_model(ck)
     meta = dict(model.checkpoint_config.get("meta", {}))
     meta.update(run_meta(args.run, int(meta["step"]) if "step" in meta else None))
+    if not meta["val"]:  # the run did not validate at this step: the same validation, run now
+        from hdrlift.data import build_val_pairs
+        from hdrlift.train.config import load_config
+        from hdrlift.train.trainer import validate
+
+        cfg = load_config(args.run / "config.yaml")
+        meta["val"] = validate(model, build_val_pairs(cfg), torch.device("cpu"))
+        meta["val_note"] = "the run's in-training validation, computed when shipping"
     meta["machine"] = args.machine
     meta["recipe"] = f"configs/train/{args.run.name}.yaml"
     meta["shipped_checkpoint"] = f"{args.checkpoint} ({ck.name})"
