@@ -68,6 +68,7 @@ def main() -> None:
     ap.add_argument("pairs", type=Path, help="NTIRE-layout pairs folder from hdrlift degrade")
     ap.add_argument("--method", action="append", default=[], help="also score this method (repeatable)")
     args = ap.parse_args()
+    from hdrlift.errors import DataError
     from hdrlift.inference.api import reconstruct
     from hdrlift.inference.evaluate import iter_ntire_pairs
     from hdrlift.metrics.clipped import clipped_log_rmse
@@ -82,6 +83,8 @@ def main() -> None:
         for m in args.method:
             rows[m].append(clipped_log_rmse(ref, np.asarray(reconstruct(ldr, method=m)), ldr))
     n = len(rows[ORACLES[0]])
+    if n == 0:
+        raise DataError(f"{args.pairs}: no pair has clipped pixels (LDR max channel >= 0.99)")
     print(f"clipped_rmse (stops), mean over {n} pairs with clipped pixels of {args.pairs}")
     for k, v in rows.items():
         print(f"  {k:<28} {np.mean(v):.3f}")

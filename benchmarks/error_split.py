@@ -13,7 +13,6 @@ folder from `hdrlift degrade`.
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from pathlib import Path
 
@@ -31,14 +30,12 @@ def main() -> None:
     from hdrlift import io
     from hdrlift.data.ntire import ntire_records
     from hdrlift.inference.api import reconstruct
-    from hdrlift.inference.evaluate import read_reference
+    from hdrlift.inference.evaluate import manifest_field, read_reference
     from hdrlift.metrics.ntire import ntire_mu_norm, ntire_mu_tonemap, psnr_mu
 
     records = ntire_records(args.pairs)[:: args.every][: args.limit]
-    manifest = {}  # id -> capture name (e.g. CandleGlass_ev-1.0), from hdrlift degrade's manifest.csv
-    if (args.pairs / "manifest.csv").is_file():
-        with open(args.pairs / "manifest.csv", newline="") as f:
-            manifest = {r["id"]: r["name"] for r in csv.DictReader(f)}
+    # id -> capture name (e.g. CandleGlass_ev-1.0), from hdrlift degrade's manifest.csv when there is one
+    manifest = manifest_field(args.pairs, "name") if (args.pairs / "manifest.csv").is_file() else {}
     sums: dict[str, list[np.ndarray]] = {m: [] for m in args.methods}
     for rec in records:
         ldr = io.read_image(rec.ldr)  # sRGB-encoded, [0, 1]

@@ -263,3 +263,33 @@ def test_torchvision_gaussian_blur_shim():
     assert float(y.sum()) == pytest.approx(1.0, abs=1e-5)
     with pytest.raises(HdrliftError):
         perceptual._MLPShim()
+
+
+def test_clipped_bound_oracles_on_known_regions() -> None:
+    """benchmarks/clipped_bound.py: each oracle is exact where the truth has its form, not elsewhere."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from clipped_bound import oracle_rmses
+    from scipy import ndimage
+
+    ldr = np.full((40, 60, 3), 0.4, np.float32)
+    ldr[5:15, 5:15] = 1.0  # two clipped regions
+    ldr[20:35, 30:55] = 1.0
+    assert oracle_rmses(np.ones_like(ldr), np.full_like(ldr, 0.5)) is None  # nothing clipped
+    ref = np.ones_like(ldr)
+    ref[5:15, 5:15] = 4.0  # a different constant per region: 2 and 4 stops (luminance of grey = its value)
+    ref[20:35, 30:55] = 16.0
+    o = oracle_rmses(ref, ldr)
+    assert o["oracle region constant"] == pytest.approx(0, abs=1e-5)
+    p = 100 / (100 + 375)  # share of the 2-stop region: the spread of a two-valued truth 2 stops apart
+    assert o["oracle image constant"] == pytest.approx(2 * np.sqrt(p * (1 - p)), rel=1e-4)
+    # truth = a + b log(1 + distance to the edge) inside one region: the per-region feature fit is exact
+    mask = ldr.max(-1) >= 0.99
+    dist = ndimage.distance_transform_edt(mask)
+    lum = np.where(mask, 2.0 ** (1 + 1.5 * np.log1p(dist)), 1.0)
+    ref2 = np.repeat(lum[..., None], 3, axis=2).astype(np.float32)
+    o2 = oracle_rmses(ref2, ldr)
+    assert o2["oracle region features"] == pytest.approx(0, abs=1e-4)
+    assert o2["oracle region constant"] > 0.3

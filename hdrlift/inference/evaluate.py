@@ -165,7 +165,7 @@ def manifest_field(folder: Path, key: str) -> dict[str, str]:
 
     man = Path(folder) / "manifest.csv"
     if not man.is_file():
-        raise DataError(f"{man}: not found (grouping needs the manifest that 'hdrlift degrade' writes)")
+        raise DataError(f"{man}: not found (the pair list with capture parameters that 'hdrlift degrade' writes)")
     out: dict[str, str] = {}
     with open(man, newline="") as fh:
         for rec in csv.DictReader(fh):
