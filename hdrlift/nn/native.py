@@ -3,10 +3,24 @@
 Used where PyTorch's one-operator-at-a-time execution is bound by memory traffic on tiny channel counts
 (the full-resolution part of uhd_bilateral: 8-16 channels per pixel, ~40 operators per tile). The
 sources live in ``hdrlift/nn/csrc``; a shared library is built once per machine (``cc -O3
--march=native -fopenmp``, about a second) into ``$HDRLIFT_CACHE`` (default ``~/.cache/hdrlift``),
-named by a hash of the source, the flags, the compiler and the CPU, and reused afterwards. Without a
-compiler, on a build or load error, or with ``HDRLIFT_NATIVE=0``, callers fall back to their torch
-kernels (same results up to float rounding). Nothing is downloaded.
+-march=native -fopenmp``, about a second) into ``$HDRLIFT_CACHE/native`` (default
+``~/.cache/hdrlift/native``), named by a hash of the source, the flags, the compiler, the CPU and the
+hdrlift version, and reused afterwards. Without a compiler, on a build or load error, or with
+``HDRLIFT_NATIVE=0``, callers fall back to their torch kernels (same results up to float rounding).
+Nothing is downloaded.
+
+Trust: loading a library runs its code, so a cached file is loaded only when
+
+* the folder ``native/`` is owned by this user with mode 0700 (created so; a folder of another user,
+  or one whose parent others can rewrite, is never used: one warning, torch kernels; a folder of this
+  user that was open to others is made private and everything in it rebuilt),
+* the library and its build record ``<name>-<key>.json`` are regular files of this user, not writable
+  by others, the library is not empty, and
+* the SHA-256 of the library equals the one recorded when this hdrlift version built it (checked on the
+  open descriptor that is then loaded, so the file cannot be swapped in between).
+
+Anything else (a planted or foreign library, a 0-byte or truncated file, a record of another
+version) is rebuilt in place, with one warning.
 """
 
 from __future__ import annotations
@@ -14,16 +28,21 @@ from __future__ import annotations
 import ctypes
 import functools
 import hashlib
+import hmac
+import json
 import logging
 import os
 import platform
 import shutil
+import stat
 import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from hdrlift._version import __version__
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +59,18 @@ def enabled() -> bool:
 
 
 def cache_dir() -> Path:
-    """Where built libraries are kept: ``$HDRLIFT_CACHE``, else ``$XDG_CACHE_HOME/hdrlift`` or ``~/.cache/hdrlift``."""
+    """Where built libraries are kept: ``$HDRLIFT_CACHE``, else ``$XDG_CACHE_HOME/hdrlift`` or ``~/.cache/hdrlift``.
+
+    The libraries themselves live in the private sub-folder ``native/`` (see :func:`native_dir`).
+    """
     root = os.environ.get("HDRLIFT_CACHE") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "hdrlift")
     return Path(root)
+
+
+def native_dir(cache: Path | None = None) -> Path:
+    """The private (0700, owned by this user) folder of the built libraries and their build records."""
+    return (cache if cache is not None else cache_dir()) / "native"
 
 
 def _cpu_id() -> str:
@@ -57,34 +84,168 @@ def _cpu_id() -> str:
     return platform.processor()
 
 
+class _Untrusted(Exception):
+    """A cache entry that must not be loaded (the message says why)."""
+
+
+def _private_dir(d: Path) -> bool:
+    """Create ``d`` (0700) or check it: owned by this user, no group/other access, parent not open to others.
+
+    Returns ``True`` when ``d`` had to be tightened (it was owned by us but open to others: everything in it
+    is then rebuilt). Raises :class:`_Untrusted` when it belongs to someone else or its parent can be
+    rewritten by others (such a folder is never used).
+    """
+    parent = d.parent
+    parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    pst = os.stat(parent)
+    if pst.st_uid not in (os.getuid(), 0) or (pst.st_mode & 0o022 and not pst.st_mode & stat.S_ISVTX):
+        raise _Untrusted(f"{parent} can be changed by other users (owner uid {pst.st_uid}, "
+                         f"mode {stat.S_IMODE(pst.st_mode):o})")
+    try:
+        os.mkdir(d, 0o700)
+        return False
+    except FileExistsError:
+        pass
+    st = os.lstat(d)
+    if not stat.S_ISDIR(st.st_mode):
+        raise _Untrusted(f"{d} is not a directory")
+    if st.st_uid != os.getuid():
+        raise _Untrusted(f"{d} belongs to uid {st.st_uid}, not to this user ({os.getuid()})")
+    if stat.S_IMODE(st.st_mode) & 0o077:
+        os.chmod(d, 0o700)
+        log.warning("native kernels: %s was open to other users (mode %o); made it private, rebuilding "
+                    "its libraries", d, stat.S_IMODE(st.st_mode))
+        return True
+    return False
+
+
+def _sha256_fd(fd: int) -> str:
+    h = hashlib.sha256()
+    os.lseek(fd, 0, os.SEEK_SET)
+    while chunk := os.read(fd, 1 << 20):
+        h.update(chunk)
+    return h.hexdigest()
+
+
+def _read_record(rec: Path, key: str) -> dict[str, Any]:
+    """The build record of a cached library (written by :func:`_build`), checked for this version and key."""
+    try:
+        st = os.lstat(rec)
+    except FileNotFoundError:
+        raise _Untrusted(f"{rec.name} is missing (the library was not built by this hdrlift)") from None
+    if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or stat.S_IMODE(st.st_mode) & 0o022:
+        raise _Untrusted(f"{rec} is not a private regular file of this user")
+    try:
+        data = json.loads(rec.read_text())
+    except (OSError, ValueError) as exc:
+        raise _Untrusted(f"{rec} is unreadable ({exc})") from None
+    if not isinstance(data, dict) or data.get("hdrlift") != __version__ or data.get("key") != key \
+            or not isinstance(data.get("sha256"), str):
+        raise _Untrusted(f"{rec} was written by another hdrlift version or for another build")
+    return data
+
+
+def _open_trusted(lib: Path, key: str) -> int:
+    """Open the cached library and check it against its build record; returns the open descriptor.
+
+    The hash is computed on the descriptor that is then loaded (``/proc/self/fd/N``), so the file
+    cannot be swapped between the check and the load.
+    """
+    rec = lib.with_suffix(".json")
+    record = _read_record(rec, key)
+    fd = os.open(lib, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or stat.S_IMODE(st.st_mode) & 0o022:
+            raise _Untrusted(f"{lib} is not a private regular file of this user")
+        if st.st_size == 0:
+            raise _Untrusted(f"{lib} is empty")
+        digest = _sha256_fd(fd)
+        if not hmac.compare_digest(digest, record["sha256"]):
+            raise _Untrusted(f"{lib} does not match its build record (sha256 {digest[:12]}..., "
+                             f"recorded {record['sha256'][:12]}...)")
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _build(cc: str, src: Path, lib: Path, key: str) -> None:
+    """Compile ``src`` into ``lib`` (atomically) and write its build record (hash of the built file)."""
+    with tempfile.TemporaryDirectory(dir=lib.parent) as tmp:
+        tmp_lib = Path(tmp) / lib.name
+        res = subprocess.run([cc, *_FLAGS, "-o", str(tmp_lib), str(src), "-lm"],
+                             capture_output=True, text=True, timeout=120)
+        if res.returncode != 0:
+            raise subprocess.SubprocessError((res.stderr.strip().splitlines() or ["cc failed"])[-1])
+        os.chmod(tmp_lib, 0o700)
+        with open(tmp_lib, "rb") as f:
+            digest = _sha256_fd(f.fileno())
+        tmp_rec = Path(tmp) / "record.json"
+        tmp_rec.write_text(json.dumps({"hdrlift": __version__, "key": key, "sha256": digest,
+                                       "source": src.name, "compiler": cc}) + "\n")
+        os.chmod(tmp_rec, 0o600)
+        # record first: a library without a matching record is never loaded, a record without its
+        # library is rebuilt; concurrent builders of the same key produce the same record
+        os.replace(tmp_rec, lib.with_suffix(".json"))
+        os.replace(tmp_lib, lib)
+
+
+def library_path(name: str, cache: Path, cc: str) -> tuple[Path, str]:
+    """Path of the cached library of ``csrc/<name>.c`` built with compiler ``cc``, and its build key."""
+    text = (_SRC / f"{name}.c").read_bytes()
+    key = hashlib.sha256(text + " ".join(_FLAGS).encode() + _cpu_id().encode() + cc.encode()
+                         + __version__.encode()).hexdigest()[:16]
+    return native_dir(cache) / f"{name}-{key}.so", key
+
+
+def compiler() -> str | None:
+    """The C compiler used for the native kernels (``$CC``, else ``cc`` or ``gcc`` on the PATH)."""
+    return os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+
+
 @functools.cache
 def _load_cached(name: str, cache: str) -> ctypes.CDLL | None:
-    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    cc = compiler()
     if cc is None:
         log.info("native kernels: no C compiler found, using the torch kernels")
         return None
     src = _SRC / f"{name}.c"
-    text = src.read_bytes()
-    key = hashlib.sha256(text + " ".join(_FLAGS).encode() + _cpu_id().encode() + cc.encode()).hexdigest()[:16]
-    lib = Path(cache) / f"{name}-{key}.so"
-    if not lib.is_file():
+    lib, key = library_path(name, Path(cache), cc)
+    folder = lib.parent
+    try:
+        loosened = _private_dir(folder)
+    except _Untrusted as exc:
+        log.warning("native kernels: not using the cache (%s); using the torch kernels", exc)
+        return None
+    except OSError as exc:
+        log.info("native kernels: cache %s unusable (%s), using the torch kernels", folder, exc)
+        return None
+    fd = None
+    if not loosened:
         try:
-            lib.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryDirectory(dir=lib.parent) as tmp:
-                tmp_lib = Path(tmp) / lib.name
-                res = subprocess.run([cc, *_FLAGS, "-o", str(tmp_lib), str(src), "-lm"],
-                                     capture_output=True, text=True, timeout=120)
-                if res.returncode != 0:
-                    raise subprocess.SubprocessError((res.stderr.strip().splitlines() or ["cc failed"])[-1])
-                os.replace(tmp_lib, lib)  # atomic: concurrent builders never see a partial file
-        except (OSError, subprocess.SubprocessError) as exc:
+            fd = _open_trusted(lib, key)
+        except FileNotFoundError:
+            pass
+        except _Untrusted as exc:
+            if os.path.lexists(lib):
+                log.warning("native kernels: ignoring cached %s (%s); rebuilding it", lib.name, exc)
+        except OSError as exc:
+            log.warning("native kernels: ignoring cached %s (%s); rebuilding it", lib.name, exc)
+    if fd is None:
+        try:
+            _build(cc, src, lib, key)
+            fd = _open_trusted(lib, key)
+        except (OSError, subprocess.SubprocessError, _Untrusted) as exc:
             log.info("native kernels: building %s failed (%s), using the torch kernels", name, exc)
             return None
     try:
-        return ctypes.CDLL(str(lib))
+        return ctypes.CDLL(f"/proc/self/fd/{fd}")
     except OSError as exc:
         log.info("native kernels: loading %s failed (%s), using the torch kernels", lib, exc)
         return None
+    finally:
+        os.close(fd)
 
 
 def load(name: str) -> ctypes.CDLL | None:
