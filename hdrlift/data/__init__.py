@@ -29,7 +29,7 @@ def build_train_dataset(cfg: Any) -> Any:
     """Training dataset of a :class:`hdrlift.train.config.TrainConfig` (``cfg.data.kind``)."""
     d = cfg.data
     if d.kind == "hdr_folder":
-        aug = AugmentConfig(patch=d.patch, scale_min=d.scale_min)
+        aug = AugmentConfig(patch=d.patch, scale_min=d.scale_min, perspective=d.perspective)
         return HDRFolder(_files(d.root, d.train_split), aug=aug, camera=d.camera or None, seed=cfg.seed,
                          on_bad=d.on_bad, camera_targets=d.camera_targets)
     if d.camera_targets:
@@ -49,7 +49,7 @@ def build_val_pairs(cfg: Any) -> list[dict[str, Any]]:
             return []
         files = _files(d.val_root or d.root, d.val_split)
         pairs = make_validation_pairs(files, exposures=d.val_exposures, max_side=d.val_max_side,
-                                      camera=d.camera or None)
+                                      camera=(d.val_camera if d.val_camera is not None else d.camera) or None)
     else:
         from hdrlift.data.paired import build_paired_val
 

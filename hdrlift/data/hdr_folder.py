@@ -91,6 +91,10 @@ class AugmentConfig:
     flips: bool = True
     rot90: bool = True
     panorama_band: float = 0.6  # for ~2:1 images crop rows from the middle band of this height fraction
+    perspective: float = 0.0  # probability that a ~2:1 panorama yields a pinhole view instead of a flat crop
+    fov: tuple[float, float] = (45.0, 100.0)  # horizontal field of view of such a view, degrees
+    pitch: tuple[float, float] = (-30.0, 30.0)  # camera pitch, degrees
+    roll: float = 5.0  # camera roll drawn from U(-roll, roll), degrees
 
 
 @dataclass
@@ -98,6 +102,60 @@ class Sample:
     ldr: torch.Tensor
     hdr: torch.Tensor
     meta: dict[str, Any] = field(default_factory=dict)
+
+
+def is_panorama(shape: Sequence[int]) -> bool:
+    """Whether an (H, W, ...) image is an equirectangular 360x180 panorama (aspect about 2:1)."""
+    h, w = int(shape[0]), int(shape[1])
+    return 1.8 <= w / h <= 2.2
+
+
+def perspective_view(
+    pano: np.ndarray | torch.Tensor, size: int, yaw: float, pitch: float, roll: float, fov: float
+) -> torch.Tensor:
+    """Render a square pinhole-camera view of an equirectangular panorama (bilinear, wraps in yaw).
+
+    A 360 degree panorama holds many distinct photographs: every direction and field of view is
+    another framing with its own perspective, which flat crops of the equirectangular image (with
+    their bent lines) do not give.
+
+    Args:
+        pano: linear HDR panorama, (H, W, 3) numpy or (3, H, W) tensor, longitude across the width.
+        size: output side in pixels.
+        yaw, pitch, roll: camera orientation in degrees (yaw 0 = image centre, pitch > 0 looks up).
+        fov: horizontal (= vertical) field of view in degrees, in (0, 180).
+
+    Shape:
+        (H, W, 3) / (3, H, W) linear -> (3, size, size) linear float32
+    """
+    t = torch.as_tensor(pano)
+    if t.ndim != 3:
+        raise ValueError(f"perspective_view needs a 3-D image, got shape {tuple(t.shape)}")
+    if t.shape[0] != 3 and t.shape[-1] == 3:
+        t = t.permute(2, 0, 1)
+    t = t.float()
+    if not 0.0 < fov < 180.0:
+        raise ValueError(f"fov must lie in (0, 180) degrees, got {fov}")
+    f = 1.0 / np.tan(np.radians(fov) / 2.0)
+    v = torch.linspace(-1.0, 1.0, size, dtype=torch.float64)
+    yy, xx = torch.meshgrid(-v, v, indexing="ij")  # image up = +y
+    d = torch.stack([xx, yy, torch.full_like(xx, f)], dim=-1)  # camera looks down +z
+    d = d / d.norm(dim=-1, keepdim=True)
+    r, p, y = (float(np.radians(a)) for a in (roll, pitch, yaw))
+    rz = torch.tensor([[np.cos(r), -np.sin(r), 0], [np.sin(r), np.cos(r), 0], [0, 0, 1]], dtype=torch.float64)
+    rx = torch.tensor([[1, 0, 0], [0, np.cos(p), np.sin(p)], [0, -np.sin(p), np.cos(p)]], dtype=torch.float64)
+    ry = torch.tensor([[np.cos(y), 0, np.sin(y)], [0, 1, 0], [-np.sin(y), 0, np.cos(y)]], dtype=torch.float64)
+    d = d @ (ry @ rx @ rz).T
+    lon = torch.atan2(d[..., 0], d[..., 2])  # (-pi, pi], 0 = centre column
+    lat = torch.asin(d[..., 1].clamp(-1.0, 1.0))  # +pi/2 = top row
+    h, w = t.shape[-2:]
+    # pad one column on each side so bilinear sampling wraps around the seam
+    padded = torch.cat([t[..., -1:], t, t[..., :1]], dim=-1)
+    gx = (lon / np.pi) * (w / (w + 2))
+    gy = -(lat / (np.pi / 2))
+    grid = torch.stack([gx, gy], dim=-1).float()[None]
+    out = F.grid_sample(padded[None], grid, mode="bilinear", padding_mode="border", align_corners=False)[0]
+    return out.clamp(min=0.0).contiguous()
 
 
 def random_crop(
@@ -114,6 +172,19 @@ def random_crop(
 
     h, w = hdr.shape[:2]
     y0, y1 = 0, h
+    if aug.perspective > 0 and is_panorama(hdr.shape):
+        # always draw the view parameters so the stream of draws does not depend on the image kind
+        take, a, b, c_, e = (u() for _ in range(5))
+        if take < aug.perspective:
+            fov = aug.fov[0] + (aug.fov[1] - aug.fov[0]) * a
+            # render at up to 2x and downscale with antialiasing: the panorama is coarse (1k wide)
+            n = aug.patch
+            view = perspective_view(hdr, n, yaw=360.0 * b - 180.0,
+                                    pitch=aug.pitch[0] + (aug.pitch[1] - aug.pitch[0]) * c_,
+                                    roll=aug.roll * (2 * e - 1), fov=fov)
+            if aug.flips and u() < 0.5:
+                view = view.flip(-1)
+            return view
     if 1.8 <= w / h <= 2.2:  # equirectangular panorama: avoid the stretched poles
         band = int(round(h * aug.panorama_band))
         y0 = (h - band) // 2

@@ -118,6 +118,7 @@ class CameraParams:
         jpeg_quality: JPEG quality 1..100, or None for no compression.
         noise_seed: seed of the noise generator.
         crf_source: DoRF file for ``crf="table"``.
+        jpeg_subsampling: chroma subsampling of the JPEG step (``4:2:0``, ``4:2:2``, ``4:4:4``).
     """
 
     exposure: float = 1.0
@@ -131,6 +132,7 @@ class CameraParams:
     jpeg_quality: int | None = None
     noise_seed: int = 0
     crf_source: str | None = None
+    jpeg_subsampling: str = "4:2:0"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (lists for tuples) - log it to replay a training pair."""
@@ -177,6 +179,27 @@ def _dorf_curves(path: str) -> np.ndarray:
     out = resample_curves(grid, curves, 1024)
     out.setflags(write=False)
     return out
+
+
+def table_subset(n_curves: int, subset: str) -> np.ndarray:
+    """Indices of the curves of an ``n_curves``-curve table that ``subset`` draws from.
+
+    ``holdout`` = every index with ``i % 5 == 2`` (40 of the 201 DoRF curves), ``train`` = the others,
+    ``all`` = every curve. The rule is fixed so that validation on ``holdout`` stays unseen by any
+    weight trained on ``train``.
+
+    Shape:
+        -> (m,) int64, sorted
+    """
+    idx = np.arange(int(n_curves))
+    if subset == "all":
+        return idx
+    held = idx % 5 == 2
+    if subset == "holdout":
+        return idx[held]
+    if subset == "train":
+        return idx[~held]
+    raise ConfigError(f"unknown crf_table_subset {subset!r}; valid: all, train, holdout")
 
 
 @functools.lru_cache(maxsize=8)
@@ -274,7 +297,8 @@ def sample_params(
         crf_params = tuple(float(v) for v in z * cfg.basis_spread * _basis_coeff_std(cfg.basis_k))
     else:
         source = str(cfg.crf_table_path)
-        crf_params = (float(min(int(u[3] * len(_dorf_curves(source))), len(_dorf_curves(source)) - 1)),)
+        pool = table_subset(len(_dorf_curves(source)), cfg.crf_table_subset)
+        crf_params = (float(pool[min(int(u[3] * len(pool)), len(pool) - 1)]),)
 
     wb = (2.0 ** (cfg.wb_jitter * (2 * u[5] - 1)), 1.0, 2.0 ** (cfg.wb_jitter * (2 * u[6] - 1)))
     noisy = u[7] < cfg.noise_prob
@@ -296,6 +320,7 @@ def sample_params(
         jpeg_quality=quality,
         noise_seed=noise_seed,
         crf_source=source,
+        jpeg_subsampling=cfg.jpeg_subsampling,
     )
 
 
@@ -342,7 +367,7 @@ def simulate(hdr: torch.Tensor | np.ndarray, params: CameraParams, clean_encoded
         if params.bits != 8:
             raise ConfigError(f"JPEG needs bits=8, got bits={params.bits}")
         u8 = (ldr * 255.0).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
-        out = jpeg_roundtrip(u8[..., 0] if c == 1 else u8, params.jpeg_quality)
+        out = jpeg_roundtrip(u8[..., 0] if c == 1 else u8, params.jpeg_quality, params.jpeg_subsampling)
         if c == 1:
             out = out[..., None]
         ldr = torch.from_numpy(out).permute(2, 0, 1).to(x.device, torch.float32) / 255.0

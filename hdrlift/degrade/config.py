@@ -12,6 +12,10 @@ from hdrlift.errors import ConfigError
 #: CRF kinds the camera model can sample (``table`` needs ``crf_table_path``).
 CRF_KINDS = ("srgb", "gamma", "filmic", "basis", "table")
 AUTO_EXPOSURE_MODES = ("clip_fraction", "median", "none")
+#: subsets of the DoRF curves a ``table`` CRF draws from (see :func:`hdrlift.degrade.camera.table_subset`)
+CRF_TABLE_SUBSETS = ("all", "train", "holdout")
+#: JPEG chroma subsampling modes (Pillow's names)
+JPEG_SUBSAMPLING = ("4:2:0", "4:2:2", "4:4:4")
 NOISE_MODELS = ("relative", "poisson")
 
 
@@ -39,7 +43,10 @@ class CameraConfig:
       covers camera-like curves beyond the parametric ones; ``basis_spread`` 0.6 scales the
       coefficient spread so the mid-grey brightness matches real DoRF curves better - the family
       itself is deliberately wider than real cameras to make the basis general), ``table`` (a random curve from a
-      DoRF file at ``crf_table_path``; weight 0 unless the user has the file).
+      DoRF file at ``crf_table_path``; weight 0 unless the user has the file). ``crf_table_subset``
+      (``all``, ``train``, ``holdout``) restricts the table to a fixed, documented part of the curves:
+      curve i is held out when ``i % 5 == 2`` (40 of the 201 DoRF curves), so a weight trained on
+      ``train`` can be validated on cameras it never saw.
     * ``wb_jitter=0.1``: white-balance error, red and blue gains 2^U(-0.1, 0.1) (about +-7 %).
     * Noise as in SingleHDR / DuHDR synthesis: per-channel shot sigma ~ U(0, 0.08/6), read sigma ~
       U(0, 0.005), applied with probability ``noise_prob``. ``noise_model="relative"`` (the
@@ -47,7 +54,7 @@ class CameraConfig:
       read; ``"poisson"`` the Poisson-Gaussian std = sqrt(shot^2 * x + read^2) (both agree at the
       clipping level x = 1).
     * ``bits=8`` quantisation levels 2^bits; ``jpeg_prob=0.5`` with quality in [70, 100] (JPEG
-      needs bits = 8).
+      needs bits = 8); ``jpeg_subsampling`` the chroma subsampling (Pillow default 4:2:0).
     """
 
     auto_exposure: str = "clip_fraction"
@@ -61,6 +68,7 @@ class CameraConfig:
     basis_k: int = 11
     basis_spread: float = 0.6
     crf_table_path: str | None = None
+    crf_table_subset: str = "all"
     wb_jitter: float = 0.1
     noise_prob: float = 1.0
     noise_model: str = "relative"
@@ -69,6 +77,7 @@ class CameraConfig:
     bits: int = 8
     jpeg_prob: float = 0.5
     jpeg_quality: tuple[int, int] = (70, 100)
+    jpeg_subsampling: str = "4:2:0"
 
     def __post_init__(self) -> None:
         self.validate()
@@ -77,6 +86,10 @@ class CameraConfig:
         """Raise :class:`ConfigError` for invalid values."""
         if self.auto_exposure not in AUTO_EXPOSURE_MODES:
             raise ConfigError(f"auto_exposure must be one of {AUTO_EXPOSURE_MODES}, got {self.auto_exposure!r}")
+        if self.crf_table_subset not in CRF_TABLE_SUBSETS:
+            raise ConfigError(f"crf_table_subset must be one of {CRF_TABLE_SUBSETS}, got {self.crf_table_subset!r}")
+        if self.jpeg_subsampling not in JPEG_SUBSAMPLING:
+            raise ConfigError(f"jpeg_subsampling must be one of {JPEG_SUBSAMPLING}, got {self.jpeg_subsampling!r}")
         if self.noise_model not in NOISE_MODELS:
             raise ConfigError(f"noise_model must be one of {NOISE_MODELS}, got {self.noise_model!r}")
         for name in ("clip_fraction", "exposure_stops", "gamma_range", "filmic_contrast", "filmic_mid",

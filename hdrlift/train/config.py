@@ -33,6 +33,8 @@ class DataConfig:
     scale_min: float = 0.5
     workers: int = 1
     camera: dict[str, Any] = field(default_factory=dict)
+    perspective: float = 0.0  # hdr_folder: probability of a pinhole view of a 360 panorama instead of a crop
+    val_camera: dict[str, Any] | None = None  # hdr_folder: camera of the validation pairs (None = data.camera)
     val_exposures: list[float] = field(default_factory=lambda: [-1.0, 0.0, 1.5])
     val_max_side: int = 384
     val_limit: int = 0  # 0 = all validation pairs
