@@ -146,9 +146,30 @@ def test_mu_and_log_domain_metrics():
 # ---------------------------------------------------------------- PU21
 
 
+# banding_glare parameters transcribed separately from gfxdisp/pu21 matlab/pu21_encoder.m (reference)
+_PU21_REF_PAR = ("0.353487901", "0.3734658629", "8.277049286e-05", "0.9062562627", "0.09150303166",
+                 "0.9099517204", "596.3148142")
+
+
+def _pu21_decimal(y: float) -> float:
+    """The reference encoder V = p6 (((p0 + p1 Y^p3) / (1 + p2 Y^p3))^p4 - p5), in 40-digit decimals."""
+    from decimal import Decimal, getcontext
+
+    getcontext().prec = 40
+    p = [Decimal(v) for v in _PU21_REF_PAR]
+    yd = min(max(Decimal(float(y)), Decimal("0.005")), Decimal(10000))
+    yp = (p[3] * yd.ln()).exp()
+    base = (p[0] + p[1] * yp) / (1 + p[2] * yp)
+    return float(p[6] * ((p[4] * base.ln()).exp() - p[5]))
+
+
 def test_pu21_encoding_values():
-    v = pu21_encode(torch.tensor([0.005, 1.0, 100.0, 1000.0, 4000.0, 10000.0], dtype=torch.float64))
-    np.testing.assert_allclose(v.numpy(), [0.0, 36.5, 256.4, 420.1, 527.5, 595.4], atol=0.06)
+    lum = [0.005, 0.01, 0.1, 1.0, 10.0, 100.0, 203.0, 1000.0, 4000.0, 10000.0]
+    v = pu21_encode(torch.tensor(lum, dtype=torch.float64)).numpy()
+    # the reference equation, evaluated independently, to 1e-4 PU
+    np.testing.assert_allclose(v, [_pu21_decimal(y) for y in lum], rtol=0, atol=1e-4)
+    # published rounded values (PU21 paper / ecosystem notes)
+    np.testing.assert_allclose(v[[0, 3, 5, 7, 8, 9]], [0.0, 36.5, 256.4, 420.1, 527.5, 595.4], atol=0.06)
     assert pu21_peak() == pytest.approx(256.38, abs=0.01)
     # clamped outside [0.005, 10000]
     assert float(pu21_encode(torch.tensor(1e-5))) == pytest.approx(float(pu21_encode(torch.tensor(0.005))))
@@ -160,6 +181,63 @@ def test_pu21_encoding_values():
         np.testing.assert_allclose(pu21_decode(e, kind).numpy(), y.numpy(), rtol=1e-6)
 
 
+@pytest.mark.skipif(not M.cvvdp_available(), reason="optional cvvdp not installed")
+def test_pu21_matches_pycvvdp_encoder():
+    perceptual._install_torchvision_shim()
+    from pycvvdp.utils import PU
+
+    lum = np.array([0.005, 0.05, 0.5, 5.0, 50.0, 100.0, 500.0, 1000.0, 5000.0, 10000.0])
+    theirs = PU().encode(torch.tensor(lum)).numpy()
+    np.testing.assert_allclose(pu21_encode(torch.tensor(lum)).numpy(), theirs, rtol=0, atol=1e-4)
+
+
+def _ssim_matlab_bruteforce(x: np.ndarray, y: np.ndarray, L: float) -> float:
+    """MATLAB ssim by definition: 11x11 Gaussian (sigma 1.5) windows on replicate-padded images."""
+    g = np.exp(-((np.arange(11) - 5.0) ** 2) / (2 * 1.5**2))
+    w = np.outer(g, g) / np.outer(g, g).sum()
+    xp, yp = np.pad(x, 5, mode="edge"), np.pad(y, 5, mode="edge")
+    c1, c2 = (0.01 * L) ** 2, (0.03 * L) ** 2
+    vals = []
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            a, b = xp[i : i + 11, j : j + 11], yp[i : i + 11, j : j + 11]
+            ma, mb = (w * a).sum(), (w * b).sum()
+            va, vb = (w * a * a).sum() - ma**2, (w * b * b).sum() - mb**2
+            cab = (w * a * b).sum() - ma * mb
+            vals.append((2 * ma * mb + c1) * (2 * cab + c2) / ((ma**2 + mb**2 + c1) * (va + vb + c2)))
+    return float(np.mean(vals))
+
+
+def test_ssim_matlab_definition():
+    rng = np.random.default_rng(3)
+    x = rng.uniform(0, 256, (17, 14))
+    y = x + rng.normal(0, 20, x.shape)
+    assert M.ssim_matlab(x, y, 256.0) == pytest.approx(_ssim_matlab_bruteforce(x, y, 256.0), abs=1e-12)
+    assert M.ssim_matlab(x, x, 256.0) == pytest.approx(1.0)
+
+
+def test_pu21_metrics_reference_recipe():
+    # absolute images (cd/m^2): PSNR over R, G, B of PU values with peak 256 (pu21_metric.m 'PSNR')
+    ref = np.array([[[100.0, 100.0, 100.0], [10.0, 20.0, 30.0]]])
+    res = np.array([[[110.0, 100.0, 90.0], [10.0, 25.0, 30.0]]])
+    d = [_pu21_decimal(a) - _pu21_decimal(b) for a, b in zip(ref.ravel(), res.ravel())]
+    expected = 10 * math.log10(256.0**2 / (sum(e * e for e in d) / len(d)))
+    assert M.pu21_psnr_nits(ref, res) == pytest.approx(expected, abs=1e-4)
+    # PSNRY on luminance with the reference weights 0.212656 / 0.715158 / 0.072186
+    w = (0.212656, 0.715158, 0.072186)
+    yr = [sum(c * k for c, k in zip(px, w)) for px in ref.reshape(-1, 3)]
+    yt = [sum(c * k for c, k in zip(px, w)) for px in res.reshape(-1, 3)]
+    dy = [_pu21_decimal(a) - _pu21_decimal(b) for a, b in zip(yr, yt)]
+    assert M.pu21_psnr_y_nits(ref, res) == pytest.approx(10 * math.log10(256.0**2 / (sum(e * e for e in dy) / 2)),
+                                                         abs=1e-4)
+    # SSIM: MATLAB ssim (range 256) of PU-encoded luminance
+    scene = make_hdr_scene(16, 20).astype(np.float64) * 300
+    noisy = scene * np.exp(np.random.default_rng(0).normal(0, 0.1, scene.shape))
+    pr = np.vectorize(_pu21_decimal)(scene @ np.array(w))
+    pt = np.vectorize(_pu21_decimal)(noisy @ np.array(w))
+    assert M.pu21_ssim_nits(scene, noisy) == pytest.approx(_ssim_matlab_bruteforce(pr, pt, 256.0), abs=1e-4)
+
+
 def test_pu_metrics_and_normalisation():
     ref = make_hdr_scene(32, 48).astype(np.float64)
     res = ref * 1.05
@@ -168,20 +246,67 @@ def test_pu_metrics_and_normalisation():
     assert ns.scale == pytest.approx(1000.0 / np.percentile(y, 99.9))
     assert "P99.9" in ns.description and "1000" in ns.description
     assert M.nits_scale(ref, "clip_to_nits", nits=200).scale == 200.0
-    assert M.nits_scale(ref, "max_to_nits").scale == pytest.approx(1000.0 / y.max())
+    # max_to_nits: the PU21 README's I_ref / max(I_ref(:)) * L_peak
+    assert M.nits_scale(ref, "max_to_nits", nits=4000).scale == pytest.approx(4000.0 / ref.max())
     assert M.nits_scale(ref, "absolute").scale == 1.0
     with pytest.raises(ConfigError):
         M.nits_scale(ref, "bogus")
-    # PU-PSNR by hand
-    pr = pu21_encode(torch.tensor(ref * ns.scale)).numpy()
-    pt = pu21_encode(torch.tensor(res * ns.scale)).numpy()
-    expected = 10 * np.log10(pu21_peak() ** 2 / np.mean((pr - pt) ** 2))
     value, used = M.pu_psnr_with_scale(ref, res)
-    assert value == pytest.approx(expected, abs=1e-9)
+    assert value == pytest.approx(M.pu21_psnr_nits(ref * ns.scale, res * ns.scale), abs=1e-12)
     assert used == ns
+    disp = M.Display("max_to_nits", 4000.0)
+    assert M.METRICS["pu_psnr"](ref, res, None, disp) == pytest.approx(
+        M.pu21_psnr_nits(ref * 4000 / ref.max(), res * 4000 / ref.max()))
     assert M.pu_psnr(ref, ref) == math.inf
     assert M.pu_ssim(ref, ref) == pytest.approx(1.0)
     assert 0.0 < M.pu_ssim(ref, ref * np.exp(np.random.default_rng(0).normal(0, 0.2, ref.shape))) < 1.0
+    with pytest.raises(ConfigError):
+        M.Display("max_to_nits", -1.0)
+
+
+# ---------------------------------------------------------------- Delta E_ITP, alignment
+
+
+def test_delta_e_itp_hand_values():
+    from hdrlift.metrics.itp import BT709_TO_BT2020, pq_encode_np
+
+    # BT.2087 matrix to its printed 4 decimals
+    np.testing.assert_allclose(BT709_TO_BT2020, [[0.6274, 0.3293, 0.0433], [0.0691, 0.9195, 0.0114],
+                                                 [0.0164, 0.0880, 0.8956]], atol=6e-5)
+    # SMPTE ST 2084 spot values: 100 cd/m^2 -> 0.50808, 1000 -> 0.75183, 10000 -> 1
+    np.testing.assert_allclose(pq_encode_np(np.array([0.0, 100.0, 1000.0, 10000.0])),
+                               [7.3e-7, 0.508078, 0.751827, 1.0], atol=2e-6)
+    # greys: LMS rows sum to 1, so I = PQ(Y), Ct = Cp = 0 and dE = 720 |PQ(Y1) - PQ(Y2)|
+    ref = np.full((2, 3, 3), 100.0)
+    res = np.full((2, 3, 3), 110.0)
+    ict = M.rgb709_to_ictcp(ref)
+    np.testing.assert_allclose(ict[0, 0], [float(pq_encode_np(np.array(100.0))), 0.0, 0.0], atol=1e-12)
+    expected = 720 * abs(float(pq_encode_np(np.array(110.0)) - pq_encode_np(np.array(100.0))))
+    assert M.delta_e_itp_nits(ref, res) == pytest.approx(expected, rel=1e-12)
+    assert M.delta_e_itp_nits(ref, ref) == 0.0
+    # chroma counts: a red shift is larger than zero even at equal luminance weight
+    tinted = ref.copy()
+    tinted[..., 0] *= 1.1
+    assert M.delta_e_itp_nits(ref, tinted) > 1.0
+    assert M.get_metric("delta_e_itp").higher_is_better is False
+
+
+def test_fit_scale_unclipped_and_crf_correction():
+    ref = make_hdr_scene(24, 32).astype(np.float64)
+    ldr = np.clip(ref, 0, 1) ** (1 / 2.2)
+    res = np.minimum(ref, 1.0) * 0.25  # a clipped result, exposed 2 stops too dark
+    res[ldr.max(axis=-1) >= 0.99] *= 3.0  # whatever the method did in the clipped region
+    assert M.fit_scale_unclipped(ref, res, ldr) == pytest.approx(4.0, rel=1e-9)
+    # camera-response correction undoes a smooth tone curve and a colour cast (in cd/m^2)
+    nits = ref * 500.0
+    curved = 1000.0 * (nits / 1000.0) ** 0.8 * np.array([1.0, 0.95, 1.05])
+    fixed = M.crf_correction(curved, nits)
+    err_before = np.mean(np.abs(np.log(curved + 1) - np.log(nits + 1)))
+    err_after = np.mean(np.abs(np.log(fixed + 1) - np.log(nits + 1)))
+    assert err_after < 0.1 * err_before
+    assert M.pu_psnr(nits, fixed, "absolute") > M.pu_psnr(nits, curved, "absolute") + 10
+    # an identical image stays (almost) identical
+    assert M.pu_psnr(nits, M.crf_correction(nits, nits), "absolute") > 60
 
 
 # ---------------------------------------------------------------- clipped region

@@ -24,8 +24,7 @@ from collections.abc import Callable
 import numpy as np
 
 from hdrlift.errors import ConfigError
-from hdrlift.metrics._common import luminance_hwc, psnr_from_mse
-from hdrlift.metrics.ssim import check_rgb_pair, ssim
+from hdrlift.metrics.ssim import check_rgb_pair
 
 DUHDR_EPS = 1e-5
 DUHDR_L_MIN = 0.005
@@ -69,40 +68,28 @@ def singlehdr_p3_normalise(
     return np.maximum((a - va) * (hi - lo) / (vb - va + 1e-8) + lo, 0.0)
 
 
-def _pu(x: np.ndarray) -> np.ndarray:
-    import torch
-
-    from hdrlift.ops.pu21 import pu21_encode
-
-    return pu21_encode(torch.from_numpy(np.ascontiguousarray(x))).numpy()
-
-
 def pu_psnr_duhdr(ref_lin: np.ndarray, res_lin: np.ndarray, offset: str = "paper") -> float:
-    """PU21-PSNR (RGB, peak PU(100)) of both images after DuHDR Eq. 26 (each with its own range).
+    """PU21-PSNR (reference recipe: RGB, peak 256) of both images after DuHDR Eq. 26 (each its own range).
 
     Shape:
         HxWx3, HxWx3 -> float (dB)
     """
-    from hdrlift.ops.pu21 import pu21_peak
+    from hdrlift.metrics.pu21 import pu21_psnr_nits
 
     r, t = check_rgb_pair(ref_lin, res_lin)
-    pr = _pu(duhdr_display_normalise(r, offset=offset))
-    pt = _pu(duhdr_display_normalise(t, offset=offset))
-    return psnr_from_mse(float(np.mean((pr - pt) ** 2)), pu21_peak())
+    return pu21_psnr_nits(duhdr_display_normalise(r, offset=offset), duhdr_display_normalise(t, offset=offset))
 
 
 def pu_ssim_duhdr(ref_lin: np.ndarray, res_lin: np.ndarray, offset: str = "paper") -> float:
-    """PU21-SSIM (luminance) of both images after DuHDR Eq. 26.
+    """PU21-SSIM (reference recipe: luminance, MATLAB SSIM, range 256) of both images after DuHDR Eq. 26.
 
     Shape:
         HxWx3, HxWx3 -> float
     """
-    from hdrlift.ops.pu21 import pu21_peak
+    from hdrlift.metrics.pu21 import pu21_ssim_nits
 
     r, t = check_rgb_pair(ref_lin, res_lin)
-    yr = _pu(luminance_hwc(duhdr_display_normalise(r, offset=offset)))
-    yt = _pu(luminance_hwc(duhdr_display_normalise(t, offset=offset)))
-    return ssim(yr, yt, data_range=pu21_peak())
+    return pu21_ssim_nits(duhdr_display_normalise(r, offset=offset), duhdr_display_normalise(t, offset=offset))
 
 
 def cvvdp_duhdr(ref_lin: np.ndarray, res_lin: np.ndarray, offset: str = "paper") -> float:
@@ -137,7 +124,7 @@ PAPER_METRICS: dict[str, Callable[..., float]] = {
     "cvvdp_duhdr": _named(cvvdp_duhdr),
 }
 PAPER_METRIC_INFO: dict[str, str] = {
-    "pu_psnr_duhdr": f"PU21 (banding_glare) PSNR on RGB, peak PU(100); {_EQ26} [dB]",
-    "pu_ssim_duhdr": f"PU21 (banding_glare) SSIM on luminance; {_EQ26}",
+    "pu_psnr_duhdr": f"PU21 (banding_glare) PSNR on RGB, peak 256; {_EQ26} [dB]",
+    "pu_ssim_duhdr": f"PU21 (banding_glare) MATLAB SSIM on luminance, range 256; {_EQ26}",
     "cvvdp_duhdr": f"ColorVideoVDP JOD (stand-in for HDR-VDP-3 Q), 1000-nit display; {_EQ26}",
 }

@@ -165,3 +165,37 @@ def check_rgb_pair(ref: np.ndarray, res: np.ndarray) -> tuple[np.ndarray, np.nda
     r, t = check_pair(ref, res)
     check_hwc3(r, "reference")
     return r, t
+
+
+def ssim_matlab(ref: np.ndarray, res: np.ndarray, data_range: float = 1.0, radius: float = 1.5) -> float:
+    """SSIM as MATLAB's ``ssim(A, ref, 'DynamicRange', L)`` computes it for a 2-D image (float64).
+
+    MATLAB (Image Processing Toolbox) filters with ``imgaussfilt(X, radius, 'FilterSize',
+    2*ceil(3*radius)+1, 'Padding', 'replicate')`` - a normalised 11-tap Gaussian (sigma 1.5) with
+    *replicated* borders and a same-size map - uses C1 = (0.01 L)^2, C2 = (0.03 L)^2 (C3 = C2/2, so
+    with unit exponents the two-factor formula) and returns the mean of the map over all pixels.
+    This differs from :func:`ssim` (the 'valid' window of Wang's code) by its border handling only.
+    It is the SSIM of the PU21 reference ``pu21_metric.m``.
+
+    Shape:
+        HxW, HxW -> float
+    """
+    r, t = check_pair(ref, res)
+    if r.ndim != 2:
+        raise ValueError(f"ssim_matlab expects 2-D (luminance) images, got shape {r.shape}")
+    size = 2 * int(np.ceil(3 * radius)) + 1
+    x = np.arange(size, dtype=np.float64) - (size - 1) / 2.0
+    k = np.exp(-(x**2) / (2.0 * radius**2))
+    k /= k.sum()
+
+    def blur(a: np.ndarray) -> np.ndarray:
+        return correlate1d(correlate1d(a, k, axis=0, mode="nearest"), k, axis=1, mode="nearest")
+
+    c1, c2 = (_K1 * data_range) ** 2, (_K2 * data_range) ** 2
+    mu_r, mu_t = blur(r), blur(t)
+    s_rr = blur(r * r) - mu_r * mu_r
+    s_tt = blur(t * t) - mu_t * mu_t
+    s_rt = blur(r * t) - mu_r * mu_t
+    num = (2.0 * mu_r * mu_t + c1) * (2.0 * s_rt + c2)
+    den = (mu_r * mu_r + mu_t * mu_t + c1) * (s_rr + s_tt + c2)
+    return float(np.mean(num / den))

@@ -29,6 +29,13 @@ PU21_PARAMS: dict[str, tuple[float, ...]] = {
 PU21_L_MIN = 0.005
 PU21_L_MAX = 10000.0
 
+#: Peak of PU-PSNR and dynamic range of PU-SSIM in the reference ``pu21_metric.m``
+#: (``psnr(T, R, 256)``, ``ssim(T, R, 'DynamicRange', 256)``).
+PU21_METRIC_PEAK = 256.0
+
+#: Luminance weights of the reference ``pu21_metric.m`` (``get_luminance``) for linear Rec.709 RGB.
+PU21_LUMA = (0.212656, 0.715158, 0.072186)
+
 
 def _params(kind: str) -> tuple[float, ...]:
     if kind not in PU21_PARAMS:
@@ -52,18 +59,25 @@ def pu21_encode(nits: torch.Tensor, kind: str = "banding_glare") -> torch.Tensor
 
 
 def pu21_decode(pu: torch.Tensor, kind: str = "banding_glare") -> torch.Tensor:
-    """Inverse of :func:`pu21_encode`: PU units -> absolute luminance in cd/m^2 (clamped to the range).
+    """Inverse of :func:`pu21_encode`: PU units -> absolute luminance in cd/m^2.
+
+    As the reference decoder: ``V_p = max(V / p6 + p5, 0) ** (1 / p4)``,
+    ``Y = (max(V_p - p0, 0) / (p1 - p2 V_p)) ** (1 / p3)``; no clamping of the output, so values
+    encoded inside [0.005, 10000] cd/m^2 come back exactly.
 
     Shape:
         any -> same
     """
     p = _params(kind)
-    v = (pu / p[6] + p[5]).clamp(min=1e-12) ** (1.0 / p[4])
+    v = (pu / p[6] + p[5]).clamp(min=0.0) ** (1.0 / p[4])
     # v = (p0 + p1 t) / (1 + p2 t) with t = Y**p3  ->  t = (v - p0) / (p1 - p2 v)
-    t = ((v - p[0]) / (p[1] - p[2] * v)).clamp(min=0.0)
-    return (t ** (1.0 / p[3])).clamp(PU21_L_MIN, PU21_L_MAX)
+    t = (v - p[0]).clamp(min=0.0) / (p[1] - p[2] * v)
+    return t ** (1.0 / p[3])
 
 
 def pu21_peak(nits: float = 100.0, kind: str = "banding_glare") -> float:
-    """PU value of ``nits`` cd/m^2 as a float (``pu21_peak()`` = 256.38, the PU-PSNR/SSIM peak)."""
+    """PU value of ``nits`` cd/m^2 as a float (``pu21_peak()`` = 256.38 = PU(100 cd/m^2)).
+
+    The reference metrics (``pu21_metric.m``) use the rounded peak / dynamic range
+    :data:`PU21_METRIC_PEAK` = 256, not this value (cvvdp's ``pu_psnr`` uses 256.38)."""
     return float(pu21_encode(torch.tensor(nits, dtype=torch.float64), kind))
