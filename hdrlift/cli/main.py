@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from hdrlift._version import __version__
 from hdrlift.errors import HdrliftError
 
-COMMANDS = ("predict", "degrade", "evaluate", "operators", "models", "train", "convert", "export", "bench",
-            "prep")
+COMMANDS = ("predict", "view", "degrade", "evaluate", "operators", "models", "train", "convert", "export", "bench",
+            "prep", "completion")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from hdrlift.cli import commands_data, commands_predict, commands_train
+    from hdrlift.cli import commands_data, commands_predict, commands_train, commands_view
 
     p = argparse.ArgumentParser(
         prog="hdrlift",
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     commands_predict.add_parsers(sub)
+    commands_view.add_parsers(sub)
     commands_data.add_parsers(sub)
     commands_train.add_parsers(sub)
     return p
