@@ -66,11 +66,15 @@ def iter_ntire_pairs(folder: Path, limit: int = 0) -> Iterator[tuple[str, np.nda
 
 
 def score_folders(
-    pred: Path, ref: Path, ldr: Path | None, metrics: list[str], limit: int = 0
+    pred: Path, ref: Path, ldr: Path | None, metrics: list[str], limit: int = 0, protocol: Any = None
 ) -> list[dict[str, Any]]:
-    """Per-image metrics of predictions in ``pred`` against ``ref`` (matched by id)."""
+    """Per-image metrics of predictions in ``pred`` against ``ref`` (matched by id).
+
+    With a :class:`hdrlift.metrics.protocols.Protocol` its alignments and metric columns replace
+    ``metrics`` (the predictions are taken as made from the protocol's prepared input)."""
     import hdrlift.io as io
     from hdrlift.metrics import evaluate_pair
+    from hdrlift.metrics.protocols import score_pair
 
     refs, preds = _index(ref, "ref"), _index(pred, "pred")
     common = sorted(set(refs) & set(preds))
@@ -90,7 +94,10 @@ def score_folders(
         lfile = (ldr or ref) / f"{pid}_medium.png"
         l_img = io.read_image(lfile)[..., :3] if lfile.exists() else None
         row = {"method": str(pred), "name": pid}
-        row.update(evaluate_pair(r, p, ldr=l_img, metrics=metrics))
+        if protocol is not None:
+            row.update(score_pair(protocol, r, p, protocol.prepare_input(l_img) if l_img is not None else None))
+        else:
+            row.update(evaluate_pair(r, p, ldr=l_img, metrics=metrics))
         rows.append(row)
     return rows
 
@@ -115,15 +122,22 @@ def compare_methods(
     device: str = "auto",
     tile: int | None = None,
     precision: str = "fp32",
+    protocol: Any = None,
 ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
     """Run every method on the same pairs; per-image rows and a per-method summary (mean, time).
 
-    With ``precision`` other than fp32 the networks run in it and are labelled ``name@precision``."""
+    With ``precision`` other than fp32 the networks run in it and are labelled ``name@precision``.
+    With a :class:`hdrlift.metrics.protocols.Protocol` the methods see its prepared input and the
+    rows hold its columns (``metrics`` is then ignored)."""
     from hdrlift.inference.predictor import Predictor, set_threads
     from hdrlift.metrics import evaluate_pair
+    from hdrlift.metrics.protocols import score_pair
 
-    metrics = metrics or ["psnr_mu", "psnr_l", "ssim_mu", "clipped_rmse"]
+    metrics = protocol.columns() if protocol is not None else (metrics or ["psnr_mu", "psnr_l", "ssim_mu",
+                                                                          "clipped_rmse"])
     pairs = _pairs(data, dataset, root, limit)
+    if protocol is not None:
+        pairs = [(pid, protocol.prepare_input(ldr), ref) for pid, ldr, ref in pairs]
     set_threads()
     rows: list[dict[str, Any]] = []
     summary: dict[str, dict[str, Any]] = {}
@@ -137,7 +151,10 @@ def compare_methods(
             out = pred(ldr)
             times.append(time.perf_counter() - t0)
             row = {"method": label, "name": pid}
-            row.update(evaluate_pair(ref, out, ldr=ldr, metrics=metrics))
+            if protocol is not None:
+                row.update(score_pair(protocol, ref, out, ldr))
+            else:
+                row.update(evaluate_pair(ref, out, ldr=ldr, metrics=metrics))
             mrows.append(row)
         rows += mrows
         s = mean_metrics(mrows, metrics, label)
@@ -223,3 +240,31 @@ def format_table(rows: list[dict[str, Any]], cols: list[str]) -> str:
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(row[i].ljust(widths[i]) for i in range(len(cols))) for row in cells]
     return "\n".join(lines)
+
+
+def paired_comparison(rows: list[dict[str, Any]], a: str, b: str, columns: list[str],
+                      resamples: int = 10000, seed: int = 0) -> dict[str, Any]:
+    """Paired difference ``b - a`` per column over the images both methods were scored on.
+
+    Returns ``{"a", "b", "columns": {col: PairedDifference dict + higher_is_better + unit},
+    "lines": [...]}`` (the lines are what ``hdrlift evaluate --compare`` prints)."""
+    from hdrlift.metrics.protocols import column_spec
+    from hdrlift.metrics.stats import describe_difference, paired_bootstrap
+
+    by = {m: {r["name"]: r for r in rows if r["method"] == m} for m in (a, b)}
+    for m in (a, b):
+        if not by[m]:
+            raise DataError(f"--compare: no rows for method {m!r} (methods: "
+                            f"{', '.join(dict.fromkeys(r['method'] for r in rows))})")
+    names = [n for n in by[a] if n in by[b]]
+    out: dict[str, Any] = {"a": a, "b": b, "columns": {}, "lines": []}
+    for c in columns:
+        _, hib, unit = column_spec(c)
+        xa = [float(by[a][n][c]) if by[a][n].get(c) is not None else float("nan") for n in names]
+        xb = [float(by[b][n][c]) if by[b][n].get(c) is not None else float("nan") for n in names]
+        if sum(1 for u, v in zip(xa, xb) if math.isfinite(u) and math.isfinite(v)) < 2:
+            continue
+        pd = paired_bootstrap(xa, xb, resamples=resamples, seed=seed)
+        out["columns"][c] = {**pd.to_dict(), "higher_is_better": hib, "unit": unit}
+        out["lines"].append(describe_difference(c, a, b, pd, hib, unit))
+    return out
