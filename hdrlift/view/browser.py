@@ -20,6 +20,7 @@ import os
 import select
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -253,3 +254,46 @@ class Chromium:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m hdrlift.view.browser PAGE OUT.png [--fragment ev=-2] [--width W --height H]``.
+
+    A screenshot of a viewer page in headless Chromium (how docs/images/viewer_*.png are made).
+    """
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m hdrlift.view.browser", description=main.__doc__)
+    ap.add_argument("page", help="an HTML page written by 'hdrlift view'")
+    ap.add_argument("output", help="PNG to write")
+    ap.add_argument("--fragment", default="", help="viewer state, e.g. 'ev=-2&wipe=0.5&fc=1'")
+    ap.add_argument("--width", type=int, default=1000, help="viewport width in CSS pixels (default 1000)")
+    ap.add_argument("--height", type=int, default=800, help="viewport height in CSS pixels (default 800)")
+    ap.add_argument("--colours", type=int, default=0,
+                    help="reduce the PNG to this many colours (0 = keep every colour; smaller files for docs)")
+    a = ap.parse_args(argv)
+    try:
+        with Chromium(width=a.width, height=a.height) as b:
+            b.open(a.page, a.fragment)
+            b.wait_ready()
+            png = b.screenshot()
+    except HdrliftError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    import io
+
+    from PIL import Image
+
+    im = Image.open(io.BytesIO(png)).convert("RGB")
+    if a.colours:
+        im = im.quantize(a.colours, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.FLOYDSTEINBERG)
+    buf = io.BytesIO()
+    im.save(buf, "PNG", optimize=True)
+    png = buf.getvalue()
+    Path(a.output).write_bytes(png)
+    print(f"wrote {a.output} ({len(png) / 1e3:.0f} kB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
