@@ -508,12 +508,12 @@ def test_import_does_not_pull_torch():
 # ----------------------------------------------------------------------------------------- display formats
 def test_ultrahdr_and_avif_pq(tmp_path, monkeypatch):
     ic = pytest.importorskip("imagecodecs")
-    hdr = _hdr(15, 22, peak=4.0)  # odd size: padded internally
+    hdr = _hdr(15, 22, peak=4.0)  # odd size: written at exactly this size
     write_image(tmp_path / "a.uhdr.jpg", hdr)
     data = (tmp_path / "a.uhdr.jpg").read_bytes()
     assert ic.ultrahdr_check(data)
     back = np.asarray(ic.ultrahdr_decode(data)).astype(np.float32)
-    assert back.shape[:2] == (16, 22) and back[..., :3].max() > 2.0  # highlights kept above SDR white
+    assert back.shape[:2] == (15, 22) and back[..., :3].max() > 2.0  # highlights kept above SDR white
     write_image(tmp_path / "a.avif", hdr)
     dec = np.asarray(ic.avif_decode((tmp_path / "a.avif").read_bytes()))
     assert dec.shape[:2] == (15, 22) and dec.dtype == np.uint16 and dec.max() <= 1023

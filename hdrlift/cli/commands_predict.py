@@ -6,11 +6,12 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from hdrlift.errors import HdrliftError
-from hdrlift.inference.outputs import FORMATS
+from hdrlift.inference.outputs import OUTPUT_FORMATS
 
 LDR_EXTS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
 DEFAULT_MAX_PIXELS = 200_000_000
@@ -19,9 +20,27 @@ DEFAULT_MAX_PIXELS = 200_000_000
 def add_parsers(sub: Any) -> None:
     p = sub.add_parser("predict", help="reconstruct HDR from LDR photos (writes EXR + tone-mapped preview)")
     p.add_argument("inputs", nargs="+", help="image files or folders")
-    p.add_argument("-o", "--output", help="output file (one input) or folder (default: beside each input)")
+    p.add_argument("-o", "--output",
+                   help="output file (one input; its extension picks the format: .exr .hdr .tif .png .jpg "
+                        ".avif) or folder (ends in / or exists; -r keeps sub-folders); default: beside each "
+                        "input. An input file is never overwritten"),
     p.add_argument("-m", "--method", default="default", help="operator, network weight, or checkpoint dir")
-    p.add_argument("-f", "--format", default=None, choices=sorted(FORMATS), help="output format (default exr)")
+    p.add_argument("-f", "--format", default=None, choices=list(OUTPUT_FORMATS),
+                   help="output format (default: from -o's extension, else exr): exr, hdr, tiff (float), "
+                        "png16 (linear 16-bit + alignratio), ntire (gamma 2.24), png-pq/png-hlg (16-bit PNG "
+                        "with cICP), uhdr (Ultra HDR gain-map JPEG), avif (PQ) / avif-hlg; see docs/formats.md")
+    p.add_argument("--compression", default=None,
+                   choices=["none", "zip", "zips", "piz", "rle", "pxr24", "b44", "b44a", "dwaa", "dwab"],
+                   help="EXR compression (default zip, lossless; piz lossless, often smaller for photos; "
+                        "dwaa/dwab/b44 lossy and smallest)")
+    p.add_argument("--peak-nits", type=float, default=None, metavar="NITS",
+                   help="uhdr/avif/png-pq/png-hlg: clip the HDR at NITS cd/m2 with SDR white = 203 cd/m2 "
+                        "(default: the content's own peak; PQ ends at 10000, HLG at about 765)")
+    p.add_argument("--max-boost", type=float, default=None, metavar="X",
+                   help="same as --peak-nits as a multiple of SDR white (e.g. 4 = 2 stops of headroom)")
+    p.add_argument("--bits", type=int, default=None, choices=[10, 12], help="avif/avif-hlg bit depth (default 10)")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="print errors only (no progress bars, no summary line)")
     p.add_argument("--preview", action=argparse.BooleanOptionalAction, default=True,
                    help="also write <name>.preview.png, a tone-mapped 8-bit view (default on)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
@@ -56,43 +75,64 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("pth", help="official HDRUNet state dict (.pth)")
     p.add_argument("-o", "--output", required=True, help="checkpoint directory to write")
     p.add_argument("--arch", default="hdrunet", choices=["hdrunet"])
+    p.add_argument("--overwrite", action="store_true", help="replace a checkpoint already in the output directory")
     p.set_defaults(func=cmd_convert)
 
 
-def _collect(inputs: list[str], recursive: bool) -> tuple[list[Path], list[str]]:
+def _collect(inputs: list[str], recursive: bool, with_roots: bool = False) -> Any:
+    """Image files of ``inputs`` (files and folders) and one-line errors; with ``with_roots`` also
+    {file: the folder it was found in} so ``-r -o DIR`` can keep the relative structure."""
+    from hdrlift.io.atomic import is_temp_name  # an interrupted write's leftover is never an input
+
     files: list[Path] = []
     errors: list[str] = []
+    roots: dict[Path, Path] = {}
     for s in inputs:
         p = Path(s)
         if p.is_dir():
             it = p.rglob("*") if recursive else p.glob("*")
             found = sorted(q for q in it if q.is_file() and q.suffix.lower() in LDR_EXTS
-                           and ".preview." not in q.name)
+                           and ".preview." not in q.name and not is_temp_name(q))
             if not found:
                 errors.append(f"{p}: no images found in folder")
             files += found
+            roots.update({q: p for q in found})
         elif p.exists():
             files.append(p)
         else:
             errors.append(f"{p}: no such file or directory")
-    return files, errors
+    return (files, errors, roots) if with_roots else (files, errors)
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from hdrlift.inference.batch import predict_files
+    from hdrlift.inference.outputs import PEAK_FORMATS, out_is_file, resolve_format
 
-    fmt = args.format or "exr"
-    if args.output and len(args.inputs) == 1 and args.format is None:
-        suf = Path(args.output).suffix.lower()
-        fmt = {".hdr": "hdr", ".png": "png16", ".tif": "tiff", ".tiff": "tiff"}.get(suf, fmt)
+    fmt = resolve_format(args.output, args.format)
+    if args.compression is not None and fmt != "exr":
+        raise HdrliftError(f"--compression applies to EXR output, not {fmt}")
+    for flag, val in (("--peak-nits", args.peak_nits), ("--max-boost", args.max_boost)):
+        if val is not None and fmt not in PEAK_FORMATS:
+            raise HdrliftError(f"{flag} applies to {', '.join(PEAK_FORMATS)} output, not {fmt}")
+    if args.peak_nits is not None and args.peak_nits <= 0:
+        raise HdrliftError(f"--peak-nits must be > 0, got {args.peak_nits:g}")
+    if args.max_boost is not None and args.max_boost < 1:
+        raise HdrliftError(f"--max-boost must be >= 1 (1 = SDR white), got {args.max_boost:g}")
+    if args.bits is not None and fmt not in ("avif", "avif-hlg"):
+        raise HdrliftError(f"--bits applies to avif and avif-hlg output, not {fmt}")
+    options = {"compression": args.compression, "peak_nits": args.peak_nits, "max_boost": args.max_boost,
+               "bits": args.bits}
     extra: dict[str, Any] = {}
     if args.max_memory is not None:
         from hdrlift.inference.memory import parse_memory
 
         extra["max_memory"] = parse_memory(args.max_memory)
-    files, errors = _collect(args.inputs, args.recursive)
+    files, errors, roots = _collect(args.inputs, args.recursive, with_roots=True)
     for e in errors:
         print(f"hdrlift: error: {e}", file=sys.stderr)
+    if out_is_file(args.output) and len(files) > 1:
+        raise HdrliftError(f"{args.output}: -o names a file but there are {len(files)} inputs (give a folder)")
+    t0 = time.perf_counter()
     results = predict_files(
         files,
         method=args.method,
@@ -108,12 +148,35 @@ def cmd_predict(args: argparse.Namespace) -> int:
         max_pixels=args.max_pixels,
         half=args.half,
         debug=args.debug,
+        progress=not args.quiet,
+        roots=roots,
+        options=options,
         **extra,
     )
     failed = len(errors) + sum(1 for r in results if r["status"] == "error")
     if args.json:
         print(json.dumps({"results": results, "errors": errors}, indent=2))
+    elif not args.quiet:
+        print(_summary(results, failed, fmt, time.perf_counter() - t0), file=sys.stderr)
     return 1 if failed else 0
+
+
+def _summary(results: list[dict[str, Any]], failed: int, fmt: str, seconds: float) -> str:
+    """One line per run: files written / skipped / failed, time, where (the folder, or the file)."""
+    ok = [r for r in results if r["status"] == "ok"]
+    skipped = sum(1 for r in results if r["status"] == "skipped")
+    where = ""
+    if ok:
+        mains = [Path(r["outputs"][0]) for r in ok]
+        folders = sorted({str(m.parent) for m in mains})
+        where = f" -> {mains[0]}" if len(mains) == 1 else (
+            f" -> {folders[0]}/" if len(folders) == 1 else f" -> {len(folders)} folders")
+    parts = [f"{len(ok)} written ({fmt})"]
+    if skipped:
+        parts.append(f"{skipped} skipped")
+    if failed:
+        parts.append(f"{failed} failed")
+    return f"hdrlift: {', '.join(parts)} in {seconds:.1f} s{where}"
 
 
 def cmd_operators(args: argparse.Namespace) -> int:
@@ -175,12 +238,14 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from hdrlift.checkpoint import save_model
+    from hdrlift.checkpoint import check_checkpoint_target, save_model
     from hdrlift.models.hdrunet import load_official_pth
 
     if not os.path.isfile(args.pth):
         raise HdrliftError(f"{args.pth}: no such file")
+    check_checkpoint_target(args.output, args.overwrite)  # before reading the .pth
     model = load_official_pth(args.pth)
-    d = save_model(model, args.output, meta={"converted_from": os.path.basename(args.pth)})
+    d = save_model(model, args.output, meta={"converted_from": os.path.basename(args.pth)},
+                   overwrite=args.overwrite)
     print(f"wrote {d}/model.safetensors and config.json")
     return 0

@@ -49,17 +49,27 @@ def predict_files(
     debug: bool = False,
     progress: bool = True,
     max_memory: int | None = None,
+    roots: dict[Path, Path] | None = None,
+    options: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """Predict every file; one failing file is reported (one line, file named) and the rest go on."""
-    from hdrlift.inference.outputs import output_paths, write_outputs
+    """Predict every file; one failing file is reported (one line, file named) and the rest go on.
+
+    Output names and refusals follow :mod:`hdrlift.inference.outputs` (an input is never overwritten;
+    ``roots`` = {file: folder it was found in} keeps sub-folders below ``out``); ``options`` go to
+    :func:`~hdrlift.inference.outputs.write_outputs` (compression, peak_nits, max_boost, bits)."""
+    from hdrlift.inference.outputs import plan_outputs, provenance, write_outputs
     from hdrlift.inference.predictor import Predictor, set_threads
 
     files = shard(list(files))
-    n_all = len(files)
     results: list[dict[str, Any]] = []
     todo: list[tuple[Path, dict[str, Path]]] = []
+    plans, refused = plan_outputs(files, out, fmt, preview, roots)
     for f in files:
-        paths = output_paths(f, out, fmt, n_all, preview)
+        if f in refused:
+            print(f"hdrlift: error: {refused[f]}", file=sys.stderr)
+            results.append({"input": str(f), "status": "error", "error": refused[f]})
+            continue
+        paths = plans[f]
         existing = [p for p in paths.values() if p.exists()]
         if existing and not overwrite:
             if skip_existing and all(p.exists() for p in paths.values()):
@@ -96,7 +106,8 @@ def predict_files(
             try:
                 img = futures[i].result()
                 hdr = predictor(img)
-                write_outputs(hdr, paths, fmt, overwrite, half)
+                opts = {**(options or {}), "attributes": provenance(predictor.name, f)}
+                write_outputs(hdr, paths, fmt, overwrite, half, ldr=img, options=opts)
                 results.append({"input": str(f), "status": "ok", "outputs": [str(p) for p in paths.values()],
                                 "seconds": round(time.perf_counter() - t0, 3), "method": predictor.name})
             except HdrliftError as exc:

@@ -11,7 +11,8 @@ from __future__ import annotations
 from ._common import ImageInfo, apply_orientation, check_size
 from .api import is_hdr_path, read_image, read_image_info, write_image
 from .atomic import atomic_output
-from .display import pq_encode, write_avif_pq, write_uhdr
+from .colour import pq_decode, pq_encode
+from .display import write_avif, write_avif_pq, write_png_hdr, write_uhdr
 from .exr import read_exr, write_exr
 from .ntire import alignratio_path, read_ntire, write_ntire
 from .png16 import write_png16
@@ -25,6 +26,7 @@ __all__ = [
     "atomic_output",
     "check_size",
     "is_hdr_path",
+    "pq_decode",
     "pq_encode",
     "read_exr",
     "read_image",
@@ -33,11 +35,13 @@ __all__ = [
     "read_rgbe",
     "srgb_encode",
     "tonemap_preview",
+    "write_avif",
     "write_avif_pq",
     "write_exr",
     "write_image",
     "write_ntire",
     "write_png16",
+    "write_png_hdr",
     "write_preview",
     "write_rgbe",
     "write_uhdr",

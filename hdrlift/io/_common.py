@@ -28,7 +28,8 @@ class ImageInfo:
 
     ``width``/``height``/``channels`` describe the returned array (after orientation).
     ``bit_depth`` is the stored sample depth (8/16 for LDR, 16 for half EXR, 32 for float,
-    8 for RGBE mantissas). ``is_hdr`` is True for linear data (EXR, RGBE, float TIFF).
+    8 for RGBE mantissas). ``is_hdr`` is True for linear data (EXR, RGBE, float TIFF, and PNGs that
+    hdrlift marked as HDR or that carry a PQ/HLG cICP chunk).
     ``orientation`` is the EXIF orientation tag found (1 = none) and ``orientation_applied``
     says whether the pixels were rotated/flipped to undo it.
     """
@@ -44,6 +45,9 @@ class ImageInfo:
     has_alpha: bool = False
     orientation: int = 1
     view: str | None = None
+    #: What the file said its colours are, when hdrlift converted them to sRGB / Rec.709 on read
+    #: ("icc:<description>", "exif:adobe-rgb", "exr:chromaticities", "png:pq", ...); None = already sRGB.
+    colour_source: str | None = None
 
 
 def ext_of(path: PathLike) -> str:

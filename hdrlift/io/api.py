@@ -48,6 +48,14 @@ def read_image_info(
         has_alpha = meta["has_alpha"]
         if has_alpha and alpha == "drop":
             img = np.ascontiguousarray(img[:, :, :3])
+        source = None
+        chroma = meta.get("chromaticities")
+        if chroma is not None and not meta.get("luminance_only"):
+            from .colour import PRIMARIES, convert_linear, same_primaries
+
+            if not same_primaries(chroma, PRIMARIES["rec709"]):
+                img = convert_linear(img, chroma, "rec709")
+                source = "exr:chromaticities " + " ".join(f"{v:.4g}" for v in chroma)
         img = finish_hdr(p, img, allow_nonfinite)
         info = ImageInfo(
             p,
@@ -59,6 +67,7 @@ def read_image_info(
             True,
             has_alpha=has_alpha,
             view=view,
+            colour_source=source,
         )
         return img, info
     if ext in (".hdr", ".pic", ".rgbe"):
@@ -73,13 +82,22 @@ def read_image_info(
     from .ldr import read_pillow, read_png, read_tiff
 
     if ext == ".png":
+        hdr_png = _read_png_hdr(p, alpha=alpha, max_pixels=max_pixels)
+        if hdr_png is not None:
+            img, meta = hdr_png
+            img = finish_hdr(p, img, allow_nonfinite)
+            return img, ImageInfo(p, "png", img.shape[1], img.shape[0], img.shape[2], 16, True,
+                                  has_alpha=meta["has_alpha"], colour_source=meta["source"])
         img, meta = read_png(p, alpha=alpha, max_pixels=max_pixels)
     elif ext in (".tif", ".tiff"):
         img, meta = read_tiff(p, alpha=alpha, max_pixels=max_pixels)
     else:
         img, meta = read_pillow(p, alpha=alpha, max_pixels=max_pixels)
+    source = None
     if meta["is_hdr"]:
         img = finish_hdr(p, img, allow_nonfinite)
+    else:
+        img, source = _manage_colour(p, img, meta["bit_depth"])
     info = ImageInfo(
         p,
         meta["format"],
@@ -91,8 +109,90 @@ def read_image_info(
         orientation_applied=meta["orientation"] != 1,
         has_alpha=meta["has_alpha"],
         orientation=meta["orientation"],
+        colour_source=source,
     )
     return img, info
+
+
+def _manage_colour(path: str, img: np.ndarray, bit_depth: int) -> tuple[np.ndarray, str | None]:
+    """Convert an LDR image to sRGB per its embedded ICC profile or EXIF colour space (see hdrlift.io.colour).
+
+    Shape: (H, W, 3|4) encoded values in [0,1] -> the same, sRGB-encoded.
+    """
+    from PIL import Image
+
+    from . import colour
+
+    try:
+        with Image.open(path) as im:
+            icc = im.info.get("icc_profile")
+            exif = im.getexif() if icc is None else None
+    except Exception:  # the decoder that read the pixels already reported real problems
+        return img, None
+    if icc:
+        if colour.is_srgb_profile(icc):
+            return img, None
+        out = colour.icc_to_srgb(path, img, icc, bit_depth)
+        if out is img:
+            return img, None
+        return out, "icc:" + (colour.icc_description(icc) or "embedded profile")
+    if exif is not None and colour.exif_colour_space(exif) == "adobe-rgb":
+        return colour.adobe_rgb_to_srgb(img), "exif:adobe-rgb"
+    return img, None
+
+
+def _read_png_hdr(path: str, *, alpha: str, max_pixels: int | None) -> tuple[np.ndarray, dict] | None:
+    """A PNG that says it holds HDR -> (linear Rec.709 HxWx3|4, meta); None for an ordinary PNG.
+
+    Honoured: hdrlift's tEXt ``hdrlift:encoding`` (``linear-rec709`` / ``ntire-gamma2.24``, scale from
+    ``hdrlift:scale`` or the ``_alignratio.npy``) and cICP with PQ (16) or HLG (18) transfer and
+    BT.709 (1), Display P3 (12) or BT.2020 (9) primaries.
+    """
+    from ._common import check_pixels, gray_to_rgb, read_bytes
+    from .ntire import ENCODING_KEY, ENCODINGS, SCALE_KEY, alignratio_path
+    from .png16 import decode_png16, png_header, png_metadata
+
+    data = read_bytes(path)
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    text, cicp = png_metadata(data)
+    enc = text.get(ENCODING_KEY)
+    hdr_cicp = cicp is not None and cicp[1] in (16, 18)
+    if enc not in ENCODINGS.values() and not hdr_cicp:
+        return None
+    w, h, depth, _ct, _il = png_header(data, path)
+    check_pixels(path, w, h, max_pixels)
+    if depth != 16:
+        raise ImageReadError(f"{path}: HDR PNG must be 16-bit, found {depth}-bit")
+    code, has_alpha = gray_to_rgb(decode_png16(data, path).astype(np.float32), alpha)
+    rgb = code[..., :3]
+    if enc in ENCODINGS.values():
+        try:
+            scale = float(text[SCALE_KEY]) if SCALE_KEY in text else float(np.load(alignratio_path(path)))
+        except (OSError, ValueError) as e:
+            raise ImageReadError(f"{path}: HDR PNG without a usable scale ({e})") from None
+        if not np.isfinite(scale) or scale <= 0:
+            raise ImageReadError(f"{path}: invalid HDR PNG scale {scale}")
+        lin = rgb / np.float32(scale)
+        if enc == ENCODINGS["ntire"]:
+            lin = np.power(lin, np.float32(2.24))
+        source = "png:" + enc
+    else:
+        from .colour import HLG_WHITE, REFERENCE_WHITE_NITS, convert_linear, hlg_inverse_oetf, pq_decode
+
+        prim = {1: "rec709", 9: "rec2020", 12: "display-p3"}.get(int(cicp[0]))
+        if prim is None:
+            raise ImageReadError(f"{path}: cICP colour primaries {cicp[0]} not supported (1, 9, 12)")
+        sig = rgb / np.float32(65535.0)
+        if cicp[1] == 16:
+            lin = pq_decode(sig) / np.float32(REFERENCE_WHITE_NITS)
+        else:
+            lin = hlg_inverse_oetf(sig) / np.float32(HLG_WHITE)
+        if prim != "rec709":
+            lin = convert_linear(lin, prim, "rec709")
+        source = f"png:cicp {cicp[0]}/{cicp[1]}"
+    out = np.concatenate([lin, code[..., 3:] / 65535.0], axis=2) if has_alpha and alpha == "keep" else lin
+    return np.ascontiguousarray(out, dtype=np.float32), {"has_alpha": has_alpha, "source": source}
 
 
 def read_image(
@@ -135,6 +235,9 @@ WRITE_FORMATS = (
     "preview",
     "uhdr",
     "avif",
+    "avif-hlg",
+    "png-pq",
+    "png-hlg",
 )
 
 
@@ -180,11 +283,14 @@ def write_image(
 
     Shape: (H, W), (H, W, 1|3|4).
 
-    * ``.exr`` linear HDR, half (``exr_dtype``) or float; ``.hdr`` Radiance RGBE (RLE).
+    * ``.exr`` linear HDR, half (``exr_dtype``) or float (``compression=``, ``attributes=``,
+      ``white_luminance=`` go to :func:`hdrlift.io.write_exr`); ``.hdr`` Radiance RGBE (RLE).
     * ``.png``: 16-bit if ``img`` is uint16 or ``bits=16``, else 8-bit (float in [0,1], clipped).
     * ``.jpg``/``.webp``/``.bmp``: 8-bit (``quality``). ``.tif``: float -> float32 (HDR), ints as is.
-    * ``.uhdr.jpg`` (or ``format="uhdr"``): Ultra HDR gain-map JPEG; ``.avif``: 10-bit PQ AVIF
-      (both need the optional ``imagecodecs``). ``format="ntire"``: 16-bit PNG + alignratio;
+    * ``.uhdr.jpg`` (or ``format="uhdr"``): Ultra HDR gain-map JPEG (``sdr=`` the SDR base photo,
+      ``max_boost=``, ``peak_nits=``); ``.avif`` / ``format="avif"``: 10-bit PQ AVIF,
+      ``"avif-hlg"``: HLG (``bits=12`` for 12 bit); ``"png-pq"`` / ``"png-hlg"``: 16-bit PNG with cICP.
+      AVIF needs the optional ``imagecodecs``. ``format="ntire"``: 16-bit PNG + alignratio;
       ``format="preview"``: tone-mapped 8-bit preview of linear HDR (``**kw`` to tonemap_preview).
 
     An existing file raises ImageWriteError("<path>: exists (use --overwrite)") unless ``overwrite``.
@@ -205,7 +311,7 @@ def write_image(
     elif fmt == "png16" or (fmt == "png" and (bits == 16 or arr.dtype == np.uint16)):
         from .png16 import write_png16
 
-        write_png16(p, arr, overwrite=overwrite)
+        write_png16(p, arr, overwrite=overwrite, **kw)
     elif fmt in ("png", "jpeg", "bmp", "webp"):
         from .ldr import write_ldr8
 
@@ -217,19 +323,24 @@ def write_image(
     elif fmt == "ntire":
         from .ntire import write_ntire
 
-        write_ntire(p, arr, overwrite=overwrite)
+        write_ntire(p, arr, overwrite=overwrite, **kw)
     elif fmt == "preview":
         from .preview import write_preview
 
         write_preview(p, arr, overwrite=overwrite, quality=quality, **kw)
     elif fmt == "uhdr":
-        from .display import write_uhdr
+        from .gainmap import write_uhdr
 
-        write_uhdr(p, arr, overwrite=overwrite, quality=quality)
+        write_uhdr(p, arr, overwrite=overwrite, quality=quality, **kw)
+    elif fmt in ("png-pq", "png-hlg"):
+        from .display import write_png_hdr
+
+        write_png_hdr(p, arr, transfer=fmt[4:], overwrite=overwrite, **kw)
     else:
-        from .display import write_avif_pq
+        from .display import write_avif
 
-        write_avif_pq(p, arr, overwrite=overwrite, **kw)
+        write_avif(p, arr, transfer="hlg" if fmt == "avif-hlg" else "pq", bits=bits or 10,
+                   overwrite=overwrite, **kw)
 
 
 __all__ = ["ImageInfo", "is_hdr_path", "read_image", "read_image_info", "write_image"]

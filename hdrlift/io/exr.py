@@ -114,14 +114,20 @@ def read_exr(path: str, *, max_pixels: int | None = None, view: str | None = Non
     has_alpha = "A" in own
     if has_alpha:
         rgb = np.concatenate([rgb, full("A")[:, :, None]], axis=2)
+    chroma = header.get("chromaticities")
     return np.ascontiguousarray(rgb, dtype=np.float32), {
         "bit_depth": depth,
         "has_alpha": has_alpha,
         "view": view,
+        "chromaticities": tuple(float(v) for v in chroma) if chroma is not None else None,
+        "luminance_only": "R" not in own,
     }
 
 
-_COMPRESSION = ("none", "zip", "zips", "piz", "rle", "pxr24", "b44", "dwaa", "dwab")
+COMPRESSIONS = ("none", "zip", "zips", "piz", "rle", "pxr24", "b44", "b44a", "dwaa", "dwab")
+_COMPRESSION = COMPRESSIONS
+#: Rec.709 / sRGB primaries and D65 white, the chromaticities of every EXR hdrlift writes.
+REC709_CHROMATICITIES = (0.64, 0.33, 0.30, 0.60, 0.15, 0.06, 0.3127, 0.3290)
 
 
 def write_exr(
@@ -131,11 +137,18 @@ def write_exr(
     dtype: str = "half",
     overwrite: bool = False,
     compression: str = "zip",
+    attributes: dict[str, str | float] | None = None,
+    white_luminance: float | None = None,
 ) -> None:
     """Write linear HDR to OpenEXR atomically (scanline, ``compression`` default ZIP).
 
     Shape: (H, W) or (H, W, 1) -> channel Y; (H, W, 3) -> RGB; (H, W, 4) -> RGBA. Linear HDR.
     ``dtype="half"`` clamps to the half range (+-65504) so no Inf is written; NaN/Inf input raises.
+    Every file carries ``chromaticities`` (Rec.709, D65); ``white_luminance`` (cd/m2 of RGB 1,1,1)
+    is written as ``whiteLuminance`` when given; ``attributes`` are extra string/float header
+    attributes (hdrlift writes ``hdrlift/version``, ``hdrlift/method``, ``hdrlift/weight``, ...).
+    ``compression``: none, zip (default), zips, piz, rle, pxr24, b44, b44a, dwaa, dwab (the last
+    four are lossy; pxr24 is lossy for float).
     """
     import OpenEXR
 
@@ -153,7 +166,13 @@ def write_exr(
     if names is None:
         raise ImageWriteError(f"{p}: cannot write {img.shape[2]} channels to EXR (1-4 supported)")
     channels = {n: np.ascontiguousarray(img[:, :, i]) for i, n in enumerate(names)}
-    comp = getattr(OpenEXR, f"{compression.upper()}_COMPRESSION")
-    header = {"compression": comp, "type": OpenEXR.scanlineimage}
+    comp = getattr(OpenEXR, "NO_COMPRESSION" if compression == "none" else f"{compression.upper()}_COMPRESSION")
+    header: dict = {"compression": comp, "type": OpenEXR.scanlineimage, "chromaticities": REC709_CHROMATICITIES}
+    if white_luminance is not None:
+        header["whiteLuminance"] = float(white_luminance)
+    for k, v in (attributes or {}).items():
+        if k in header:
+            raise ImageWriteError(f"{p}: attribute {k!r} is set by the writer")
+        header[k] = v if isinstance(v, str) else float(v)
     with atomic_output(p, overwrite=overwrite) as tmp:
         OpenEXR.File(header, channels).write(tmp)

@@ -111,8 +111,11 @@ def _unfilter(rows: np.ndarray, h: int, w: int, bpp: int) -> np.ndarray | None:
     return out[1:, 1:].reshape(h, w * bpp).astype(np.uint8)
 
 
-def encode_png16(img16: np.ndarray) -> bytes:
-    """uint16 HxW[xC] (C = 1..4) -> PNG bytes (Paeth filter on every row)."""
+def encode_png16(img16: np.ndarray, chunks: list[tuple[bytes, bytes]] | None = None) -> bytes:
+    """uint16 HxW[xC] (C = 1..4) -> PNG bytes (Paeth filter on every row).
+
+    ``chunks``: ancillary chunks ``(type, payload)`` written between IHDR and IDAT (cICP, tEXt, ...).
+    """
     img16 = to_hwc(np.asarray(img16, dtype=np.uint16))
     h, w, ch = img16.shape
     ctype = {1: 0, 2: 4, 3: 2, 4: 6}[ch]
@@ -130,6 +133,7 @@ def encode_png16(img16: np.ndarray) -> bytes:
     return (
         _SIG
         + _chunk(b"IHDR", ihdr)
+        + b"".join(_chunk(k, v) for k, v in (chunks or []))
         + _chunk(b"IDAT", zlib.compress(rows.tobytes(), 6))
         + _chunk(b"IEND", b"")
     )
@@ -153,16 +157,57 @@ def to_uint16(img: np.ndarray) -> np.ndarray:
     return np.round(np.clip(img, 0.0, 1.0) * 65535.0).astype(np.uint16)
 
 
-def write_png16(path: PathLike, img01: np.ndarray, *, overwrite: bool = False) -> None:
+def write_png16(
+    path: PathLike,
+    img01: np.ndarray,
+    *,
+    overwrite: bool = False,
+    text: dict[str, str] | None = None,
+    cicp: tuple[int, int, int, int] | None = None,
+) -> None:
     """Write a 16-bit PNG atomically.
 
     ``img01``: float values in [0,1] (clipped, then ``round(x*65535)``), or uint16 written as is.
     Shape: (H, W), (H, W, 1..4); gray, gray+alpha, RGB or RGBA. Any domain (stored as given).
+    ``text``: tEXt chunks (Latin-1 keywords and values); ``cicp``: a cICP chunk (primaries, transfer,
+    matrix, full-range flag; ITU-T H.273 code points), which HDR-aware viewers honour.
     """
     try:
-        data = encode_png16(to_uint16(img01))
+        data = encode_png16(to_uint16(img01), chunks=png_metadata_chunks(text, cicp))
     except ValueError as e:
         raise ImageWriteError(f"{path}: {e}") from None
     with atomic_output(path, overwrite=overwrite) as tmp:
         with open(tmp, "wb") as f:
             f.write(data)
+
+
+def png_metadata_chunks(
+    text: dict[str, str] | None = None, cicp: tuple[int, int, int, int] | None = None
+) -> list[tuple[bytes, bytes]]:
+    """cICP and tEXt chunks for :func:`encode_png16` (cICP first: it must precede IDAT and PLTE)."""
+    out: list[tuple[bytes, bytes]] = []
+    if cicp is not None:
+        out.append((b"cICP", bytes(int(v) for v in cicp)))
+    for k, v in (text or {}).items():
+        out.append((b"tEXt", k.encode("latin-1") + b"\0" + str(v).encode("latin-1")))
+    return out
+
+
+def png_metadata(data: bytes) -> tuple[dict[str, str], tuple[int, ...] | None]:
+    """(tEXt key/values, cICP tuple or None) of PNG bytes; only the chunks before the first IDAT are read."""
+    text: dict[str, str] = {}
+    cicp = None
+    pos = 8
+    while pos + 8 <= len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind = data[pos + 4 : pos + 8]
+        if kind in (b"IDAT", b"IEND") or pos + 12 + length > len(data):
+            break
+        body = data[pos + 8 : pos + 8 + length]
+        if kind == b"tEXt" and b"\0" in body:
+            k, v = body.split(b"\0", 1)
+            text[k.decode("latin-1")] = v.decode("latin-1")
+        elif kind == b"cICP" and length == 4:
+            cicp = tuple(body)
+        pos += 12 + length
+    return text, cicp
