@@ -156,3 +156,71 @@ def test_batch_items_independent(scene):
         both = expand(name, ldr)
         one = expand(name, ldr[1:])
         np.testing.assert_allclose(both[1:].numpy(), one.numpy(), rtol=1e-4, atol=1e-5)
+
+
+# ---------------------------------------------------------------- ITU-R BT.2446 inverses, BT.2100 mappings
+
+
+def test_bt2446a_hand_values():
+    from hdrlift.operators.bt2446 import bt2446a_inverse_nits, method_a_luma_to_hdr
+
+    # Y' = 0.5 -> Y'' = 127.5 > 70: E = 2.8305e-6 * 127.5^2 - 7.4622e-4 * 127.5 + 1.2528 = 1.2036702656
+    #   Y'_HDR = 127.5^E = 342.2473; grey display light = 1000 (0.3422473)^2.4 = 76.2809 cd/m^2
+    # Y' = 1 -> Y'' = 255: E = 1.2465683 -> 999.80 (SDR white -> ~1000 cd/m^2)
+    y = method_a_luma_to_hdr(torch.tensor([0.5, 1.0, 0.0], dtype=torch.float64))
+    np.testing.assert_allclose(y.numpy(), [342.2473, 999.80, 0.0], atol=1e-2)
+    grey = bt2446a_inverse_nits(torch.full((1, 3, 1, 1), 0.5, dtype=torch.float64))
+    np.testing.assert_allclose(grey.flatten().numpy(), [76.2809] * 3, atol=1e-3)
+    # BT.2020 red R'G'B' = (1, 0, 0): Y' = 0.2627, Y'' = 66.9885 <= 70:
+    #   E = 1.8712e-5 * 66.9885^2 - 2.7334e-3 * 66.9885 + 1.3141 = 1.2149630, Y'_HDR = 165.3951,
+    #   S_C = 1.075 * 165.3951 / 0.2627 = 676.8167, C'r = 0.7373 / 1.4746 = 0.5, C'b = -0.2627 / 1.8814
+    #   R' = 165.3951 + 1.4746 * 0.5 * 676.8167 = 664.4121 -> 1000 (0.6644121)^2.4 = 374.8436 cd/m^2,
+    #   G' and B' negative -> 0
+    red = bt2446a_inverse_nits(torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64).view(1, 3, 1, 1))
+    np.testing.assert_allclose(red.flatten().numpy(), [374.8436, 0.0, 0.0], atol=1e-3)
+
+
+def test_bt2446c_hand_values_and_round_trip():
+    from hdrlift.operators.bt2446 import (
+        bt2446c_inverse_nits,
+        method_c_inverse_luminance,
+        method_c_luminance,
+    )
+
+    # below Y_SDR,ip = 58.5: Y_HDR = Y_SDR / 0.83802 (40 -> 47.7316); above:
+    # Y_HDR = (58.5 / 0.83802) (exp((Y - 78.99439) / 15.09968) + 0.74204): 100 -> 332.3829, 80 -> 126.4146
+    y = method_c_inverse_luminance(torch.tensor([40.0, 80.0, 100.0], dtype=torch.float64))
+    np.testing.assert_allclose(y.numpy(), [47.7316, 126.4146, 332.3829], atol=1e-3)
+    # the forward curve of method C reaches 118.39 (109 % code) at 1000 cd/m^2 and is continuous at the knee
+    f = method_c_luminance(torch.tensor([1000.0, 58.5 / 0.83802 - 1e-9, 58.5 / 0.83802], dtype=torch.float64))
+    assert float(f[0]) == pytest.approx(118.39, abs=0.01) and float(f[1]) == pytest.approx(float(f[2]), abs=0.05)
+    ys = torch.linspace(0.1, 118.0, 50, dtype=torch.float64)
+    torch.testing.assert_close(method_c_luminance(method_c_inverse_luminance(ys)), ys)
+    # greys keep their chromaticity: (100, 100, 100) -> (332.38, ...) whatever the crosstalk alpha
+    for a in (0.0, 0.05, 0.2):
+        g = bt2446c_inverse_nits(torch.full((1, 3, 1, 1), 100.0, dtype=torch.float64), alpha=a)
+        np.testing.assert_allclose(g.flatten().numpy(), [332.3829] * 3, atol=2e-3)
+    with pytest.raises(ValueError):
+        bt2446c_inverse_nits(torch.ones(1, 3, 1, 1), alpha=0.4)
+
+
+def test_bt2446_operators_and_display_mappings():
+    from hdrlift.operators import bt2446a, bt2446c, hlg_to_nits, nits_to_hlg, nits_to_pq, pq_to_nits
+
+    white = torch.ones(1, 3, 2, 2, dtype=torch.float64)
+    # SDR white in a BT.2020 container: method A -> 1000 (0.99980)^2.4 = 999.52, method C -> 332.38 cd/m^2
+    np.testing.assert_allclose(bt2446a(white, normalize=False).numpy(), 999.525, atol=1e-2)
+    np.testing.assert_allclose(bt2446c(white, normalize=False).numpy(), 332.383, atol=1e-2)
+    assert float(bt2446c(white, sdr_peak=118.3868, normalize=False).mean()) == pytest.approx(1000.0, abs=0.1)
+    # BT.709 greys stay grey through the BT.2020 container
+    g = bt2446a(torch.full((1, 3, 1, 1), 0.5, dtype=torch.float64), normalize=False).flatten()
+    assert float(g.max() - g.min()) < 1e-9
+    # PQ (SMPTE ST 2084): 100 -> 0.50808, 203 -> 0.58069, 1000 -> 0.75183, 10000 -> 1
+    v = nits_to_pq(torch.tensor([100.0, 203.0, 1000.0, 10000.0], dtype=torch.float64))
+    np.testing.assert_allclose(v.numpy(), [0.508078, 0.580689, 0.751827, 1.0], atol=2e-6)
+    torch.testing.assert_close(pq_to_nits(v), torch.tensor([100.0, 203.0, 1000.0, 10000.0], dtype=torch.float64))
+    # HLG on a 1000 cd/m^2 display (system gamma 1.2): 75 % signal -> 203 cd/m^2 (BT.2408 reference white)
+    s = torch.full((1, 3, 1, 1), 0.75, dtype=torch.float64)
+    np.testing.assert_allclose(hlg_to_nits(s).flatten().numpy(), 203.15, atol=0.01)
+    col = torch.tensor([0.7, 0.4, 0.2], dtype=torch.float64).view(1, 3, 1, 1)
+    torch.testing.assert_close(nits_to_hlg(hlg_to_nits(col, 2000.0), 2000.0), col)

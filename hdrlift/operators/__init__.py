@@ -5,6 +5,7 @@ clipping level. See docs/operators.md.
 
 from hdrlift.operators.base import OperatorSpec, change_luminance, linearize, to_project_scale
 from hdrlift.operators.bilateral import bilateral_grid_filter
+from hdrlift.operators.bt2446 import bt2446a, bt2446c, hlg_to_nits, nits_to_hlg, nits_to_pq, pq_to_nits
 from hdrlift.operators.global_ops import akyuz, landis, linear, masia, masia_gamma
 from hdrlift.operators.local_ops import huo, kovaleski
 from hdrlift.operators.registry import expand, get_operator, list_operators
@@ -13,9 +14,12 @@ __all__ = [
     "OperatorSpec",
     "akyuz",
     "bilateral_grid_filter",
+    "bt2446a",
+    "bt2446c",
     "change_luminance",
     "expand",
     "get_operator",
+    "hlg_to_nits",
     "huo",
     "kovaleski",
     "landis",
@@ -24,5 +28,8 @@ __all__ = [
     "list_operators",
     "masia",
     "masia_gamma",
+    "nits_to_hlg",
+    "nits_to_pq",
+    "pq_to_nits",
     "to_project_scale",
 ]

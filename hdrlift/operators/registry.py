@@ -9,6 +9,7 @@ import torch
 
 from hdrlift.errors import ConfigError
 from hdrlift.operators.base import OperatorSpec
+from hdrlift.operators.bt2446 import bt2446a, bt2446c
 from hdrlift.operators.global_ops import akyuz, landis, linear, masia
 from hdrlift.operators.local_ops import huo, kovaleski
 
@@ -38,6 +39,12 @@ _SPECS: tuple[OperatorSpec, ...] = (
     _spec("masia", masia, "Masia, Serrano, Gutierrez, Dynamic range expansion based on image statistics, "
           "Multimedia Tools and Applications 76, 2017 (2009 formula: Masia et al., SIGGRAPH Asia 2009)",
           "automatic gamma from the image key, clamped to [1, 3], on a bilateral base layer"),
+    OperatorSpec("bt2446a", bt2446a, "ITU-R BT.2446 method A inverse (SDR to HDR conversion), Report ITU-R "
+                 "BT.2446-1, 2021, Table 4", "luma power expansion Y''^E(Y'') to 1000 cd/m^2 with chroma scaling, "
+                 "in a BT.2020 container", _defaults(bt2446a)),
+    OperatorSpec("bt2446c", bt2446c, "ITU-R BT.2446 method C inverse (inverse tone curve of method C), Report "
+                 "ITU-R BT.2446-1, 2021", "linear below 58.5 cd/m^2, exponential above (SDR 100 -> 332 cd/m^2), "
+                 "xy kept, crosstalk matrix alpha 0.05", _defaults(bt2446c)),
 )
 _BY_NAME = {s.name: s for s in _SPECS}
 
