@@ -310,3 +310,62 @@ def test_duhdr_display_normalisation() -> None:
     assert pu_psnr_duhdr(ref, ref ** 1.3) < 45
     z = singlehdr_p3_normalise(np.linspace(0, 1, 10001))
     assert z[9] == pytest.approx(1.0, abs=1e-6) and z[-10] == pytest.approx(999.0, rel=1e-6)
+
+
+# -- SI-HDR and AIM 2025 layouts -------------------------------------------------------------------------
+
+def test_si_hdr_layout(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "SI-HDR"
+    (root / "reference").mkdir(parents=True)
+    for i in (1, 2, 10):
+        hdr = make_hdr_scene(24, 32, seed=40 + i)
+        io.write_image(root / "reference" / f"{i:03d}.exr", hdr * 250.0, exr_dtype="float")  # absolute-ish
+        for cond, ev in (("clip_50", 2.0), ("clip_95", 0.5)):
+            (root / cond).mkdir(exist_ok=True)
+            io.write_image(root / cond / f"{i:03d}.jpg", _ldr8(hdr, ev), quality=98)
+    (root / "notes").mkdir()  # a folder without images is ignored
+    names = [n for n, _, _ in iter_dataset_pairs("si_hdr", root)]
+    assert names == ["clip_50/001", "clip_50/002", "clip_50/010", "clip_95/001", "clip_95/002", "clip_95/010"]
+    # one input condition: root = that folder next to reference/
+    pairs = list(iter_dataset_pairs("si_hdr", root / "clip_95"))
+    assert [p[0] for p in pairs] == ["clip_95/001", "clip_95/002", "clip_95/010"]
+    ldr, ref = pairs[0][1], pairs[0][2]
+    assert ldr.shape == ref.shape == (24, 32, 3) and ldr.max() <= 1.0
+    # the reference is put in the project scale of its input (clipping level of the input = 1.0)
+    assert ref.max() > 1.0 and np.median(srgb_decode_np(ldr)[ldr.max(-1) < 0.9] / np.maximum(
+        ref[ldr.max(-1) < 0.9], 1e-6)) == pytest.approx(1.0, abs=0.1)
+    with pytest.raises(DataError, match="test set only"):
+        build_paired_train(config_from_dict(_cfg("si_hdr", root, tmp_path / "r")))
+    io.write_image(root / "clip_95" / "777.jpg", _ldr8(make_hdr_scene(24, 32)), quality=98)
+    with pytest.raises(DataError, match="without a reference.*777.jpg"):
+        list(iter_dataset_pairs("si_hdr", root))
+    with pytest.raises(DataError, match="no SI-HDR layout"):
+        list(iter_dataset_pairs("si_hdr", tmp_path))
+    (root / "clip_95" / "777.jpg").unlink()
+    from hdrlift.cli.main import main
+
+    capsys.readouterr()
+    assert main(["evaluate", "--dataset", "si_hdr", "--root", str(root / "clip_50"), "--protocol", "si-hdr",
+                 "--method", "linear", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["summary"]["linear"]["n"] == 3 and doc["protocol"]["name"] == "si-hdr"
+
+
+def test_aim2025_layout(tmp_path: Path) -> None:
+    root = tmp_path / "aim2025"
+    for split, ids in (("train", range(3)), ("val", range(3, 5))):
+        (root / split / "LDR").mkdir(parents=True)
+        (root / split / "HDR").mkdir()
+        for i in ids:
+            hdr = make_hdr_scene(24, 24, seed=60 + i)
+            io.write_image(root / split / "LDR" / f"{i:04d}.jpg", _ldr8(hdr), quality=95)
+            io.write_image(root / split / "HDR" / f"{i:04d}.exr", hdr * 3.0, exr_dtype="float")
+    cfg = config_from_dict(_cfg("aim2025", root, tmp_path / "r"))
+    assert [r.name for r in build_paired_train(cfg).records] == ["0000", "0001", "0002"]
+    assert [n for n, _, _ in iter_dataset_pairs("aim2025", root)] == ["0003", "0004"]  # val/ as the test part
+    assert [n for n, _, _ in iter_dataset_pairs("aim2025", root / "train")] == ["0000", "0001", "0002"]
+    (root / "val" / "HDR" / "0004.exr").unlink()
+    with pytest.raises(DataError, match="0004"):
+        list(iter_dataset_pairs("aim2025", root))
+    with pytest.raises(DataError, match="no AIM 2025 layout"):
+        list(iter_dataset_pairs("aim2025", root / "val" / "LDR"))

@@ -39,7 +39,8 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--ref", help="folder of references (NTIRE _gt.png + alignratio, or EXR/HDR)")
     p.add_argument("--ldr", help="folder of the LDR inputs (for the clipped-region metric; default --ref)")
     p.add_argument("--data", help="pairs folder made by 'hdrlift degrade' (ntire layout) to run methods on")
-    p.add_argument("--dataset", help="dataset kind of --root (ntire, paired, sice, fivek, hdr_real, hdr_eye)")
+    p.add_argument("--dataset", help="dataset kind of --root (ntire, paired, sice, fivek, hdr_real, hdr_eye, "
+                   "si_hdr, aim2025)")
     p.add_argument("--root", help="dataset root for --dataset")
     p.add_argument("--method", action="append", default=[], help="operator or network (repeatable)")
     p.add_argument("--model", action="append", default=[], help="network weight or checkpoint (repeatable)")

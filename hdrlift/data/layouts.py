@@ -32,15 +32,20 @@ from hdrlift.errors import DataError
 
 log = logging.getLogger(__name__)
 
-#: Every dataset kind ``iter_dataset_pairs`` knows; ``hdr_eye`` is a test set only.
-KINDS = ("ntire", "paired", "sice", "fivek", "hdr_real", "hdr_eye")
-TRAIN_KINDS = ("ntire", "paired", "sice", "fivek", "hdr_real")
+#: Every dataset kind ``iter_dataset_pairs`` knows; ``hdr_eye`` and ``si_hdr`` are test sets only.
+KINDS = ("ntire", "paired", "sice", "fivek", "hdr_real", "hdr_eye", "si_hdr", "aim2025")
+TRAIN_KINDS = ("ntire", "paired", "sice", "fivek", "hdr_real", "aim2025")
 LDR_EXTS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
 HDR_EXTS = (".exr", ".hdr", ".pic")
 #: Fractions of the default splits (first part by natural name order = train, the rest = test).
 SICE_TRAIN_FRACTION = 0.8
 FIVEK_TRAIN_FRACTION = 0.9  # 4500 / 5000
 HDR_REAL_TRAIN_FRACTION = 0.9
+#: SI-HDR: the folder of merged reference HDR images (Hanji et al. 2022 release).
+SI_HDR_REFERENCE = "reference"
+#: AIM 2025 ITM: (LDR, HDR) folder-name pairs looked for, in this order, in the data folder or its split.
+AIM2025_DIRS = (("LDR", "HDR"), ("ldr", "hdr"), ("LDR", "GT"), ("input", "gt"), ("input", "GT"), ("LQ", "GT"),
+                ("input", "target"), ("LDR_in", "HDR_gt"))
 #: Well-exposed input range of the target scale fit (sRGB-encoded values, every channel).
 FIT_RANGE = (0.05, 0.9)
 
@@ -268,6 +273,55 @@ def hdr_pair_records(root: Path, what: str) -> list[PairRecord]:
     return match_folders(dirs[0], dirs[1], HDR_EXTS + (".tif", ".tiff"), "hdr", what="HDR reference")
 
 
+def si_hdr_records(root: Path) -> list[PairRecord]:
+    """``si_hdr``: SI-HDR (Hanji et al. 2022) as distributed: ``root/reference/<id>.exr|hdr`` (merged RAW
+    stacks) and one sub-folder per input condition holding the 8-bit inputs ``<sub>/<id>.jpg|png``.
+
+    Every sub-folder of LDR images whose names match references is an input set; pairs are named
+    ``<sub>/<id>`` and grouped by ``<id>``. ``root`` may also be one input folder next to ``reference/``
+    (only that input set). Inputs without a reference are a DataError.
+    """
+    if not (root / SI_HDR_REFERENCE).is_dir() and (root.parent / SI_HDR_REFERENCE).is_dir():
+        base, input_dirs = root.parent, [root]
+    else:
+        base = root
+        if not (root / SI_HDR_REFERENCE).is_dir():
+            raise DataError(f"{root}: no SI-HDR layout (expected {SI_HDR_REFERENCE}/*.exr and input folders)")
+        input_dirs = sorted((d for d in root.iterdir() if d.is_dir() and d.name != SI_HDR_REFERENCE),
+                            key=lambda d: natural_key(d.name))
+    refs = _stem_index(base / SI_HDR_REFERENCE, HDR_EXTS + (".tif", ".tiff"), "SI-HDR reference")
+    out: list[PairRecord] = []
+    for d in input_dirs:
+        files = {p.stem: p for p in sorted(d.iterdir()) if p.is_file() and p.suffix.lower() in LDR_EXTS}
+        if not files:
+            continue
+        orphans = sorted(set(files) - set(refs), key=natural_key)
+        if orphans:
+            raise DataError(f"{d}: {len(orphans)} input(s) without a reference in {base / SI_HDR_REFERENCE} "
+                            f"(e.g. {files[orphans[0]].name})")
+        out += [PairRecord(f"{d.name}/{k}", files[k], refs[k], "hdr", k) for k in sorted(files, key=natural_key)]
+    if not out:
+        raise DataError(f"{root}: no SI-HDR input folder (a sub-folder of LDR images named like the references)")
+    return out
+
+
+def aim2025_records(root: Path) -> list[PairRecord]:
+    """``aim2025``: an AIM 2025 ITM data folder: 8-bit inputs and HDR references in two folders matched by
+    stem, looked for as :data:`AIM2025_DIRS` (``LDR``/``HDR``, ``input``/``gt``, ...)."""
+    for a, b in AIM2025_DIRS:
+        if (root / a).is_dir() and (root / b).is_dir():
+            return match_folders(root / a, root / b, HDR_EXTS + (".tif", ".tiff"), "hdr", what="HDR reference")
+    names = ", ".join(f"{a}/ + {b}/" for a, b in AIM2025_DIRS[:4])
+    raise DataError(f"{root}: no AIM 2025 layout (expected one of {names}, ...)")
+
+
+def _aim2025_split_dir(root: Path, which: str) -> Path | None:
+    for name in ((which,) if which == "train" else (which, "val", "valid", "validation")):
+        if (root / name).is_dir():
+            return root / name
+    return None
+
+
 def kind_records(kind: str, root: Path) -> list[PairRecord]:
     """Every pair of a dataset of ``kind`` under ``root`` (before any split; not for ``ntire``)."""
     if kind == "paired":
@@ -278,6 +332,10 @@ def kind_records(kind: str, root: Path) -> list[PairRecord]:
         return fivek_records(root)
     if kind in ("hdr_real", "hdr_eye"):
         return hdr_pair_records(root, "HDR-Real" if kind == "hdr_real" else "HDR-Eye")
+    if kind == "si_hdr":
+        return si_hdr_records(root)
+    if kind == "aim2025":
+        return aim2025_records(root)
     raise DataError(f"unknown dataset kind '{kind}'; known: {', '.join(KINDS)}")
 
 
@@ -285,12 +343,20 @@ def default_split(kind: str, root: Path, which: str) -> list[PairRecord]:
     """The paper's split of a (non-NTIRE) dataset: ``which`` = ``train`` or ``test``.
 
     sice: 80/20 by scene; fivek: 90/10 (4500/500) by name; hdr_real: ``train/`` and ``test/``
-    sub-folders when present, else 90/10 by name; hdr_eye: everything is test; paired: everything.
+    sub-folders when present, else 90/10 by name; hdr_eye, si_hdr: everything is test; aim2025:
+    ``train/`` and ``test/`` (or ``val/``) sub-folders when present, else the whole folder (point ``root``
+    at one split); paired: everything.
     """
     if kind == "hdr_real" and (root / "train").is_dir() and (root / "test").is_dir():
         return hdr_pair_records(root / which, "HDR-Real")
     if kind == "hdr_eye" and which == "train":
         raise DataError("hdr_eye (HDR-Eye) is a test set only; train on hdr_real or an HDR folder")
+    if kind == "si_hdr" and which == "train":
+        raise DataError("si_hdr (SI-HDR) is a test set only; train on an HDR folder or aim2025")
+    if kind == "aim2025":
+        sub = _aim2025_split_dir(root, which)
+        if sub is not None:
+            return aim2025_records(sub)
     recs = kind_records(kind, root)
     frac = {"sice": SICE_TRAIN_FRACTION, "fivek": FIVEK_TRAIN_FRACTION, "hdr_real": HDR_REAL_TRAIN_FRACTION}
     if kind in frac:

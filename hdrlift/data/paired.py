@@ -141,6 +141,8 @@ def _default_part(kind: str, root: Path, which: str, split_root: Path | None = N
 def _check_kind(kind: str, kinds: Sequence[str]) -> None:
     if kind == "hdr_eye" and kind not in kinds:
         raise DataError("hdr_eye (HDR-Eye) is a test set only; train on hdr_real or an HDR folder")
+    if kind == "si_hdr" and kind not in kinds:
+        raise DataError("si_hdr (SI-HDR) is a test set only; train on an HDR folder or aim2025")
     if kind not in kinds:
         raise DataError(f"unknown dataset kind '{kind}'; known: {', '.join(kinds)}")
 
