@@ -16,15 +16,33 @@ from hdrlift.inference.outputs import OUTPUT_FORMATS
 LDR_EXTS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
 DEFAULT_MAX_PIXELS = 200_000_000
 
+PREDICT_EPILOG = """\
+examples:
+  hdrlift predict examples/rocket.jpg -o out/         # out/rocket.exr + out/rocket.preview.png
+  hdrlift predict photo.jpg                           # photo.exr + photo.preview.png beside the photo
+  hdrlift predict photos/ -r -o out/ --skip-existing  # a folder tree; run again to resume
+  hdrlift predict photo.jpg -m hdrunet -f uhdr        # another network; an Ultra HDR gain-map JPEG
+  hdrlift predict big.tif --max-memory 4GB            # any size within a memory budget
+  hdrlift view out/rocket.exr examples/rocket.jpg     # look at a result (exposure slider, before/after)
+
+The HDR is linear light with 1.0 = the photo's clipping level; highlights above 1.0 are the
+reconstruction. 'hdrlift models --pretrained' and 'hdrlift operators' describe the methods.
+"""
+
 
 def add_parsers(sub: Any) -> None:
-    p = sub.add_parser("predict", help="reconstruct HDR from LDR photos (writes EXR + tone-mapped preview)")
-    p.add_argument("inputs", nargs="+", help="image files or folders")
+    p = sub.add_parser("predict", help="reconstruct HDR from LDR photos (writes EXR + tone-mapped preview)",
+                       description="Reconstruct linear HDR from 8-bit photos (JPEG/PNG/TIFF/WebP).",
+                       epilog=PREDICT_EPILOG)
+    p.add_argument("inputs", nargs="+", help="photos (JPEG/PNG/TIFF/BMP/WebP) or folders of them")
     p.add_argument("-o", "--output",
                    help="output file (one input; its extension picks the format: .exr .hdr .tif .png .jpg "
                         ".avif) or folder (ends in / or exists; -r keeps sub-folders); default: beside each "
                         "input. An input file is never overwritten"),
-    p.add_argument("-m", "--method", default="default", help="operator, network weight, or checkpoint dir")
+    from hdrlift.cli.helptext import METHODS, lazy
+
+    lazy(p.add_argument("-m", "--method", default="default", metavar="METHOD",
+                        help="network or classical operator: %(methods)s"), methods=METHODS)
     p.add_argument("-f", "--format", default=None, choices=list(OUTPUT_FORMATS),
                    help="output format (default: from -o's extension, else exr): exr, hdr, tiff (float), "
                         "png16 (linear 16-bit + alignratio), ntire (gamma 2.24), png-pq/png-hlg (16-bit PNG "
@@ -46,7 +64,8 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--skip-existing", action="store_true", help="skip inputs whose outputs exist (resume)")
     p.add_argument("-r", "--recursive", action="store_true", help="search folders recursively")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--device", default="auto",
+                   help="auto (CUDA when available, else CPU) | cpu | cuda | cuda:N (default auto)")
     p.add_argument("--tile", type=int, default=None,
                    help="tile size for large images (default: from --max-memory; 0 = no tiling)")
     p.add_argument("--max-memory", default=None, metavar="SIZE",
@@ -57,24 +76,37 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"],
                    help="network precision (default auto: bf16 on CPUs with native bfloat16, AVX512-BF16/AMX, "
                    "about 2x faster, PSNR-mu within 0.1 dB; fp32 elsewhere); fp16/bf16 autocast on CUDA")
-    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="refuse larger images")
-    p.add_argument("--half", action=argparse.BooleanOptionalAction, default=True, help="EXR half floats")
-    p.add_argument("--json", action="store_true", help="print a JSON summary")
+    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
+                   help=f"refuse images with more than N pixels, checked before decoding "
+                   f"(default {DEFAULT_MAX_PIXELS:,})")
+    p.add_argument("--half", action=argparse.BooleanOptionalAction, default=True,
+                   help="EXR in half floats (default; ample for 1.0 = clipping level, range up to 65504); "
+                   "--no-half writes 32-bit floats")
+    p.add_argument("--json", action="store_true", help="print a JSON summary (outputs, seconds, errors per input)")
     p.set_defaults(func=cmd_predict)
 
-    p = sub.add_parser("operators", help="list classical expansion operators")
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("operators", help="list classical expansion operators",
+                       epilog="examples:\n  hdrlift operators\n  hdrlift operators --json\n"
+                       "  hdrlift predict photo.jpg -m kovaleski      # use one of them\n")
+    p.add_argument("--json", action="store_true", help="print name, description and citation as JSON")
     p.set_defaults(func=cmd_operators)
 
-    p = sub.add_parser("models", help="list network architectures (and shipped weights)")
+    p = sub.add_parser("models", help="list network architectures (and shipped weights)",
+                       epilog="examples:\n"
+                       "  hdrlift models                     # architectures, parameter counts, papers\n"
+                       "  hdrlift models --pretrained        # shipped weights and their scores\n"
+                       "  hdrlift predict photo.jpg -m hdrunet.polyhaven\n")
     p.add_argument("--pretrained", action="store_true", help="list shipped weights with validation scores")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the table as JSON")
     p.set_defaults(func=cmd_models)
 
-    p = sub.add_parser("convert", help="import the authors' HDRUNet .pth into an hdrlift checkpoint")
+    p = sub.add_parser("convert", help="import the authors' HDRUNet .pth into an hdrlift checkpoint",
+                       epilog="examples:\n  hdrlift convert HDRUNet.pth -o runs/hdrunet_official\n"
+                       "  hdrlift predict photo.jpg -m runs/hdrunet_official\n")
     p.add_argument("pth", help="official HDRUNet state dict (.pth)")
     p.add_argument("-o", "--output", required=True, help="checkpoint directory to write")
-    p.add_argument("--arch", default="hdrunet", choices=["hdrunet"])
+    p.add_argument("--arch", default="hdrunet", choices=["hdrunet"],
+                   help="architecture of the .pth (default hdrunet, the only one with official weights)")
     p.add_argument("--overwrite", action="store_true", help="replace a checkpoint already in the output directory")
     p.set_defaults(func=cmd_convert)
 
