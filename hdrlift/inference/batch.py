@@ -106,7 +106,7 @@ def predict_files(
             try:
                 img = futures[i].result()
                 hdr = predictor(img)
-                opts = {**(options or {}), "attributes": provenance(predictor.name, f)}
+                opts = {**(options or {}), "attributes": provenance(predictor.name, f), "source": f}
                 write_outputs(hdr, paths, fmt, overwrite, half, ldr=img, options=opts)
                 results.append({"input": str(f), "status": "ok", "outputs": [str(p) for p in paths.values()],
                                 "seconds": round(time.perf_counter() - t0, 3), "method": predictor.name})

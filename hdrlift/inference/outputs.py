@@ -203,7 +203,8 @@ def write_outputs(
     Shape: ``hdr`` (H, W, 3) linear Rec.709 HDR (1.0 = SDR white); ``ldr`` (H, W, 3) the input photo,
     sRGB-encoded in [0,1] (the SDR base of an Ultra HDR JPEG; None = the HDR clipped at 1).
     ``options``: ``compression`` (EXR), ``peak_nits`` / ``max_boost`` (uhdr, avif, png-pq/hlg),
-    ``bits`` (avif: 10 or 12), ``attributes`` (provenance strings written where the format has room).
+    ``bits`` (avif: 10 or 12), ``attributes`` (provenance strings written where the format has room),
+    ``source`` (the input file: a JPEG photo is reused as the Ultra HDR base when unchanged by reading).
     """
     import numpy as np
 
@@ -230,9 +231,11 @@ def write_outputs(
                          white_luminance=io.colour.REFERENCE_WHITE_NITS)
             written.append(main)
         elif fmt == "uhdr":
-            max_boost = peak.get("max_boost")
-            io.write_uhdr(main, hdr, sdr=ldr, overwrite=overwrite, max_boost=max_boost,
-                          peak_nits=peak.get("peak_nits"))
+            src = opt.get("source")
+            photo = Path(src).read_bytes() if src is not None and Path(src).suffix.lower() in (
+                ".jpg", ".jpeg") else None  # reused as the SDR base when it decodes to ``ldr`` exactly
+            io.write_uhdr(main, hdr, sdr=ldr, overwrite=overwrite, max_boost=peak.get("max_boost"),
+                          peak_nits=peak.get("peak_nits"), photo_jpeg=photo)
             written.append(main)
         elif fmt in ("png-pq", "png-hlg"):
             io.write_png_hdr(main, hdr, transfer=fmt[4:], overwrite=overwrite, peak_nits=_peak_nits(peak),

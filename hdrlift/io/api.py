@@ -276,7 +276,7 @@ def write_image(
     exr_dtype: str = "half",
     format: str | None = None,
     bits: int | None = None,
-    quality: int = 95,
+    quality: int | None = None,
     **kw: Any,
 ) -> None:
     """Write ``img`` atomically, the format chosen by extension (or ``format``).
@@ -286,7 +286,8 @@ def write_image(
     * ``.exr`` linear HDR, half (``exr_dtype``) or float (``compression=``, ``attributes=``,
       ``white_luminance=`` go to :func:`hdrlift.io.write_exr`); ``.hdr`` Radiance RGBE (RLE).
     * ``.png``: 16-bit if ``img`` is uint16 or ``bits=16``, else 8-bit (float in [0,1], clipped).
-    * ``.jpg``/``.webp``/``.bmp``: 8-bit (``quality``). ``.tif``: float -> float32 (HDR), ints as is.
+    * ``.jpg``/``.webp``/``.bmp``: 8-bit (``quality``, default 95; Ultra HDR: chosen per image).
+      ``.tif``: float -> float32 (HDR), ints as is.
     * ``.uhdr.jpg`` (or ``format="uhdr"``): Ultra HDR gain-map JPEG (``sdr=`` the SDR base photo,
       ``max_boost=``, ``peak_nits=``); ``.avif`` / ``format="avif"``: 10-bit PQ AVIF,
       ``"avif-hlg"``: HLG (``bits=12`` for 12 bit); ``"png-pq"`` / ``"png-hlg"``: 16-bit PNG with cICP.
@@ -315,7 +316,8 @@ def write_image(
     elif fmt in ("png", "jpeg", "bmp", "webp"):
         from .ldr import write_ldr8
 
-        write_ldr8(p, arr, fmt="JPEG" if fmt == "jpeg" else fmt.upper(), overwrite=overwrite, quality=quality)
+        write_ldr8(p, arr, fmt="JPEG" if fmt == "jpeg" else fmt.upper(), overwrite=overwrite,
+                   quality=95 if quality is None else quality)
     elif fmt == "tiff":
         from .ldr import to_uint8, write_tiff
 
@@ -327,7 +329,7 @@ def write_image(
     elif fmt == "preview":
         from .preview import write_preview
 
-        write_preview(p, arr, overwrite=overwrite, quality=quality, **kw)
+        write_preview(p, arr, overwrite=overwrite, quality=95 if quality is None else quality, **kw)
     elif fmt == "uhdr":
         from .gainmap import write_uhdr
 

@@ -167,15 +167,95 @@ def gainmap_params(
     return np.round(rec * 255.0).astype(np.uint8), meta
 
 
+def strip_jpeg(data: bytes) -> bytes | None:
+    """The first image of a JPEG file without XMP, MPF and ISO 21496-1 segments (any old gain-map
+    container); EXIF, ICC, JFIF and the coded image are kept byte for byte. None when not a JPEG."""
+    if data[:2] != b"\xff\xd8":
+        return None
+    out = [data[:2]]
+    pos = 2
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            return None
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
+        seg = data[pos : pos + 2 + length]
+        if marker == 0xDA:  # start of scan: copy through the first EOI (0xFFD9 cannot occur in scan data)
+            end = data.find(b"\xff\xd9", pos + 2 + length)
+            if end < 0:
+                return None
+            out.append(data[pos : end + 2])
+            return b"".join(out)
+        body = seg[4:]
+        drop = (marker == 0xE1 and body.startswith((b"http://ns.adobe.com/xap/1.0/", b"http://ns.adobe.com/xmp/")))
+        drop |= marker == 0xE2 and body.startswith((b"MPF\x00", _ISO_NS))
+        if not drop:
+            out.append(seg)
+        pos += 2 + length
+    return None
+
+
+def _base_jpeg(sdr8: np.ndarray, quality: int | None, photo_jpeg: bytes | None) -> tuple[bytes, np.ndarray, str]:
+    """SDR base bytes, their decoded pixels, and how they were made ("photo" or "q<N>").
+
+    The photo's own JPEG is reused when it decodes to exactly ``sdr8`` (no rotation or colour
+    conversion happened on read). Otherwise the base is encoded 4:4:4 at ``quality``, or, when None,
+    at the lowest of 95 / 98 / 100 whose mean difference from ``sdr8`` is at most 0.75 code values.
+    """
+    if photo_jpeg is not None:
+        stripped = strip_jpeg(photo_jpeg)
+        if stripped is not None:
+            try:
+                dec = _decode_jpeg(stripped)
+            except Exception:
+                dec = None
+            if dec is not None and dec.shape == sdr8.shape and np.array_equal(dec, sdr8):
+                return stripped, dec, "photo"
+    icc = srgb_icc_profile()
+    for q in (quality,) if quality is not None else (95, 98, 100):
+        base = _jpeg(sdr8, q, icc=icc)
+        dec = _decode_jpeg(base)
+        if quality is not None or np.abs(dec.astype(np.float32) - sdr8).mean() <= 0.75:
+            break
+    return base, dec, f"q{q}"
+
+
+def _gainmap_jpeg(gm: np.ndarray, meta: dict, quality: int | None) -> tuple[bytes, int, int]:
+    """Gain-map JPEG (gray when the channels agree), its channel count and quality.
+
+    With ``quality`` None the lowest of 95 / 98 / 100 is used whose decoded map is within 0.04 stop
+    of the exact one at the 99th percentile (gain-map JPEG error is what a viewer's HDR rendition adds).
+    """
+    gray = int(np.abs(gm.astype(np.int16) - gm[:, :, 1:2]).max()) <= 1
+    img = gm[:, :, 1] if gray else gm
+    stop_per_code = (meta["gain_map_max"] - meta["gain_map_min"]) / 255.0
+    for q in (quality,) if quality is not None else (95, 98, 100):
+        data = _jpeg(img, q)
+        if quality is not None:
+            break
+        from PIL import Image
+
+        with Image.open(_io.BytesIO(data)) as im:
+            dec = np.asarray(im).astype(np.float32)
+        err = np.abs(dec - img.astype(np.float32)) * stop_per_code
+        if float(np.percentile(err, 99)) <= 0.04:
+            break
+    return data, 1 if gray else 3, q
+
+
 def encode_uhdr(
     hdr_lin: np.ndarray,
     sdr: np.ndarray | None = None,
     *,
-    quality: int = 95,
-    gainmap_quality: int = 95,
+    quality: int | None = None,
+    gainmap_quality: int | None = None,
     max_boost: float | None = None,
     peak_nits: float | None = None,
     hdr_capacity_max: float | None = None,
+    photo_jpeg: bytes | None = None,
     path: str = "<array>",
 ) -> tuple[bytes, dict]:
     """Ultra HDR JPEG bytes and the metadata written.
@@ -183,6 +263,9 @@ def encode_uhdr(
     Shape: ``hdr_lin`` (H, W, 3) linear Rec.709 HDR (1.0 = SDR white); ``sdr`` (H, W, 3) the SDR base
     as sRGB-encoded values in [0,1] (float) or uint8 -- normally the user's photo; None = the HDR
     clipped at 1.0 and sRGB-encoded. The file has exactly the input's size.
+    ``photo_jpeg``: the photo's JPEG file; reused byte for byte as the base (EXIF kept, old XMP/MPF
+    dropped) when it decodes to ``sdr`` exactly. ``quality`` / ``gainmap_quality``: JPEG qualities
+    (None = chosen per image, see :func:`_base_jpeg` and :func:`_gainmap_jpeg`).
     ``peak_nits`` (with 1.0 = 203 cd/m2) is another way to say ``max_boost = peak_nits / 203``.
     """
     hdr = to_hwc(np.asarray(hdr_lin, dtype=np.float32))
@@ -210,12 +293,10 @@ def encode_uhdr(
             raise ImageWriteError(f"{path}: SDR base is {s.shape[1]}x{s.shape[0]}, HDR is "
                                   f"{hdr.shape[1]}x{hdr.shape[0]}")
         sdr8 = s if s.dtype == np.uint8 else np.round(np.clip(s.astype(np.float32), 0, 1) * 255).astype(np.uint8)
-    base = _jpeg(sdr8, quality, icc=srgb_icc_profile())
-    sdr_lin = srgb_to_linear(_decode_jpeg(base).astype(np.float32) / 255.0)
+    base, base_dec, base_how = _base_jpeg(sdr8, quality, photo_jpeg)
+    sdr_lin = srgb_to_linear(base_dec.astype(np.float32) / 255.0)
     gm, meta = gainmap_params(hdr, sdr_lin, max_boost=max_boost, hdr_capacity_max=hdr_capacity_max)
-    gray = int(np.abs(gm.astype(np.int16) - gm[:, :, 1:2]).max()) <= 1
-    channels = 1 if gray else 3
-    gm_jpeg = _jpeg(gm[:, :, 1] if gray else gm, gainmap_quality)
+    gm_jpeg, channels, gm_q = _gainmap_jpeg(gm, meta, gainmap_quality)
     gm_full = (gm_jpeg[:2] + _segment(0xE1, _xmp_gainmap(meta))
                + _segment(0xE2, _ISO_NS + _iso_metadata(meta, channels)) + gm_jpeg[2:])
     xmp = _segment(0xE1, _xmp_primary(len(gm_full)))
@@ -225,7 +306,8 @@ def encode_uhdr(
     tiff_pos = 2 + len(xmp) + len(iso) + 4 + 4  # marker + length + "MPF\0"
     mpf = _segment(0xE2, _mpf(primary_size, len(gm_full), primary_size - tiff_pos))
     data = base[:2] + xmp + iso + mpf + base[2:] + gm_full
-    meta = {**meta, "channels": channels, "width": int(hdr.shape[1]), "height": int(hdr.shape[0])}
+    meta = {**meta, "channels": channels, "width": int(hdr.shape[1]), "height": int(hdr.shape[0]),
+            "base": base_how, "gainmap_quality": gm_q}
     return data, meta
 
 
@@ -235,10 +317,11 @@ def write_uhdr(
     *,
     sdr: np.ndarray | None = None,
     overwrite: bool = False,
-    quality: int = 95,
+    quality: int | None = None,
     max_boost: float | None = None,
     peak_nits: float | None = None,
     hdr_capacity_max: float | None = None,
+    photo_jpeg: bytes | None = None,
 ) -> dict:
     """Write an Ultra HDR JPEG atomically (see :func:`encode_uhdr`); returns the metadata written.
 
@@ -247,10 +330,10 @@ def write_uhdr(
     p = str(path)
     with atomic_output(p, overwrite=overwrite) as tmp:
         data, meta = encode_uhdr(hdr_lin, sdr, quality=quality, max_boost=max_boost, peak_nits=peak_nits,
-                                 hdr_capacity_max=hdr_capacity_max, path=p)
+                                 hdr_capacity_max=hdr_capacity_max, photo_jpeg=photo_jpeg, path=p)
         with open(tmp, "wb") as f:
             f.write(data)
     return meta
 
 
-__all__ = ["EXACT_CAPACITY", "OFFSET", "encode_uhdr", "gainmap_params", "write_uhdr"]
+__all__ = ["EXACT_CAPACITY", "OFFSET", "encode_uhdr", "gainmap_params", "strip_jpeg", "write_uhdr"]
