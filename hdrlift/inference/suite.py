@@ -1,0 +1,298 @@
+"""The generalisation validation suite: does a method beat plain sRGB decoding on cameras it never saw?
+
+A single validation file made with the training camera says little about photos from elsewhere
+(issue #22: the project's own validation said +2.15 dB while two independent sets said +1). The suite
+captures the validation scenes (``configs/splits/hdr_v2_val.txt``, none of them trained on) with four
+cameras and scores every method the way those independent sets do - output scaled by one factor fitted
+on the well-exposed pixels, then PSNR-mu:
+
+* ``a_default``  - the project's default camera model (its curve mix, noise, JPEG);
+* ``b_heldout``  - a held-out camera: the held-out fifth of the 201 measured DoRF curves
+  (``crf_table_subset="holdout"``), Poisson-Gaussian noise with another level range, JPEG 60-92 with
+  4:4:4 chroma on every capture - nothing a hdrlift recipe samples;
+* ``c_srgb``     - the plain sRGB curve with the default noise and JPEG (renders, edited photos);
+* ``c_srgb_clean`` - the sRGB curve, 8-bit quantisation only.
+
+Every capture is exposed so that 3-10 % of the pixels clip (as the independent sets were), two
+captures per scene with independent draws. Metrics per pair, after the alignment:
+``psnr_mu`` (NTIRE recipe), ``psnr_mu_well`` / ``psnr_mu_clip`` (the same squared tone-mapped error
+averaged over the well-exposed / the clipped pixels only), ``clip_stops`` (RMSE of log2 luminance on
+the clipped pixels), ``pu21_psnr``; and per part the per-region oracle of the clipped error
+(:func:`oracle_rmses`, a lower bound given the reference). The checkpoint criterion is
+:func:`suite_score`: the *smallest* gain over ``linear`` across the parts, so a weight that trades
+one kind of camera for another does not win.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hdrlift.errors import DataError
+
+#: the DoRF file the held-out camera draws its curves from (user data, never shipped)
+DEFAULT_CRF_FILE = "../shared/data/crf/201_CRF_data.mat"
+#: fraction of pixels (max channel) that clip in every suite capture
+SUITE_CLIP_FRACTION = (0.03, 0.10)
+#: exposure offsets (stops from the auto exposure) of the captures of each scene
+SUITE_EXPOSURES = (-0.3, 0.3)
+#: input code values counted as well exposed (max channel below, min channel above)
+WELL_EXPOSED = (0.05, 0.95)
+CLIP_LEVEL = 0.99
+PARTS = ("a_default", "b_heldout", "c_srgb", "c_srgb_clean")
+METRICS = ("psnr_mu", "psnr_mu_well", "psnr_mu_clip", "clip_stops", "pu21_psnr")
+
+
+def suite_cameras(crf_file: str | Path = DEFAULT_CRF_FILE) -> dict[str, dict[str, Any]]:
+    """Camera configurations (:class:`~hdrlift.degrade.CameraConfig` dicts) of the four parts.
+
+    ``configs/camera/heldout.yaml``, ``srgb.yaml`` and ``srgb_clean.yaml`` hold the same settings for
+    ``hdrlift degrade --camera`` (a test keeps them equal)."""
+    common = {"clip_fraction": list(SUITE_CLIP_FRACTION)}
+    return {
+        "a_default": dict(common),
+        "b_heldout": {
+            **common,
+            "crf_weights": {"table": 1.0},
+            "crf_table_path": str(crf_file),
+            "crf_table_subset": "holdout",
+            "noise_prob": 1.0,
+            "noise_model": "poisson",
+            "shot_sigma": [0.002, 0.02],
+            "read_sigma": [0.0005, 0.004],
+            "jpeg_prob": 1.0,
+            "jpeg_quality": [60, 92],
+            "jpeg_subsampling": "4:4:4",
+            "wb_jitter": 0.15,
+        },
+        "c_srgb": {**common, "crf_weights": {"srgb": 1.0}},
+        "c_srgb_clean": {**common, "crf_weights": {"srgb": 1.0}, "noise_prob": 0.0, "jpeg_prob": 0.0},
+    }
+
+
+@dataclass
+class SuitePair:
+    """One capture of the suite: ``ldr`` sRGB-encoded (H, W, 3) in [0, 1], ``hdr`` linear (1.0 = clipping)."""
+
+    part: str
+    name: str
+    ldr: np.ndarray
+    hdr: np.ndarray
+
+
+def build_suite(
+    files: Sequence[Path],
+    parts: Sequence[str] = PARTS,
+    max_side: int = 384,
+    seed: int = 22,
+    crf_file: str | Path = DEFAULT_CRF_FILE,
+) -> list[SuitePair]:
+    """Deterministic pairs of every part for the HDR ``files`` (a pure function of the arguments)."""
+    from hdrlift.data.synth import capture_pairs
+
+    cams = suite_cameras(crf_file)
+    unknown = [p for p in parts if p not in cams]
+    if unknown:
+        raise DataError(f"unknown suite part(s) {unknown}; valid: {', '.join(PARTS)}")
+    if "b_heldout" in parts and not Path(crf_file).is_file():
+        raise DataError(f"{crf_file}: DoRF curve file not found (the held-out camera needs it; --crf-file)")
+    out: list[SuitePair] = []
+    for part in parts:
+        for p in capture_pairs(files, SUITE_EXPOSURES, max_side, seed * 7 + PARTS.index(part), cams[part]):
+            out.append(SuitePair(part, p.name, p.ldr, p.hdr))
+    return out
+
+
+# ----------------------------------------------------------------------------- metrics
+
+
+def well_exposed_mask(ldr: np.ndarray, lo: float = WELL_EXPOSED[0], hi: float = WELL_EXPOSED[1]) -> np.ndarray:
+    """Pixels of the sRGB-encoded input that are neither clipped nor near black.
+
+    Shape:
+        (H, W, 3) -> (H, W) bool
+    """
+    return (ldr.max(axis=-1) < hi) & (ldr.min(axis=-1) > lo)
+
+
+def align_on_well_exposed(ref: np.ndarray, res: np.ndarray, ldr: np.ndarray, floor: float = 1e-6) -> float:
+    """Scale s minimising the squared log2-luminance error of ``s * res`` on the well-exposed pixels
+    (all pixels with positive luminance when none is well exposed).
+
+    Domain: ``ref`` / ``res`` linear HDR, ``ldr`` the sRGB-encoded input.
+
+    Shape:
+        (H, W, 3) x3 -> float
+    """
+    from hdrlift.metrics._common import luminance_hwc
+
+    yr, yt = luminance_hwc(ref), luminance_hwc(res)
+    m = well_exposed_mask(ldr) & (yr > floor) & (yt > floor)
+    if not m.any():
+        m = (yr > floor) & (yt > floor)
+    if not m.any():
+        return 1.0
+    return float(2.0 ** np.mean(np.log2(yr[m]) - np.log2(yt[m])))
+
+
+def pair_metrics(ref: np.ndarray, res: np.ndarray, ldr: np.ndarray) -> dict[str, float]:
+    """The suite's metrics of one result (aligned here first).
+
+    Domain: ``ref`` / ``res`` linear HDR (1.0 = clipping level), ``ldr`` the sRGB-encoded input.
+
+    Shape:
+        (H, W, 3) x3 -> {metric: float}; NaN where a mask is empty
+    """
+    from hdrlift.metrics.clipped import clipped_log_rmse, clipped_mask
+    from hdrlift.metrics.ntire import ntire_mu_norm, ntire_mu_tonemap, psnr_mu
+    from hdrlift.metrics.pu21 import pu_psnr
+
+    ref = np.asarray(ref, np.float64)
+    res = np.maximum(np.asarray(res, np.float64), 0.0)
+    res = res * align_on_well_exposed(ref, res, ldr)
+    n = ntire_mu_norm(ref)
+    err = ((ntire_mu_tonemap(ref, n) - ntire_mu_tonemap(res, n)) ** 2).mean(axis=-1)
+
+    def masked(m: np.ndarray) -> float:
+        if not m.any():
+            return float("nan")
+        return float(-10.0 * np.log10(max(float(err[m].mean()), 1e-20)))
+
+    return {
+        "psnr_mu": psnr_mu(ref, res),
+        "psnr_mu_well": masked(well_exposed_mask(ldr)),
+        "psnr_mu_clip": masked(clipped_mask(ldr, CLIP_LEVEL)),
+        "clip_stops": clipped_log_rmse(ref, res, ldr, CLIP_LEVEL),
+        "pu21_psnr": pu_psnr(ref, res),
+    }
+
+
+def oracle_rmses(ref_lin: np.ndarray, ldr: np.ndarray, threshold: float = CLIP_LEVEL) -> dict[str, float] | None:
+    """RMSE (stops) of oracle fits of the true log2 luminance inside the clipped pixels; None when none clip.
+
+    Each oracle is given the answer, so each is a lower bound for any method that only predicts
+    what the oracle can express: ``oracle image constant`` (one value per image), ``oracle region
+    constant`` (one value per 8-connected clipped region), ``oracle image features`` / ``oracle region
+    features`` (least squares, per image / per region, on log(1 + distance to the region's edge) and
+    its square, log region area, the LDR min and mean channel and min channel squared).
+
+    Shape:
+        ref_lin (H, W, 3) linear HDR, ldr (H, W, 3) sRGB-encoded LDR in [0, 1] -> {oracle: float}
+    """
+    from scipy import ndimage
+
+    from hdrlift.metrics.clipped import LOG_FLOOR, clipped_mask, luminance_hwc
+
+    mask = clipped_mask(ldr, threshold)
+    if not mask.any():
+        return None
+    y = np.log2(np.maximum(luminance_hwc(ref_lin)[mask], LOG_FLOOR))
+    lab, n = ndimage.label(mask, structure=np.ones((3, 3)))
+    blob = lab[mask]
+    dist = np.log1p(ndimage.distance_transform_edt(mask)[mask])
+    area = np.log(np.bincount(lab.ravel())[blob])
+    mn, me = ldr.min(-1)[mask], ldr.mean(-1)[mask]
+    feats = np.stack([np.ones_like(y), dist, dist**2, area, mn, me, mn**2], axis=1)
+    local = feats[:, [0, 1, 2, 4, 5, 6]]  # area is constant inside a region
+
+    def lstsq(f: np.ndarray, t: np.ndarray) -> np.ndarray:
+        coef, *_ = np.linalg.lstsq(f, t, rcond=None)
+        return f @ coef
+
+    pred = {k: np.empty_like(y) for k in ORACLES}
+    pred["oracle image constant"][:] = y.mean()
+    pred["oracle image features"] = lstsq(feats, y)
+    for k in range(1, n + 1):
+        s = blob == k
+        pred["oracle region constant"][s] = y[s].mean()
+        pred["oracle region features"][s] = lstsq(local[s], y[s]) if s.sum() > 10 else y[s].mean()
+    return {k: float(np.sqrt(np.mean((p - y) ** 2))) for k, p in pred.items()}
+
+
+ORACLES = ("oracle image constant", "oracle region constant", "oracle image features", "oracle region features")
+
+
+# ----------------------------------------------------------------------------- running
+
+
+def _nanmean(v: list[float]) -> float | None:
+    a = np.asarray([x for x in v if np.isfinite(x)], np.float64)
+    return float(a.mean()) if a.size else None
+
+
+def run_suite(
+    methods: Sequence[str],
+    pairs: Sequence[SuitePair],
+    device: str = "auto",
+    precision: str = "fp32",
+    progress: Any = None,
+) -> dict[str, Any]:
+    """Score every method on every pair; returns ``{"parts": {part: {method: {metric: mean}}},
+    "oracle": {part: per-region oracle stops}, "score": {method: min gain over linear across parts},
+    "n": {part: pairs}}``. ``linear`` is always scored (it is the baseline of the gains)."""
+    from hdrlift.inference.predictor import Predictor, set_threads
+
+    methods = list(dict.fromkeys(["linear", *methods]))
+    parts = list(dict.fromkeys(p.part for p in pairs))
+    set_threads()
+    res: dict[str, dict[str, dict[str, Any]]] = {p: {} for p in parts}
+    for m in methods:
+        pred = Predictor(m, device=device, precision=precision)
+        acc: dict[str, dict[str, list[float]]] = {p: {k: [] for k in METRICS} for p in parts}
+        times: list[float] = []
+        for pr in pairs:
+            t0 = time.perf_counter()
+            out = np.asarray(pred(pr.ldr))
+            times.append(time.perf_counter() - t0)
+            for k, v in pair_metrics(pr.hdr, out, pr.ldr).items():
+                acc[pr.part][k].append(v)
+            if progress is not None:
+                progress(m, pr)
+        for p in parts:
+            res[p][m] = {k: _nanmean(v) for k, v in acc[p].items()}
+            res[p][m]["sec_per_image"] = float(np.median(times)) if times else None
+    oracle: dict[str, float | None] = {}
+    for p in parts:
+        vals = [o["oracle region constant"] for pr in pairs if pr.part == p
+                for o in [oracle_rmses(pr.hdr, pr.ldr)] if o is not None]
+        oracle[p] = _nanmean(vals)
+    score = {m: suite_score(res, m) for m in methods}
+    return {"parts": res, "oracle": oracle, "score": score,
+            "n": {p: sum(1 for pr in pairs if pr.part == p) for p in parts}}
+
+
+def suite_score(results: dict[str, dict[str, dict[str, Any]]], method: str) -> float | None:
+    """The smallest PSNR-mu gain of ``method`` over ``linear`` across the parts (dB): the checkpoint
+    criterion of issue #22 (no camera traded away for another)."""
+    gains = []
+    for part in results.values():
+        if method in part and "linear" in part and part[method]["psnr_mu"] is not None:
+            gains.append(part[method]["psnr_mu"] - part["linear"]["psnr_mu"])
+    return float(min(gains)) if gains else None
+
+
+def format_suite(report: dict[str, Any]) -> str:
+    """Plain-text tables of a :func:`run_suite` report (one per part)."""
+    lines = []
+    for part, rows in report["parts"].items():
+        lin = rows.get("linear", {}).get("psnr_mu")
+        orc = report["oracle"].get(part)
+        lines.append(f"{part} ({report['n'][part]} pairs; per-region oracle clip error "
+                     f"{'-' if orc is None else f'{orc:.2f}'} stops)")
+        lines.append(f"  {'method':<34}{'PSNR-mu':>8}{'vs lin':>8}{'well':>8}{'clip':>8}{'stops':>7}{'PU21':>8}")
+        for m, r in rows.items():
+
+            def f(v: Any, w: int = 8, d: int = 2) -> str:
+                return f"{'-':>{w}}" if v is None else f"{v:>{w}.{d}f}"
+
+            gain = None if lin is None or r["psnr_mu"] is None else r["psnr_mu"] - lin
+            lines.append(f"  {m:<34}{f(r['psnr_mu'])}{f(gain)}{f(r['psnr_mu_well'])}{f(r['psnr_mu_clip'])}"
+                         f"{f(r['clip_stops'], 7)}{f(r['pu21_psnr'])}")
+    lines.append("score (smallest gain over linear across the parts, dB): "
+                 + ", ".join(f"{m} {'-' if s is None else f'{s:+.2f}'}" for m, s in report["score"].items()))
+    return "\n".join(lines)

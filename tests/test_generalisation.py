@@ -1,0 +1,230 @@
+"""Issue #22: held-out camera curves, JPEG chroma, panorama views, the generalisation suite."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from hdrlift.data.hdr_folder import AugmentConfig, is_panorama, perspective_view, random_crop
+from hdrlift.degrade import CameraConfig, sample_params, simulate
+from hdrlift.degrade.camera import crf_curve, table_subset
+from hdrlift.degrade.jpeg import jpeg_roundtrip
+from hdrlift.errors import ConfigError, DataError
+from hdrlift.inference import suite
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _fake_dorf(path: Path, n: int = 12) -> Path:
+    """A dorfCurves.txt with n distinct power-law curves x**(1/g)."""
+    grid = np.linspace(0, 1, 33)
+    lines = []
+    for i in range(n):
+        g = 1.2 + 0.1 * i
+        lines += [f"curve{i}", "graph", "I =", " ".join(f"{v:.6f}" for v in grid), "B =",
+                  " ".join(f"{v:.6f}" for v in grid ** (1 / g))]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+# ----------------------------------------------------------------------------- camera
+
+
+def test_table_subsets_are_disjoint_and_cover_the_table():
+    hold, train, every = (table_subset(201, s) for s in ("holdout", "train", "all"))
+    assert len(hold) == 40 and len(train) == 161
+    assert set(hold).isdisjoint(train) and set(hold) | set(train) == set(every)
+    assert all(i % 5 == 2 for i in hold)
+    with pytest.raises(ConfigError):
+        table_subset(10, "validation")
+
+
+@pytest.mark.parametrize("subset", ["holdout", "train"])
+def test_sampled_table_curves_stay_in_their_subset(tmp_path, subset):
+    f = _fake_dorf(tmp_path / "dorfCurves.txt", 12)
+    cfg = CameraConfig(crf_weights={"table": 1.0}, crf_table_path=str(f), crf_table_subset=subset)
+    g = torch.Generator().manual_seed(3)
+    drawn = {int(sample_params(cfg, g).crf_params[0]) for _ in range(200)}
+    assert drawn == set(table_subset(12, subset).tolist())
+    # the curve used is the one of that index (x ** (1 / g_i) at mid grey)
+    p = sample_params(cfg, torch.Generator().manual_seed(0))
+    i = int(p.crf_params[0])
+    assert crf_curve(p, 1025)[512] == pytest.approx(0.5 ** (1 / (1.2 + 0.1 * i)), abs=2e-3)
+
+
+def test_bad_subset_and_subsampling_are_config_errors():
+    with pytest.raises(ConfigError, match="crf_table_subset"):
+        CameraConfig(crf_table_subset="test")
+    with pytest.raises(ConfigError, match="jpeg_subsampling"):
+        CameraConfig.from_dict({"jpeg_subsampling": "4:1:1"})
+
+
+def test_jpeg_444_keeps_chroma_that_420_loses():
+    img = np.zeros((32, 32, 3), np.uint8)
+    img[:, ::2] = (230, 20, 20)  # one-pixel red / black columns: chroma at full resolution
+    e420 = np.abs(jpeg_roundtrip(img, 95, "4:2:0").astype(int) - img).mean()
+    e444 = np.abs(jpeg_roundtrip(img, 95, "4:4:4").astype(int) - img).mean()
+    assert e444 < 0.5 * e420
+    with pytest.raises(ValueError):
+        jpeg_roundtrip(img, 95, "4:4:0")
+
+
+def test_camera_params_carry_the_subsampling_into_simulate():
+    cfg = CameraConfig(crf_weights={"srgb": 1.0}, jpeg_prob=1.0, jpeg_quality=(90, 90), noise_prob=0.0,
+                       jpeg_subsampling="4:4:4")
+    p = sample_params(cfg, torch.Generator().manual_seed(0))
+    assert p.jpeg_subsampling == "4:4:4"
+    hdr = np.zeros((16, 16, 3), np.float32)
+    hdr[:, ::2, 0] = 0.5
+    a = simulate(hdr, p).ldr
+    b = simulate(hdr, type(p).from_dict({**p.to_dict(), "jpeg_subsampling": "4:2:0"})).ldr
+    assert not np.array_equal(a, b)
+
+
+# ----------------------------------------------------------------------------- panorama views
+
+
+def _longitude_panorama(h: int = 64) -> np.ndarray:
+    """Equirectangular image whose red channel is the longitude in [0, 1) and green the latitude."""
+    w = 2 * h
+    lon = (np.arange(w) + 0.5) / w
+    lat = 1.0 - (np.arange(h) + 0.5) / h
+    img = np.zeros((h, w, 3), np.float32)
+    img[..., 0] = lon[None, :]
+    img[..., 1] = lat[:, None]
+    img[..., 2] = 1.0
+    return img
+
+
+def test_perspective_view_looks_where_it_is_told():
+    pano = _longitude_panorama()
+    v = perspective_view(pano, 33, yaw=0.0, pitch=0.0, roll=0.0, fov=60.0)
+    assert v.shape == (3, 33, 33)
+    assert float(v[0, 16, 16]) == pytest.approx(0.5, abs=0.02)  # yaw 0 = centre column
+    assert float(v[1, 16, 16]) == pytest.approx(0.5, abs=0.02)  # horizon
+    right = perspective_view(pano, 33, yaw=90.0, pitch=0.0, roll=0.0, fov=60.0)
+    assert float(right[0, 16, 16]) == pytest.approx(0.75, abs=0.02)
+    up = perspective_view(pano, 33, yaw=0.0, pitch=45.0, roll=0.0, fov=30.0)
+    assert float(up[1, 16, 16]) == pytest.approx(0.75, abs=0.02)  # 45 degrees above the horizon
+    # the view's top rows look higher than its bottom rows (image up = up)
+    assert float(v[1, 0].mean()) > float(v[1, -1].mean())
+    # lines of constant longitude stay straight through the centre: the centre column has one longitude
+    assert float(v[0, :, 16].std()) < 0.01
+
+
+def test_perspective_view_wraps_at_the_seam_and_rejects_bad_fov():
+    pano = _longitude_panorama()
+    pano[..., 0] = np.sin(2 * np.pi * pano[..., 0])  # continuous across the seam
+    back = perspective_view(pano, 17, yaw=180.0, pitch=0.0, roll=0.0, fov=40.0)
+    assert float(back[0].abs().max()) < 0.4  # sin is ~0 around longitude 0 / 1, no seam jump
+    with pytest.raises(ValueError):
+        perspective_view(pano, 8, 0, 0, 0, fov=180.0)
+
+
+def test_random_crop_draws_views_of_panoramas_only_and_deterministically():
+    pano = _longitude_panorama(32)
+    aug = AugmentConfig(patch=16, perspective=1.0)
+    a = random_crop(pano, aug, torch.Generator().manual_seed(5))
+    b = random_crop(pano, aug, torch.Generator().manual_seed(5))
+    assert a.shape == (3, 16, 16) and torch.equal(a, b)
+    assert is_panorama(pano.shape) and not is_panorama((40, 50, 3))
+    flat = random_crop(pano, AugmentConfig(patch=16, perspective=0.0), torch.Generator().manual_seed(5))
+    assert not torch.allclose(a, flat)
+
+
+# ----------------------------------------------------------------------------- suite
+
+
+def test_alignment_recovers_a_known_scale_on_well_exposed_pixels():
+    rng = np.random.default_rng(0)
+    ref = rng.uniform(0.02, 0.8, (24, 24, 3))
+    ldr = np.clip(ref, 0, 1) ** (1 / 2.2)
+    res = ref / 3.0
+    res[:4] = 100.0  # pixels outside the well-exposed range must not move the fit
+    ldr[:4] = 1.0
+    assert suite.align_on_well_exposed(ref, res, ldr) == pytest.approx(3.0, rel=1e-6)
+
+
+def test_pair_metrics_reward_the_truth_and_punish_a_wrong_highlight():
+    rng = np.random.default_rng(1)
+    ref = rng.uniform(0.05, 0.9, (32, 32, 3))
+    ref[:8, :8] = 6.0
+    ldr = np.clip(ref, 0, 1) ** (1 / 2.2)
+    exact = suite.pair_metrics(ref, ref * 0.5, ldr)  # a scale is aligned away
+    assert exact["psnr_mu"] > 100 and exact["clip_stops"] == pytest.approx(0.0, abs=1e-9)
+    flat = suite.pair_metrics(ref, np.minimum(ref, 1.0), ldr)
+    assert flat["clip_stops"] == pytest.approx(np.log2(6.0), rel=1e-6)
+    assert flat["psnr_mu_well"] > 100 and flat["psnr_mu_clip"] < 30
+
+
+def test_region_oracle_is_exact_for_constant_regions():
+    ref = np.full((20, 20, 3), 0.3)
+    ref[2:6, 2:6] = 4.0
+    ref[12:18, 12:18] = 16.0
+    ldr = np.clip(ref, 0, 1)
+    o = suite.oracle_rmses(ref, ldr)
+    assert o is not None and o["oracle region constant"] == pytest.approx(0.0, abs=1e-9)
+    assert o["oracle image constant"] > 0.5
+    assert suite.oracle_rmses(ref * 0.05, np.clip(ref * 0.05, 0, 1)) is None
+
+
+def test_suite_score_is_the_smallest_gain():
+    res = {"a": {"linear": {"psnr_mu": 20.0}, "m": {"psnr_mu": 23.0}},
+           "b": {"linear": {"psnr_mu": 30.0}, "m": {"psnr_mu": 29.5}}}
+    assert suite.suite_score(res, "m") == pytest.approx(-0.5)
+    assert suite.suite_score(res, "missing") is None
+
+
+def test_camera_yamls_match_the_suite_cameras():
+    cams = suite.suite_cameras("../shared/data/crf/201_CRF_data.mat")
+    for part, name in [("b_heldout", "heldout"), ("c_srgb", "srgb"), ("c_srgb_clean", "srgb_clean")]:
+        data = yaml.safe_load((ROOT / "configs" / "camera" / f"{name}.yaml").read_text())
+        assert CameraConfig.from_dict(data).to_dict() == CameraConfig.from_dict(cams[part]).to_dict(), part
+
+
+def test_build_and_run_suite_on_tiny_scenes(tmp_path):
+    from hdrlift.io import write_image
+
+    rng = np.random.default_rng(2)
+    files = []
+    for i in range(2):
+        img = rng.uniform(0.01, 1.0, (24, 48, 3)).astype(np.float32) ** 3
+        img[:6, :10] *= 40.0  # a bright region that clips
+        f = tmp_path / f"scene{i}.exr"
+        write_image(f, img)
+        files.append(f)
+    crf = _fake_dorf(tmp_path / "dorfCurves.txt", 10)
+    pairs = suite.build_suite(files, max_side=32, crf_file=crf)
+    assert [p.part for p in pairs].count("b_heldout") == 4 and len(pairs) == 16
+    again = suite.build_suite(files, max_side=32, crf_file=crf)
+    assert all(np.array_equal(a.ldr, b.ldr) for a, b in zip(pairs, again))
+    report = suite.run_suite(["linear"], [p for p in pairs if p.part.startswith("c_")], device="cpu")
+    assert set(report["parts"]) == {"c_srgb", "c_srgb_clean"} and report["score"]["linear"] == 0.0
+    assert "c_srgb_clean" in suite.format_suite(report)
+    with pytest.raises(DataError, match="DoRF"):
+        suite.build_suite(files, parts=["b_heldout"], crf_file=tmp_path / "missing.mat")
+    with pytest.raises(DataError, match="unknown suite part"):
+        suite.build_suite(files, parts=["z"], crf_file=crf)
+
+
+def test_validation_pairs_use_val_camera(tmp_path):
+    from hdrlift.data import build_val_pairs
+    from hdrlift.io import write_image
+    from hdrlift.train.config import config_from_dict
+
+    img = np.random.default_rng(3).uniform(0.01, 2.0, (16, 32, 3)).astype(np.float32)
+    write_image(tmp_path / "s.exr", img)
+    (tmp_path / "val.txt").write_text("s.exr\n")
+    cfg = config_from_dict({"data": {"root": str(tmp_path), "val_split": str(tmp_path / "val.txt"),
+                                          "val_max_side": 32, "val_exposures": [0.0],
+                                          "camera": {"crf_weights": {"srgb": 1.0}, "noise_prob": 0.0},
+                                          "val_camera": {"crf_weights": {"gamma": 1.0}, "noise_prob": 0.0,
+                                                         "jpeg_prob": 0.0, "gamma_range": [3.0, 3.0]}}})
+    ldr = build_val_pairs(cfg)[0]["ldr"]
+    hdr = build_val_pairs(cfg)[0]["hdr"]
+    m = (hdr < 0.9) & (hdr > 0.05)
+    assert torch.allclose(ldr[m], hdr[m] ** (1 / 3.0), atol=4e-3)  # the gamma-3 validation camera
