@@ -7,7 +7,6 @@ import io
 import numpy as np
 from PIL import Image
 
-
 _SUBSAMPLING = {"4:4:4": 0, "4:2:2": 1, "4:2:0": 2}
 
 
