@@ -19,11 +19,43 @@ def _floats(s: str) -> list[float]:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {s!r}") from None
 
 
+DEGRADE_EPILOG = """\
+examples:
+  hdrlift degrade ../shared/data/hdr -o pairs/ --seed 1              # one capture per HDR image
+  hdrlift degrade scene.exr -o pairs/ --exposures -1,0,1.5 --layout plain
+  hdrlift degrade hdr/ -o pairs/ --camera configs/camera/srgb.yaml --max-side 1024
+  hdrlift evaluate --data pairs/ --method linear --model twostage.polyhaven   # score methods on them
+
+Each pair is an 8-bit photo taken by the simulated camera (exposure, noise, curve, quantisation,
+JPEG) and its linear HDR scaled so that 1.0 = the photo's clipping level. manifest.csv records
+every parameter, so a seed always gives the same pairs.
+"""
+
+EVALUATE_EPILOG = """\
+examples:
+  hdrlift evaluate --pred out/ --ref pairs/                          # score predictions you made
+  hdrlift evaluate --data pairs/ --method linear --model twostage.polyhaven --per-image
+  hdrlift evaluate --data pairs/ --model hdrunet --csv scores.csv --group-by ev
+  hdrlift evaluate --data pairs/ --compare linear twostage.polyhaven    # paired difference, 95% interval
+  hdrlift evaluate --list-metrics
+"""
+
+PREP_EPILOG = """\
+examples:
+  hdrlift prep ntire-crops NTIRE/train -o NTIRE/train_crops                 # 480 px crops, stride 240
+  hdrlift prep ntire-crops NTIRE/train -o crops/ --size 256 --stride 128
+"""
+
+
 def add_parsers(sub: Any) -> None:
-    p = sub.add_parser("degrade", help="synthesise LDR/HDR training pairs from real HDR images")
+    from hdrlift.cli.helptext import METHODS, lazy
+
+    p = sub.add_parser("degrade", help="synthesise LDR/HDR training pairs from real HDR images",
+                       epilog=DEGRADE_EPILOG)
     p.add_argument("inputs", nargs="+", help="HDR files (.exr/.hdr) or folders")
     p.add_argument("-o", "--output", required=True, help="output folder")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0,
+                   help="random seed of the camera parameters (default 0; the same seed gives the same pairs)")
     p.add_argument("--camera", help="camera-model YAML (keys of hdrlift.degrade.CameraConfig)")
     p.add_argument("--exposures", type=_floats, default=[0.0],
                    help="exposure offsets in stops from auto exposure, e.g. -1,0,1.5 (default 0)")
@@ -31,10 +63,10 @@ def add_parsers(sub: Any) -> None:
                    help="NTIRE 2021 files and/or plain LDR PNG + EXR (default both)")
     p.add_argument("--max-side", type=int, default=0, help="down-scale so the long side is at most this")
     p.add_argument("--split", help="only files listed in this split file (paths relative to the input folder)")
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--overwrite", action="store_true", help="replace the pairs of an existing output folder")
     p.set_defaults(func=cmd_degrade)
 
-    p = sub.add_parser("evaluate", help="score predictions or compare methods on pairs")
+    p = sub.add_parser("evaluate", help="score predictions or compare methods on pairs", epilog=EVALUATE_EPILOG)
     p.add_argument("--pred", help="folder of predictions (EXR/HDR, or NTIRE png + alignratio)")
     p.add_argument("--ref", help="folder of references (NTIRE _gt.png + alignratio, or EXR/HDR)")
     p.add_argument("--ldr", help="folder of the LDR inputs (for the clipped-region metric; default --ref)")
@@ -42,13 +74,16 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--dataset", help="dataset kind of --root (ntire, paired, sice, fivek, hdr_real, hdr_eye, "
                    "si_hdr, aim2025)")
     p.add_argument("--root", help="dataset root for --dataset")
-    p.add_argument("--method", action="append", default=[], help="operator or network (repeatable)")
+    lazy(p.add_argument("--method", action="append", default=[],
+                        help="a method to run on the pairs (repeatable): %(methods)s"), methods=METHODS)
     p.add_argument("--model", action="append", default=[], help="network weight or checkpoint (repeatable)")
     p.add_argument("--metrics", default="psnr_mu,psnr_l,ssim_mu,clipped_rmse",
                    help="comma-separated metric names")
     p.add_argument("--limit", type=int, default=0, help="only the first N pairs")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--tile", type=int, default=None)
+    p.add_argument("--device", default="auto",
+                   help="auto (CUDA when available, else CPU) | cpu | cuda | cuda:N (default auto)")
+    p.add_argument("--tile", type=int, default=None,
+                   help="network tile size (default: the largest that fits predict's memory default; 0 = none)")
     p.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16", "auto"],
                    help="network precision (default fp32 for reproducible metrics; other rows are labelled "
                    "name@precision)")
@@ -78,13 +113,13 @@ def add_parsers(sub: Any) -> None:
                    help="print every metric with its direction, unit and recipe and exit")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("prep", help="data preparation (NTIRE pre-cropping as in HDRUNet)")
+    p = sub.add_parser("prep", help="data preparation (NTIRE pre-cropping as in HDRUNet)", epilog=PREP_EPILOG)
     p.add_argument("kind", choices=["ntire-crops"], help="what to prepare")
     p.add_argument("input", help="NTIRE folder with <id>_medium.png / <id>_gt.png / <id>_alignratio.npy")
-    p.add_argument("-o", "--output", required=True)
-    p.add_argument("--size", type=int, default=480)
-    p.add_argument("--stride", type=int, default=240)
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("-o", "--output", required=True, help="folder for the cropped pairs (same file layout)")
+    p.add_argument("--size", type=int, default=480, help="crop size in pixels (default 480, as HDRUNet)")
+    p.add_argument("--stride", type=int, default=240, help="step between crops in pixels (default 240)")
+    p.add_argument("--overwrite", action="store_true", help="replace crops that exist")
     p.set_defaults(func=cmd_prep)
 
 
