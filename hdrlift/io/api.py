@@ -136,8 +136,11 @@ def _manage_colour(path: str, img: np.ndarray, bit_depth: int) -> tuple[np.ndarr
         if out is img:
             return img, None
         return out, "icc:" + (colour.icc_description(icc) or "embedded profile")
-    if exif is not None and colour.exif_colour_space(exif) == "adobe-rgb":
+    space = colour.exif_colour_space(exif) if exif is not None else None
+    if space == "adobe-rgb":
         return colour.adobe_rgb_to_srgb(img), "exif:adobe-rgb"
+    if space == "uncalibrated":
+        colour.warn(f"{path}: EXIF colour space is 'uncalibrated' with no profile; read as sRGB")
     return img, None
 
 

@@ -280,17 +280,21 @@ def _lcms_to_srgb(path: str, arr: np.ndarray, icc: bytes, bit_depth: int, why: s
 
 
 def exif_colour_space(exif) -> str | None:
-    """'adobe-rgb' for EXIF ColorSpace 0xFFFF with interoperability index R03, else None (sRGB or unknown)."""
+    """EXIF colour space: 'adobe-rgb' (ColorSpace 0xFFFF + interoperability index R03), 'uncalibrated'
+    (0xFFFF without it: unknown), or None (sRGB, or no tag)."""
     try:
         cs = exif.get_ifd(0x8769).get(0xA001)
-        if cs != 0xFFFF:
-            return None
+    except Exception:
+        return None
+    if cs != 0xFFFF:
+        return None
+    try:
         interop = exif.get_ifd(0xA005).get(0x0001)
         if isinstance(interop, bytes):
             interop = interop.decode("latin-1")
-        return "adobe-rgb" if str(interop).strip("\x00 ") == "R03" else None
     except Exception:
-        return None
+        interop = None
+    return "adobe-rgb" if interop is not None and str(interop).strip("\x00 ") == "R03" else "uncalibrated"
 
 
 def adobe_rgb_to_srgb(arr: np.ndarray) -> np.ndarray:
