@@ -228,3 +228,61 @@ def test_validation_pairs_use_val_camera(tmp_path):
     hdr = build_val_pairs(cfg)[0]["hdr"]
     m = (hdr < 0.9) & (hdr > 0.05)
     assert torch.allclose(ldr[m], hdr[m] ** (1 / 3.0), atol=4e-3)  # the gamma-3 validation camera
+
+
+# ----------------------------------------------------------------------------- blending with the decoded photo
+
+
+def test_blend_keeps_the_decoded_photo_below_tau_and_the_network_at_clipping():
+    from hdrlift.ops.blend import blend_weight, blend_with_decoded
+    from hdrlift.ops.transfer import srgb_to_linear
+
+    x = torch.tensor([0.2, 0.5, 0.95, 1.0]).view(1, 4, 1).expand(3, 4, 1).contiguous()  # (3, H=4, W=1)
+    net = torch.full_like(x, 7.0)
+    out = blend_with_decoded(x, net, tau=0.9, mid=0.0)
+    lin = srgb_to_linear(x)
+    assert torch.allclose(out[:, :2], lin[:, :2])  # below tau: the decoded photo
+    assert torch.allclose(out[:, 3], net[:, 3])  # clipped: the network
+    a = float(blend_weight(x, 0.9)[0, 2, 0])
+    assert a == pytest.approx(0.5, abs=1e-6)
+    assert torch.allclose(out[:, 2], lin[:, 2] + a * (7.0 - lin[:, 2]))
+    assert torch.allclose(blend_with_decoded(x, net, 0.9, 1.0), net)  # mid = 1: the network alone
+    half = blend_with_decoded(x, net, 0.9, 0.5)[:, 0]
+    assert torch.allclose(half, torch.sqrt(lin[:, 0] * 7.0), rtol=1e-4)  # geometric mix
+    with pytest.raises(ValueError):
+        blend_with_decoded(x, net, tau=1.0)
+    with pytest.raises(ValueError):
+        blend_with_decoded(x, net, mid=1.5)
+
+
+def test_predictor_applies_the_declared_blend(tmp_path):
+    from hdrlift.checkpoint import load_model, save_model
+    from hdrlift.errors import HdrliftError, ModelError
+    from hdrlift.inference.predictor import Predictor, resolve_blend
+    from hdrlift.models import create_model
+    from hdrlift.ops.transfer import srgb_to_linear
+
+    torch.manual_seed(0)
+    model = create_model("hdrunet", nf=8)
+    save_model(model, tmp_path / "w", meta={"output_blend": {"tau": 0.8, "mid": 0.0}})
+    x = np.random.default_rng(0).uniform(0, 0.7, (32, 32, 3)).astype(np.float32)
+    x[:8, :8] = 1.0
+    declared = Predictor(str(tmp_path / "w"), device="cpu")
+    assert declared.blend == (0.8, 0.0)
+    out = declared(x)
+    lin = srgb_to_linear(torch.from_numpy(x)).numpy()
+    assert np.allclose(out[8:, 8:], lin[8:, 8:], atol=1e-6)  # well exposed: the photo decoded
+    raw = Predictor(str(tmp_path / "w"), device="cpu", blend="none")(x)
+    assert np.allclose(out[:8, :8], raw[:8, :8], atol=1e-5)  # clipped: the network
+    assert not np.allclose(out, raw)
+    t = declared.predict_tensor(torch.from_numpy(x).permute(2, 0, 1)[None])[0].permute(1, 2, 0).numpy()
+    assert np.allclose(t, out, atol=1e-5)
+    assert Predictor("linear", device="cpu", blend="0.5,0").blend is None  # operators are not blended
+    m = load_model(tmp_path / "w")
+    m.checkpoint_config["meta"]["output_blend"] = {"tau": "x"}
+    with pytest.raises(ModelError, match="output_blend"):
+        resolve_blend("auto", m)
+    with pytest.raises(HdrliftError, match="TAU,MID"):
+        resolve_blend("0.9", m)
+    with pytest.raises(HdrliftError, match="must lie"):
+        resolve_blend("1.0,0", m)

@@ -56,6 +56,10 @@ class Predictor:
             = ``bf16`` on CPUs with native bfloat16 for models that allow it, else ``fp32``
             (:func:`~hdrlift.inference.precision.resolve_precision`; the chosen value is ``self.precision``).
         strategy: ``tile`` | ``deu`` | ``ses`` | ``none`` (see :mod:`hdrlift.inference.strategies`).
+        blend: ``auto`` (the blend with the decoded photo that the weight declares in
+            ``meta.output_blend``, if any), ``none`` (the network's output as is), or ``"TAU,MID"``
+            (see :mod:`hdrlift.ops.blend`); ignored for operators. The chosen ``(tau, mid)`` or None
+            is ``self.blend``.
         max_memory: peak resident memory of the process in bytes (or ``"2GB"``), default
             :data:`~hdrlift.inference.memory.DEFAULT_MAX_MEMORY` (1.5 GB); what the process already holds
             (interpreter, torch, weights, decoded image) is subtracted when a tile size is chosen. On CUDA:
@@ -71,6 +75,7 @@ class Predictor:
         precision: str = "fp32",
         strategy: str = "tile",
         max_memory: int | str | None = None,
+        blend: str = "auto",
     ) -> None:
         from hdrlift.inference.memory import default_max_memory, parse_memory
 
@@ -80,6 +85,8 @@ class Predictor:
         self.strategy = strategy
         self.max_memory = default_max_memory(self.device) if max_memory is None else parse_memory(max_memory)
         self._warned_budget = False
+        #: called as ``on_tile(done, total)`` after each tile of a tiled run (progress bars)
+        self.on_tile: Any = None
         #: core tile size of the last network run (0 = whole image), as chosen with the image in memory
         self.last_tile: int | None = None
         if precision not in ("fp32", "fp16", "bf16", "auto"):
@@ -88,6 +95,7 @@ class Predictor:
 
         precision = resolve_precision(precision, self.device, self.method.model)
         self.precision = precision
+        self.blend = resolve_blend(blend, self.method.model)
         self.net: Any = self.method.model
         if self.method.model is not None and (
             self.device.type == "cuda" or getattr(self.method.model, "cpu_channels_last", False)
@@ -181,6 +189,14 @@ class Predictor:
 
                 limit = TRIM_AT * self.max_memory
                 progress = lambda done, total: release_if_above(limit)  # noqa: E731
+            if self.on_tile is not None:
+                trim, report = progress, self.on_tile
+
+                def progress(done: int, total: int) -> None:
+                    if trim is not None:
+                        trim(done, total)
+                    report(done, total)
+
             return run_large(model, x, tile, _size_req(model), self.strategy, out=out, progress=progress).float()
 
     @torch.inference_mode()
@@ -191,12 +207,21 @@ class Predictor:
             (B, 3, H, W) -> (B, 3, H, W)
         """
         x = ldr.to(self.device, torch.float32).clamp(0.0, 1.0)
-        return self._run(x).clamp_(min=0.0)
+        return self._blend(x, self._run(x).clamp_(min=0.0))
+
+    def _blend(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The declared blend of the network's result ``y`` with the decoded input ``x`` (NCHW)."""
+        if self.blend is None:
+            return y
+        from hdrlift.ops.blend import blend_with_decoded
+
+        return blend_with_decoded(x, y, *self.blend)
 
     @torch.inference_mode()
     def _call_device(self, ldr: np.ndarray) -> np.ndarray:
         """GPU path of :meth:`__call__`: decode to float on the device, copy one contiguous HWC result back."""
-        return _hwc_to_host(self._run(_float01_on(ldr, self.device)))
+        x = _float01_on(ldr, self.device)
+        return _hwc_to_host(self._blend(x, self._run(x)))
 
     @torch.inference_mode()
     def __call__(self, ldr: np.ndarray) -> np.ndarray:
@@ -218,12 +243,42 @@ class Predictor:
         y = self._run(x, out=out)
         if y.data_ptr() != out.data_ptr():
             out.copy_(y)
-        del y, x
+        del y
         np.maximum(res, 0.0, out=res)
+        if self.blend is not None:
+            out.copy_(self._blend(x, out))
+        del x
         from hdrlift.inference.memory import release_memory
 
         release_memory()  # what this image's tiles left in the C heap (see memory.release_memory)
         return res
+
+
+def resolve_blend(blend: str, model: Any) -> tuple[float, float] | None:
+    """``(tau, mid)`` of the blend to apply for ``blend`` (``auto`` | ``none`` | ``"TAU,MID"``), or None.
+
+    ``auto`` reads ``meta.output_blend`` of the model's checkpoint (validated here: a bad value is a
+    ModelError naming it)."""
+    from hdrlift.errors import ModelError
+
+    if model is None or blend == "none":
+        return None
+    if blend == "auto":
+        spec = (getattr(model, "checkpoint_config", None) or {}).get("meta", {}).get("output_blend")
+        if spec is None:
+            return None
+        try:
+            tau, mid = float(spec["tau"]), float(spec["mid"])
+        except (TypeError, KeyError, ValueError):
+            raise ModelError(f"checkpoint meta.output_blend must be {{'tau': t, 'mid': m}}, got {spec!r}") from None
+    else:
+        try:
+            tau, mid = (float(v) for v in blend.split(","))
+        except ValueError:
+            raise HdrliftError(f"blend must be auto, none or TAU,MID (two numbers), got {blend!r}") from None
+    if not (0.0 <= tau < 1.0 and 0.0 <= mid <= 1.0):
+        raise HdrliftError(f"blend TAU must lie in [0, 1) and MID in [0, 1], got {tau}, {mid}")
+    return (tau, mid)
 
 
 def _float01_on(img: np.ndarray, device: torch.device) -> torch.Tensor:

@@ -231,37 +231,59 @@ def run_suite(
     device: str = "auto",
     precision: str = "fp32",
     progress: Any = None,
+    blends: Sequence[tuple[float, float]] = (),
+    raw: bool = False,
 ) -> dict[str, Any]:
     """Score every method on every pair; returns ``{"parts": {part: {method: {metric: mean}}},
     "oracle": {part: per-region oracle stops}, "score": {method: min gain over linear across parts},
-    "n": {part: pairs}}``. ``linear`` is always scored (it is the baseline of the gains)."""
+    "n": {part: pairs}}``. ``linear`` is always scored (it is the baseline of the gains).
+
+    ``blends``: also score every network's output blended with the decoded photo
+    (:func:`hdrlift.ops.blend.blend_with_decoded`) for each ``(tau, mid)``, as rows
+    ``"<method>+blend(tau,mid)"`` - one network run serves all of them. ``raw=True`` scores the
+    networks without the blend their checkpoint declares (``--blend none``)."""
     from hdrlift.inference.predictor import Predictor, set_threads
 
     methods = list(dict.fromkeys(["linear", *methods]))
     parts = list(dict.fromkeys(p.part for p in pairs))
     set_threads()
     res: dict[str, dict[str, dict[str, Any]]] = {p: {} for p in parts}
+    import torch
+
+    from hdrlift.ops.blend import blend_with_decoded
+
+    labels: list[str] = []
     for m in methods:
-        pred = Predictor(m, device=device, precision=precision)
-        acc: dict[str, dict[str, list[float]]] = {p: {k: [] for k in METRICS} for p in parts}
+        pred = Predictor(m, device=device, precision=precision, blend="none" if raw else "auto")
+        variants = [(m, None)]
+        if pred.method.model is not None:
+            variants += [(f"{m}+blend({t:g},{b:g})", (t, b)) for t, b in blends]
+        acc = {lab: {p: {k: [] for k in METRICS} for p in parts} for lab, _ in variants}
         times: list[float] = []
         for pr in pairs:
             t0 = time.perf_counter()
             out = np.asarray(pred(pr.ldr))
             times.append(time.perf_counter() - t0)
-            for k, v in pair_metrics(pr.hdr, out, pr.ldr).items():
-                acc[pr.part][k].append(v)
+            for lab, tb in variants:
+                o = out
+                if tb is not None:
+                    o = blend_with_decoded(torch.from_numpy(pr.ldr).permute(2, 0, 1), torch.from_numpy(out)
+                                           .permute(2, 0, 1), tb[0], tb[1]).permute(1, 2, 0).numpy()
+                for k, v in pair_metrics(pr.hdr, o, pr.ldr).items():
+                    acc[lab][pr.part][k].append(v)
             if progress is not None:
                 progress(m, pr)
-        for p in parts:
-            res[p][m] = {k: _nanmean(v) for k, v in acc[p].items()}
-            res[p][m]["sec_per_image"] = float(np.median(times)) if times else None
+        for lab, _ in variants:
+            labels.append(lab)
+            for p in parts:
+                res[p][lab] = {k: _nanmean(v) for k, v in acc[lab][p].items()}
+                res[p][lab]["sec_per_image"] = float(np.median(times)) if times else None
     oracle: dict[str, float | None] = {}
     for p in parts:
         vals = [o["oracle region constant"] for pr in pairs if pr.part == p
                 for o in [oracle_rmses(pr.hdr, pr.ldr)] if o is not None]
         oracle[p] = _nanmean(vals)
-    score = {m: suite_score(res, m) for m in methods}
+    score = {m: suite_score(res, m) for m in labels}
     return {"parts": res, "oracle": oracle, "score": score,
             "n": {p: sum(1 for pr in pairs if pr.part == p) for p in parts}}
 
