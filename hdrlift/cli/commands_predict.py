@@ -76,6 +76,10 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"],
                    help="network precision (default auto: bf16 on CPUs with native bfloat16, AVX512-BF16/AMX, "
                    "about 2x faster, PSNR-mu within 0.1 dB; fp32 elsewhere); fp16/bf16 autocast on CUDA")
+    p.add_argument("--blend", default="auto", metavar="auto|none|TAU,MID",
+                   help="blend the network's result with the decoded photo (hdrlift.ops.blend): auto = what the "
+                   "weight declares (docs/models.md), none = the network alone, TAU,MID = the photo below max "
+                   "channel TAU, mixed with weight MID, the network towards the clipping level")
     p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
                    help=f"refuse images with more than N pixels, checked before decoding "
                    f"(default {DEFAULT_MAX_PIXELS:,})")
@@ -177,6 +181,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         tile=args.tile,
         strategy=args.strategy,
         precision=args.precision,
+        blend=args.blend,
         max_pixels=args.max_pixels,
         half=args.half,
         debug=args.debug,

@@ -51,12 +51,14 @@ def predict_files(
     max_memory: int | None = None,
     roots: dict[Path, Path] | None = None,
     options: dict[str, Any] | None = None,
+    blend: str = "auto",
 ) -> list[dict[str, Any]]:
     """Predict every file; one failing file is reported (one line, file named) and the rest go on.
 
     Output names and refusals follow :mod:`hdrlift.inference.outputs` (an input is never overwritten;
     ``roots`` = {file: folder it was found in} keeps sub-folders below ``out``); ``options`` go to
-    :func:`~hdrlift.inference.outputs.write_outputs` (compression, peak_nits, max_boost, bits)."""
+    :func:`~hdrlift.inference.outputs.write_outputs` (compression, peak_nits, max_boost, bits); ``blend``
+    goes to the :class:`~hdrlift.inference.predictor.Predictor` (auto | none | TAU,MID)."""
     from hdrlift.inference.outputs import plan_outputs, provenance, write_outputs
     from hdrlift.inference.predictor import Predictor, set_threads
 
@@ -84,12 +86,23 @@ def predict_files(
         return results
     set_threads()
     predictor = Predictor(method, device=device, tile=tile, precision=precision, strategy=strategy,
-                          max_memory=max_memory)
+                          max_memory=max_memory, blend=blend)
     bar = None
     if progress and len(todo) > 1:
         from tqdm import tqdm
 
         bar = tqdm(total=len(todo), desc=f"predict ({predictor.name})", unit="img", file=sys.stderr)
+    tile_bar: list[Any] = []
+    if progress and len(todo) == 1:  # one large image: a bar over its tiles (only when it is tiled)
+        def on_tile(done: int, total: int) -> None:
+            if not tile_bar:
+                from tqdm import tqdm
+
+                tile_bar.append(tqdm(total=total, desc=f"{todo[0][0].name} ({predictor.name})", unit="tile",
+                                     file=sys.stderr, leave=False))
+            tile_bar[0].update(done - tile_bar[0].n)
+
+        predictor.on_tile = on_tile
 
     def say(msg: str) -> None:
         if bar is not None:
@@ -125,4 +138,6 @@ def predict_files(
                 bar.update(1)
     if bar is not None:
         bar.close()
+    for b in tile_bar:
+        b.close()
     return results
