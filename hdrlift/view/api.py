@@ -70,7 +70,7 @@ def report_page(
     results = report_results(d)
     folders = [Path(photos)] if photos is not None else [d]
     if photos is not None and not Path(photos).is_dir():
-        raise HdrliftError(f"{photos}: not a folder (--photos takes the folder of the input photos)")
+        raise HdrliftError(f"{photos}: not a folder (the photos' folder is needed to find each result's photo)")
     out = Path(output) if output is not None else d / "report.html"
     from hdrlift.io.atomic import check_writable
 

@@ -278,7 +278,7 @@ def write_page(path: str | os.PathLike[str], page: str, *, overwrite: bool = Fal
 def report_results(folder: Path) -> list[Path]:
     """HDR results of a batch folder (``hdrlift predict ... -o FOLDER``), sorted by name."""
     if not folder.is_dir():
-        raise HdrliftError(f"{folder}: not a folder (--report takes the output folder of 'hdrlift predict')")
+        raise HdrliftError(f"{folder}: not a folder (a report shows an output folder of 'hdrlift predict')")
     found = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in (".exr", ".hdr", ".pic")
                    and ".preview." not in p.name)
     if not found:
