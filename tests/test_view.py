@@ -204,11 +204,19 @@ def set_exposure(b: Chromium, ev: float) -> None:
 def test_viewer_in_headless_chromium(tmp_path: Path) -> None:
     res, ph, v = ramp_pair(tmp_path)
     page = tmp_path / "ramp.view.html"
+    has_uhdr = True
+    try:  # an Ultra HDR JPEG beside the result is shown too (needs the optional imagecodecs)
+        hio.write_image(tmp_path / "ramp.uhdr.jpg", hio.read_image(res))
+    except Exception:
+        has_uhdr = False
     assert main(["view", str(res), str(ph), "-o", str(page)]) == 0
     with Chromium(width=1000, height=900) as b:
         b.open(page)
         b.wait_ready()
         assert b.evaluate("document.getElementById('status').textContent") == ""
+        if has_uhdr:
+            assert b.wait_for("document.getElementById('uhdr-img').naturalWidth") == 320
+            assert b.evaluate("document.getElementById('uhdr').hidden") is False
         w = round(b.rect("#canvas")["width"])
         assert w == 320  # shown at its own size: screenshot pixels are image pixels
         left, right = slice(40, 120), slice(200, 280)  # photo side and result side of the wipe at 0.5
