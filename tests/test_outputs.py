@@ -283,3 +283,28 @@ def test_evaluate_reads_back_what_predict_wrote_as_png16(photo: Path, tmp_path: 
     assert main(["evaluate", "--pred", str(pred), "--ref", str(ref), "--json"]) == 0
     res = json.loads(capsys.readouterr().out)
     assert len(res["rows"]) == 1 and res["rows"][0]["psnr_mu"] > 60  # was 10.3 dB read as gamma 2.24
+
+
+def test_tile_progress_bar_for_one_tiled_image(tmp_path: Path, capsys) -> None:
+    img = (np.random.default_rng(0).random((16, 400, 3)) * 255).astype(np.uint8)  # wider than tile + context
+    Image.fromarray(img).save(tmp_path / "big.png")
+    assert main(["predict", str(tmp_path / "big.png"), "-m", "hdrunet", "--tile", "64", "--no-preview"]) == 0
+    err = capsys.readouterr().err
+    assert re.search(r"big\.png \(hdrunet[^)]*\):.*\d+/\d+ \[", err), err[-500:]
+    assert err.strip().splitlines()[-1].startswith("hdrlift: 1 written (exr)")
+
+
+def test_avif_12_bit(photo: Path, reference: np.ndarray, tmp_path: Path) -> None:
+    for fmt, trc in (("avif", 16), ("avif-hlg", 18)):
+        out = tmp_path / f"{fmt}.avif"
+        assert main(["predict", str(photo), "-m", METHOD, "-o", str(out), "-f", fmt, "--bits", "12",
+                     "--no-preview", "-q"]) == 0
+        data = out.read_bytes()
+        assert avif_nclx(data)[:3] == (9, trc, 9)
+        code = np.asarray(ic.avif_decode(data), np.float64)
+        assert code.max() > 1023  # 12-bit codes
+        sig = code / 4095
+        lin = (pq_to_nits(sig) / 203 if trc == 16 else hlg_to_scene(sig) / HLG_REF_WHITE) @ BT2020_TO_709.T
+        want = hdr_range(fmt, reference)
+        lit = want.min(axis=2) > 0.02
+        assert np.median(np.abs(np.log2(np.maximum(lin[lit], 1e-6) / want[lit]))) < 0.05
