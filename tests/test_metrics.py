@@ -375,6 +375,29 @@ def test_cvvdp_missing_gives_one_line_error(monkeypatch):
     assert "\n" not in str(exc.value)
 
 
+@pytest.mark.skipif(not M.cvvdp_available(), reason="optional cvvdp not installed")
+def test_cvvdp_when_installed():
+    import importlib.metadata
+    import importlib.util
+
+    import hdrlift.metrics.registry as R
+
+    assert "cvvdp" in M.METRICS and R.METRIC_SPECS["cvvdp"].unit == "JOD"
+    ref = make_hdr_scene(48, 64).astype(np.float64)
+    same, info = M.cvvdp_score(ref, ref)
+    assert same == pytest.approx(10.0, abs=1e-4)
+    assert "ColorVideoVDP" in info and "Lpeak=1000" in info and "P99.9" in info
+    noisy = ref * np.exp(np.random.default_rng(0).normal(0, 0.3, ref.shape))
+    worse = M.evaluate_pair(ref, noisy, metrics=["cvvdp"])["cvvdp"]
+    assert 0.0 < worse < same - 0.1
+    # a brighter display changes the score and is reported in the info string
+    four, info4 = M.cvvdp_score(ref, noisy, peak_nits=4000.0)
+    assert "Lpeak=4000" in info4 and four != pytest.approx(worse, abs=1e-6)
+    # the CPU torch was kept (cvvdp installed with --no-deps, torchvision shimmed)
+    assert "+cpu" in torch.__version__ or importlib.util.find_spec("torchvision") is not None
+    assert importlib.metadata.version("cvvdp")
+
+
 def test_torchvision_gaussian_blur_shim():
     blur = perceptual._GaussianBlurShim(13, 3.0)
     const = torch.full((1, 3, 20, 24), 2.5)

@@ -128,3 +128,14 @@ def test_evaluate_lists(capsys) -> None:
     assert main(["evaluate", "--list-protocols", "--json"]) == 0
     lst = json.loads(capsys.readouterr().out)
     assert [Protocol.from_dict(d) for d in lst] == list(PROTOCOLS.values())
+
+
+@pytest.mark.skipif(not __import__("hdrlift.metrics", fromlist=["cvvdp_available"]).cvvdp_available(),
+                    reason="optional cvvdp not installed")
+def test_si_hdr_reports_cvvdp_when_installed() -> None:
+    si = get_protocol("si-hdr")
+    assert "cvvdp" in si.active_metrics() and "cvvdp+crf" in si.columns()
+    ref = make_hdr_scene(32, 48).astype(np.float64)
+    ldr = np.clip(ref, 0, 1) ** (1 / 2.2)
+    row = score_pair(si, ref, np.minimum(ref, 1.0) * 0.5, ldr)
+    assert 0.0 < row["cvvdp"] <= 10.0 and 0.0 < row["cvvdp+crf"] <= 10.0
