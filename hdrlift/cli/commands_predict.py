@@ -244,7 +244,9 @@ def cmd_models(args: argparse.Namespace) -> int:
             rows.append({"name": n, "arch": c["arch"], "psnr_mu": val.get("psnr_mu"),
                          "clipped_rmse": val.get("clipped_rmse"), "steps": c.get("meta", {}).get("step"),
                          "benchmark_psnr_mu": bench.get("psnr_mu"),
-                         "benchmark_linear_psnr_mu": bench.get("linear_psnr_mu")})
+                         "benchmark_linear_psnr_mu": bench.get("linear_psnr_mu"),
+                         "suite": c.get("meta", {}).get("suite"),
+                         "output_blend": c.get("meta", {}).get("output_blend")})
         if args.json:
             print(json.dumps(rows, indent=2))
         elif not rows:
@@ -256,6 +258,14 @@ def cmd_models(args: argparse.Namespace) -> int:
                 extra = (f"  benchmark PSNR-mu {bm:.2f} dB (linear {r['benchmark_linear_psnr_mu']:.2f})"
                          if bm is not None else "")
                 print(f"{r['name']:<24} arch {r['arch']:<14} val PSNR-mu {mu}  steps {r['steps']}{extra}")
+                suite = r["suite"] or {}
+                figs = [(p, suite[p]) for p in ("a_default", "b_heldout", "c_srgb", "c_srgb_clean") if p in suite]
+                if figs:  # the generalisation suite (docs/models.md): PSNR-mu and gain over linear per camera
+                    print(f"{'':<24} suite: " + "; ".join(
+                        f"{p} {v['psnr_mu']:.2f} dB ({v['gain']:+.2f} vs linear)" for p, v in figs))
+                if r["output_blend"]:
+                    b = r["output_blend"]
+                    print(f"{'':<24} blend with the decoded photo: tau {b['tau']:g}, mid {b['mid']:g}")
         return 0
     rows = []
     for s in list_models():
