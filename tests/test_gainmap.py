@@ -172,8 +172,12 @@ def test_metadata_hdrgm_xmp_and_iso_agree(shot) -> None:
     assert x["BaseRenditionIsHDR"] == "False"
     for k in ("GainMapMin", "GainMapMax", "Gamma", "OffsetSDR", "OffsetHDR", "HDRCapacityMin", "HDRCapacityMax"):
         assert float(x[k]) == pytest.approx(iso[k], abs=1e-6), k
-    # the headroom comes from the content: max gain = log2 of (peak + k) / (clipped base + k)
-    assert float(x["GainMapMax"]) == pytest.approx(np.log2((ref.max() + 1 / 64) / (1 + 1 / 64)), abs=0.02)
+    # the headroom comes from the content: the largest log2 (hdr + k) / (base + k) over the image
+    s = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), np.float64) / 255
+    base = np.where(s <= 0.04045, s / 12.92, ((s + 0.055) / 1.055) ** 2.4)
+    gain = np.log2((ref + 1 / 64) / (base + 1 / 64))
+    assert float(x["GainMapMax"]) == pytest.approx(gain.max(), abs=0.01)
+    assert float(x["GainMapMin"]) == pytest.approx(gain.min(), abs=0.01)
 
 
 @pytest.mark.parametrize("flag", [["--max-boost", "2"], ["--peak-nits", "406"]])
@@ -216,3 +220,38 @@ def test_hdr_only_input_and_bad_arguments(tmp_path: Path) -> None:
     with pytest.raises(ImageWriteError, match="SDR base is 3x3"):
         write_uhdr(tmp_path / "c.jpg", hdr, sdr=np.zeros((3, 3, 3), np.uint8))
     assert not (tmp_path / "b.jpg").exists() and not (tmp_path / "c.jpg").exists()
+
+
+@pytest.mark.parametrize("subsampling", [0, 2])  # 4:4:4 (reused byte for byte), 4:2:0 (re-encoded 4:4:4)
+def test_photo_reuse_and_colour_edges(tmp_path: Path, subsampling: int) -> None:
+    """Saturated colour edges beside dark pixels and a bright sky: chroma upsampling must not matter."""
+    import OpenEXR
+
+    h, w = 64, 96
+    y, x = np.mgrid[0:h, 0:w]
+    img = np.zeros((h, w, 3), np.uint8)
+    img[..., 0] = np.where((x // 6) % 2 == 0, 230, 20)
+    img[..., 2] = np.where((x // 6) % 2 == 1, 220, 30)
+    img[..., 1] = 40
+    img[: h // 3] = (250, 252, 255)  # near-clipped sky: expanded by the operator
+    img[h // 3 : h // 3 + 6] = 12  # dark band next to it
+    photo = tmp_path / "edges.jpg"
+    Image.fromarray(img).save(photo, quality=92, subsampling=subsampling)
+    out, exr = tmp_path / "e.jpg", tmp_path / "e.exr"
+    assert main(["predict", str(photo), "-m", "landis", "-o", str(out), "--no-preview", "-q"]) == 0
+    assert main(["predict", str(photo), "-m", "landis", "-o", str(exr), "--no-half", "--no-preview", "-q"]) == 0
+    ch = OpenEXR.File(str(exr)).channels()
+    ref = np.asarray(ch["RGB"].pixels, np.float64) if "RGB" in ch else np.stack(
+        [np.asarray(ch[c].pixels, np.float64) for c in "RGB"], axis=2)
+    data = out.read_bytes()
+    from hdrlift.io.gainmap import strip_jpeg
+
+    photo_bytes = photo.read_bytes()
+    scan = strip_jpeg(photo_bytes)
+    assert (scan[scan.index(b"\xff\xda") :] in data) == (subsampling == 0)  # the coded photo itself, or not
+    base = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), np.float64)
+    assert np.abs(base - np.asarray(Image.open(photo).convert("RGB"), np.float64)).mean() <= 1.0
+    for hmax in (2.0, 8.0):
+        lib = np.asarray(ic.ultrahdr_decode(data, boost=hmax), np.float64)[..., :3]
+        e = stops(lib, ref, hmax)
+        assert np.percentile(e, 99) <= 0.1, (subsampling, hmax, np.percentile(e, 99))

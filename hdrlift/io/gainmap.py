@@ -198,14 +198,33 @@ def strip_jpeg(data: bytes) -> bytes | None:
     return None
 
 
+def jpeg_is_444(data: bytes) -> bool:
+    """True when every component of the JPEG's frame has the same sampling factors (no chroma subsampling)."""
+    pos = 2
+    while pos + 4 <= len(data) and data[pos] == 0xFF:
+        marker = data[pos + 1]
+        (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            n = data[pos + 9]
+            factors = {data[pos + 10 + 3 * i + 1] for i in range(n)}
+            return len(factors) == 1
+        if marker == 0xDA:
+            return False
+        pos += 2 + length
+    return False
+
+
 def _base_jpeg(sdr8: np.ndarray, quality: int | None, photo_jpeg: bytes | None) -> tuple[bytes, np.ndarray, str]:
     """SDR base bytes, their decoded pixels, and how they were made ("photo" or "q<N>").
 
     The photo's own JPEG is reused when it decodes to exactly ``sdr8`` (no rotation or colour
-    conversion happened on read). Otherwise the base is encoded 4:4:4 at ``quality``, or, when None,
-    at the lowest of 95 / 98 / 100 whose mean difference from ``sdr8`` is at most 0.75 code values.
+    conversion happened on read) and is not chroma-subsampled: decoders upsample chroma differently
+    (libultrahdr's HDR path: nearest; libjpeg-turbo: smooth), so a gain map computed against one
+    4:2:0 decode is off by up to 2 stops at colour edges in another. Otherwise the base is encoded
+    4:4:4 at ``quality``, or, when None, at the lowest of 95 / 98 / 100 whose mean difference from
+    ``sdr8`` is at most 0.75 code values.
     """
-    if photo_jpeg is not None:
+    if photo_jpeg is not None and jpeg_is_444(photo_jpeg):
         stripped = strip_jpeg(photo_jpeg)
         if stripped is not None:
             try:
@@ -336,4 +355,4 @@ def write_uhdr(
     return meta
 
 
-__all__ = ["EXACT_CAPACITY", "OFFSET", "encode_uhdr", "gainmap_params", "strip_jpeg", "write_uhdr"]
+__all__ = ["EXACT_CAPACITY", "OFFSET", "encode_uhdr", "gainmap_params", "jpeg_is_444", "strip_jpeg", "write_uhdr"]
