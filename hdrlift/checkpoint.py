@@ -13,18 +13,21 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from hdrlift.errors import ModelError
+from hdrlift.errors import ModelError, one_line
 from hdrlift.models import HDRModel, create_model, get_spec
+from hdrlift.models.registry import validate_hparams
 
 FORMAT = "hdrlift-checkpoint"
 FORMAT_VERSION = 1
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+#: a checkpoint's config.json is small; anything larger is refused unread
+MAX_CONFIG_BYTES = 1 << 20
+_FLOAT_DTYPES = ("F16", "BF16", "F32", "F64", "F8_E4M3", "F8_E5M2")
 
 
 def _version() -> str:
@@ -34,28 +37,34 @@ def _version() -> str:
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` with the one atomic writer of :mod:`hdrlift.io.atomic` (fsync, no partial file)."""
+    from hdrlift.io.atomic import write_bytes_atomic
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_bytes_atomic(path, data, overwrite=True)
 
 
-def save_model(model: HDRModel, directory: str | os.PathLike, meta: dict[str, Any] | None = None) -> Path:
+def check_checkpoint_target(directory: str | os.PathLike, overwrite: bool) -> Path:
+    """Refuse (one-line ModelError) a target that is a file, or a checkpoint directory that exists and
+    may not be replaced."""
+    d = Path(directory)
+    if d.exists() and not d.is_dir():
+        raise ModelError(f"{d}: exists and is not a directory")
+    if not overwrite and any((d / n).exists() for n in ("model.safetensors", "config.json")):
+        raise ModelError(f"{d}: a checkpoint exists there (use --overwrite)")
+    return d
+
+
+def save_model(model: HDRModel, directory: str | os.PathLike, meta: dict[str, Any] | None = None,
+               overwrite: bool = True) -> Path:
     """Write ``model.safetensors`` and ``config.json`` into ``directory`` (each atomically).
 
+    With ``overwrite=False`` an existing checkpoint in ``directory`` is refused (:class:`ModelError`).
     Returns the directory path.
     """
     from safetensors.torch import save
 
-    d = Path(directory)
+    d = check_checkpoint_target(directory, overwrite)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     config = {
         "format": FORMAT,
@@ -72,18 +81,35 @@ def save_model(model: HDRModel, directory: str | os.PathLike, meta: dict[str, An
 
 
 def read_config(directory: str | os.PathLike) -> dict[str, Any]:
-    """Read and validate ``config.json`` of a checkpoint directory."""
+    """Read and validate ``config.json`` of a checkpoint directory (types and ranges of every field,
+    hyper-parameters included, before anything is allocated)."""
     p = Path(directory) / "config.json"
     try:
+        if p.stat().st_size > MAX_CONFIG_BYTES:
+            raise ModelError(f"{p}: checkpoint config is {p.stat().st_size} bytes (at most {MAX_CONFIG_BYTES})")
         config = json.loads(p.read_text())
     except FileNotFoundError:
         raise ModelError(f"{p}: checkpoint config not found") from None
     except (OSError, ValueError) as exc:
-        raise ModelError(f"{p}: unreadable checkpoint config ({exc})") from None
-    if config.get("format") != FORMAT or "arch" not in config:
+        raise ModelError(f"{p}: unreadable checkpoint config ({one_line(exc)})") from None
+    if not isinstance(config, dict) or config.get("format") != FORMAT or "arch" not in config:
         raise ModelError(f"{p}: not an hdrlift checkpoint config")
-    if int(config.get("format_version", 0)) > FORMAT_VERSION:
-        raise ModelError(f"{p}: checkpoint format {config['format_version']} is newer than this hdrlift")
+    version = config.get("format_version", 0)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise ModelError(f"{p}: format_version must be an integer, got {version!r:.40}")
+    if version > FORMAT_VERSION:
+        raise ModelError(f"{p}: checkpoint format {version} is newer than this hdrlift")
+    if not isinstance(config["arch"], str):
+        raise ModelError(f"{p}: arch must be a string, got {config['arch']!r:.40}")
+    hparams = config.get("hparams", {})
+    if not isinstance(hparams, dict):
+        raise ModelError(f"{p}: hparams must be a mapping, got {type(hparams).__name__}")
+    if not isinstance(config.get("meta", {}), dict):
+        raise ModelError(f"{p}: meta must be a mapping")
+    try:
+        validate_hparams(config["arch"], hparams)
+    except ModelError as exc:
+        raise ModelError(f"{p}: {exc}") from None
     return config
 
 
@@ -110,27 +136,73 @@ def resolve(name_or_path: str | os.PathLike) -> Path:
     )
 
 
+def _weights_header(wfile: Path) -> dict[str, tuple[tuple[int, ...], str]]:
+    """Names -> (shape, dtype) of the tensors in a safetensors file, from its header alone (no data read)."""
+    from safetensors import safe_open
+
+    try:
+        out = {}
+        with safe_open(str(wfile), framework="pt") as f:
+            for k in f.keys():
+                sl = f.get_slice(k)
+                out[k] = (tuple(int(d) for d in sl.get_shape()), str(sl.get_dtype()))
+        return out
+    except FileNotFoundError:
+        raise ModelError(f"{wfile}: weights file not found") from None
+    except Exception as exc:  # safetensors raises its own error types
+        raise ModelError(f"{wfile}: unreadable weights ({one_line(exc)})") from None
+
+
+def _check_weights(wfile: Path, arch: str, header: dict[str, tuple[tuple[int, ...], str]],
+                   own: dict[str, torch.Tensor]) -> None:
+    """Names, shapes and dtypes of the file's tensors against the model's state dict (one-line ModelError)."""
+    missing = [k for k in own if k not in header]
+    unexpected = [k for k in header if k not in own]
+    if missing or unexpected:
+        raise ModelError(
+            f"{wfile}: weights do not match '{arch}' "
+            f"(missing {len(missing)}: {missing[:3]}, unexpected {len(unexpected)}: {unexpected[:3]})"
+        )
+    for k, t in own.items():
+        shape, dtype = header[k]
+        if shape != tuple(t.shape):
+            raise ModelError(f"{wfile}: tensor {k} has shape {list(shape)} but '{arch}' with this config "
+                             f"needs {list(t.shape)}")
+        if t.is_floating_point() != (dtype in _FLOAT_DTYPES):
+            raise ModelError(f"{wfile}: tensor {k} has dtype {dtype}, '{arch}' needs {t.dtype}")
+
+
 def load_model(name_or_path: str | os.PathLike, map_location: str | torch.device = "cpu") -> HDRModel:
-    """Load a checkpoint directory or a shipped pretrained name; the model is in eval mode."""
+    """Load a checkpoint directory or a shipped pretrained name; the model is in eval mode.
+
+    Order of the checks (nothing is allocated before the one that could refuse it): the config's types
+    and ranges (:func:`read_config`), construction under the parameter ceiling
+    (:func:`hdrlift.models.create_model`), the weight file's header (names, shapes, dtypes), and only
+    then its data, which must be finite. Every failure is a one-line :class:`ModelError`.
+    """
     from safetensors.torch import load_file
 
     d = resolve(name_or_path)
     config = read_config(d)
     spec = get_spec(config["arch"])
-    model = create_model(spec.name, **config.get("hparams", {}))
     wfile = d / "model.safetensors"
+    header = _weights_header(wfile)
+    try:
+        model = create_model(spec.name, **config.get("hparams", {}))
+    except ModelError as exc:
+        raise ModelError(f"{d / 'config.json'}: {exc}") from None
+    _check_weights(wfile, config["arch"], header, model.state_dict())
     try:
         state = load_file(str(wfile), device=str(map_location))
-    except FileNotFoundError:
-        raise ModelError(f"{wfile}: weights file not found") from None
     except Exception as exc:  # safetensors raises its own error types
-        raise ModelError(f"{wfile}: unreadable weights ({exc})") from None
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise ModelError(
-            f"{wfile}: weights do not match '{config['arch']}' "
-            f"(missing {len(missing)}: {missing[:3]}, unexpected {len(unexpected)}: {unexpected[:3]})"
-        )
+        raise ModelError(f"{wfile}: unreadable weights ({one_line(exc)})") from None
+    for k, t in state.items():
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise ModelError(f"{wfile}: tensor {k} contains NaN or Inf")
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise ModelError(f"{wfile}: weights do not match '{config['arch']}' ({one_line(exc)})") from None
     model.eval()
     model.checkpoint_config = config  # type: ignore[attr-defined]
     return model

@@ -34,3 +34,23 @@ class ConfigError(HdrliftError):
 
 class DataError(HdrliftError):
     """A dataset folder or pair is invalid (unmatched, size mismatch, NaN/Inf)."""
+
+
+def one_line(exc: BaseException, limit: int = 200) -> str:
+    """A third-party exception as one printable line: its first non-empty line, control characters
+    (terminal escapes) removed, at most ``limit`` characters.
+
+    A pickle that ``torch.load(weights_only=True)`` refused becomes a plain statement of that refusal
+    naming the blocked global, never torch's advice to retry with ``weights_only=False``.
+    """
+    import re
+
+    text = re.sub(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07?", "", str(exc))
+    if type(exc).__name__ == "UnpicklingError":
+        m = re.search(r"GLOBAL ([\w.]+)", text)
+        what = f" (it references {m.group(1)})" if m else ""
+        return f"refused to unpickle: the file holds Python objects other than tensors{what}; not a plain weights file"
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    first = lines[0] if lines else type(exc).__name__
+    clean = "".join(ch for ch in first if ch.isprintable())
+    return clean if len(clean) <= limit else clean[: limit - 3] + "..."

@@ -100,7 +100,9 @@ def list_ldr_files(root: str | Path, recursive: bool = True) -> list[Path]:
     if not r.is_dir():
         raise DataError(f"{r}: LDR photo folder not found")
     it = r.rglob("*") if recursive else r.glob("*")
-    files = sorted(p for p in it if p.is_file() and p.suffix.lower() in LDR_EXTS)
+    from hdrlift.io.atomic import is_temp_name
+
+    files = sorted(p for p in it if p.is_file() and p.suffix.lower() in LDR_EXTS and not is_temp_name(p))
     if not files:
         raise DataError(f"{r}: no LDR photos ({', '.join(LDR_EXTS)}) found")
     return files

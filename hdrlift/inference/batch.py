@@ -129,6 +129,15 @@ def predict_files(
                 msg = str(exc)
                 say(msg)
                 results.append({"input": str(f), "status": "error", "error": msg})
+            except OSError as exc:  # an output folder that cannot be made, a device as target, ...
+                if debug:
+                    traceback.print_exc()
+                from hdrlift.errors import one_line
+
+                where = getattr(exc, "filename", None) or paths["main"]
+                msg = f"{where}: cannot write ({one_line(exc)})"
+                say(msg)
+                results.append({"input": str(f), "status": "error", "error": msg})
             except MemoryError:
                 msg = f"{f}: out of memory (try a smaller --tile)"
                 say(msg)

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hdrlift.errors import ModelError
+from hdrlift.errors import ModelError, one_line
 from hdrlift.models.base import HDRModel, ModelSpec, SizeRequirements
 from hdrlift.nn.sft import (
     SFTLayer,
@@ -417,7 +417,7 @@ def load_official_pth(path: str | os.PathLike, condition: str = "image", act: st
     except FileNotFoundError:
         raise ModelError(f"{path}: file not found") from None
     except Exception as exc:  # pickle / zip errors of many kinds
-        raise ModelError(f"{path}: not a loadable PyTorch weights file ({exc})") from None
+        raise ModelError(f"{path}: not a loadable PyTorch weights file ({one_line(exc)})") from None
     if isinstance(raw, dict):
         for wrapper in ("params", "state_dict", "model"):
             if isinstance(raw.get(wrapper), dict):

@@ -110,7 +110,7 @@ def load_vgg_weights(model: VGGFeatures, path: str | os.PathLike) -> None:
     ``.safetensors`` files are read with safetensors, anything else with
     ``torch.load(weights_only=True)`` (never unpickles arbitrary objects).
     """
-    from hdrlift.errors import ModelError
+    from hdrlift.errors import ModelError, one_line
 
     p = str(path)
     try:
@@ -123,7 +123,7 @@ def load_vgg_weights(model: VGGFeatures, path: str | os.PathLike) -> None:
     except FileNotFoundError:
         raise ModelError(f"{p}: VGG weights file not found") from None
     except Exception as exc:
-        raise ModelError(f"{p}: unreadable VGG weights ({exc})") from None
+        raise ModelError(f"{p}: unreadable VGG weights ({one_line(exc)})") from None
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
     own = model.features.state_dict()

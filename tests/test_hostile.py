@@ -1,0 +1,314 @@
+"""Hostile inputs, kills and shared machines: a corpus of bad files built in a temp dir at test time.
+
+For each case: the exit code, one line on stderr naming the file, no traceback, no partial or
+temporary file left, the other files of a batch done, and (where a result is expected) output equal to
+an independent decoder's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from hdrlift.cli.main import main
+from hdrlift.errors import ModelError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """``hdrlift ARGV`` in-process: (exit code, stdout, stderr); argparse's exits become codes."""
+    try:
+        rc = main(argv)
+    except SystemExit as exc:
+        rc = int(exc.code) if isinstance(exc.code, int) else 1
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def assert_one_line_error(err: str, *names: str) -> str:
+    """stderr holds exactly one ``hdrlift: error:`` line (naming each of ``names``) and no traceback."""
+    assert "Traceback" not in err, err
+    lines = [ln for ln in err.splitlines() if "error" in ln.lower()]
+    assert len(lines) == 1, err
+    assert "\x1b" not in lines[0] and "weights_only=False" not in lines[0], lines[0]
+    for n in names:
+        assert n in lines[0], (n, lines[0])
+    return lines[0]
+
+
+def leftovers(folder: Path) -> list[str]:
+    """Temporary files of interrupted writes left in ``folder`` (recursively)."""
+    from hdrlift.io.atomic import is_temp_name
+
+    return [str(p) for p in folder.rglob("*") if is_temp_name(p.name) or ".tmp" in p.name]
+
+
+@pytest.fixture
+def photo(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(0)
+    p = tmp_path / "in" / "photo.png"
+    p.parent.mkdir()
+    Image.fromarray(rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)).save(p)
+    return p
+
+
+# -- checkpoints ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def ckpt(tmp_path: Path) -> Path:
+    """A genuine (untrained) twostage_tiny checkpoint directory."""
+    from hdrlift.checkpoint import save_model
+    from hdrlift.models import create_model
+
+    return save_model(create_model("twostage_tiny"), tmp_path / "ck")
+
+
+def _edit_config(ck: Path, **hparams: object) -> None:
+    cfg = json.loads((ck / "config.json").read_text())
+    cfg["hparams"].update(hparams)
+    (ck / "config.json").write_text(json.dumps(cfg))
+
+
+@pytest.mark.parametrize(("hparams", "words"), [
+    ({"nf": 200000}, "out of range"),  # would ask for terabytes
+    ({"nf": "64"}, "must be an integer"),
+    ({"nf": 8.5}, "must be an integer"),
+    ({"n_blocks1": -3}, "out of range"),
+    ({"gc": None}, "must be an integer"),
+    ({"nf": True}, "must be an integer"),
+    ({"residual": ["paper"]}, "must be a string"),
+    ({"bogus": 1}, "unknown hyper-parameter"),
+    ({"nf": 4096, "gc": 4096, "n_blocks1": 64}, "ceiling"),  # in range each, too many parameters together
+])
+def test_bad_checkpoint_config_is_one_line_before_allocation(ckpt: Path, photo: Path, capsys, hparams, words) -> None:
+    _edit_config(ckpt, **hparams)
+    t0 = time.perf_counter()
+    rc, _, err = run_cli(["predict", str(photo), "-m", str(ckpt), "-o", str(photo.parent / "o.exr")], capsys)
+    assert rc == 1
+    line = assert_one_line_error(err, "config.json")
+    assert words in line
+    assert time.perf_counter() - t0 < 30
+    assert not (photo.parent / "o.exr").exists()
+
+
+def test_parameter_ceiling_is_checked_before_the_memory_is_taken() -> None:
+    import resource
+
+    from hdrlift.models import create_model
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(ModelError, match="ceiling"):
+        create_model("hdrunet", nf=30000)  # ~ 30000^2 * 9 * 4 B = 32 GB for the first wide conv
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mb < 100
+
+
+@pytest.mark.parametrize("case", ["config-not-json", "config-list", "config-huge-version", "weights-truncated",
+                                  "weights-missing", "weights-wrong-shape", "weights-nan", "weights-extra-key"])
+def test_bad_checkpoint_files_are_one_line(ckpt: Path, photo: Path, capsys, case: str) -> None:
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    cfg, w = ckpt / "config.json", ckpt / "model.safetensors"
+    if case == "config-not-json":
+        cfg.write_text("{nf: 8")
+    elif case == "config-list":
+        cfg.write_text("[1, 2]")
+    elif case == "config-huge-version":
+        data = json.loads(cfg.read_text())
+        cfg.write_text(json.dumps({**data, "format_version": 99}))
+    elif case == "weights-truncated":
+        w.write_bytes(w.read_bytes()[:1000])
+    elif case == "weights-missing":
+        w.unlink()
+    else:
+        state = load_file(str(w))
+        k = next(iter(state))
+        if case == "weights-wrong-shape":
+            state[k] = torch.zeros(tuple(state[k].shape) + (2,))
+        elif case == "weights-nan":
+            state[k] = torch.full_like(state[k], float("nan"))
+        else:
+            state["intruder.weight"] = torch.zeros(3)
+        save_file(state, str(w))
+    rc, _, err = run_cli(["predict", str(photo), "-m", str(ckpt)], capsys)
+    assert rc == 1
+    assert_one_line_error(err, str(cfg if case.startswith("config") else w))
+    assert not photo.with_suffix(".exr").exists()
+
+
+def test_malicious_pickle_is_refused_in_one_clean_line(tmp_path: Path, capsys) -> None:
+    import torch
+
+    marker = tmp_path / "ran"
+
+    class Evil:
+        def __reduce__(self):  # noqa: D105
+            return (os.system, (f"touch {marker}",))
+
+    pth = tmp_path / "evil.pth"
+    torch.save({"conv_first.weight": Evil()}, pth)
+    rc, _, err = run_cli(["convert", str(pth), "-o", str(tmp_path / "out")], capsys)
+    assert rc == 1 and not marker.exists()
+    line = assert_one_line_error(err, str(pth))
+    assert "refused to unpickle" in line and "posix.system" in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_convert_refuses_to_replace_a_checkpoint_without_overwrite(ckpt: Path, tmp_path: Path, capsys) -> None:
+    import torch
+
+    pth = tmp_path / "official.pth"
+    torch.save({"conv_first.weight": torch.zeros(8, 3, 3, 3)}, pth)  # refused before it is even read
+    before = {p.name: p.read_bytes() for p in ckpt.iterdir()}
+    rc, _, err = run_cli(["convert", str(pth), "-o", str(ckpt)], capsys)
+    assert rc == 1
+    assert "use --overwrite" in assert_one_line_error(err, str(ckpt))
+    assert {p.name: p.read_bytes() for p in ckpt.iterdir()} == before
+
+
+# -- writes: temp files, signals, devices ------------------------------------------------------------------
+
+_WRITER = textwrap.dedent("""
+    import sys, time
+    from hdrlift.io.atomic import atomic_output
+    target = sys.argv[1]
+    try:
+        with atomic_output(target, overwrite=True) as tmp:
+            with open(tmp, "wb") as f:
+                f.write(b"x" * 1_000_000)
+                f.flush()
+            print("WRITING", tmp, flush=True)
+            while True:
+                time.sleep(0.05)
+    except KeyboardInterrupt:
+        sys.exit(130)
+""")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_signal_during_a_write_leaves_no_temp_and_keeps_the_old_file(tmp_path: Path, sig: int) -> None:
+    target = tmp_path / "out.exr"
+    target.write_bytes(b"old complete file")
+    proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(target)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=REPO)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert line.startswith("WRITING"), proc.stderr.read() if proc.stderr else ""
+    tmp = Path(line.split(maxsplit=1)[1].strip())
+    assert tmp.exists() and tmp.parent == tmp_path
+    proc.send_signal(sig)
+    rc = proc.wait(timeout=30)
+    assert rc == (143 if sig == signal.SIGTERM else 130)
+    assert not tmp.exists()
+    assert target.read_bytes() == b"old complete file"
+    assert leftovers(tmp_path) == []
+
+
+_SET_WRITER = textwrap.dedent("""
+    import sys, time
+    import numpy as np
+    import hdrlift.io as io
+    from pathlib import Path
+    from hdrlift.inference.outputs import write_outputs
+    from hdrlift.io.atomic import atomic_output
+
+    def slow_preview(path, hdr, overwrite=False, **kw):
+        with atomic_output(path, overwrite=overwrite) as tmp:
+            open(tmp, "wb").write(b"partial")
+            print("PREVIEW", flush=True)
+            while True:
+                time.sleep(0.05)
+
+    io.write_preview = slow_preview
+    d = Path(sys.argv[1])
+    hdr = np.random.default_rng(0).random((16, 16, 3)).astype(np.float32) * 4
+    write_outputs(hdr, {"main": d / "a.exr", "preview": d / "a.preview.png"}, "exr", False, True)
+""")
+
+
+def test_sigterm_during_the_preview_removes_the_whole_output_set(tmp_path: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-c", _SET_WRITER, str(tmp_path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=REPO)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().startswith("PREVIEW"), proc.stderr.read() if proc.stderr else ""
+    assert (tmp_path / "a.exr").exists()  # the main file was already complete
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 143
+    assert sorted(os.listdir(tmp_path)) == []
+
+
+def test_keyboard_interrupt_and_errors_inside_the_writer_remove_the_temp(tmp_path: Path) -> None:
+    from hdrlift.errors import ImageWriteError
+    from hdrlift.io.atomic import atomic_output
+
+    for exc in (KeyboardInterrupt(), RuntimeError("codec\nsecond line"), SystemExit(3)):
+        with pytest.raises((KeyboardInterrupt, ImageWriteError, SystemExit)) as info:
+            with atomic_output(tmp_path / "x.png") as tmp:
+                Path(tmp).write_bytes(b"half")
+                raise exc
+        if isinstance(exc, RuntimeError):
+            assert str(info.value) == f"{tmp_path / 'x.png'}: cannot write (codec)"
+    assert os.listdir(tmp_path) == []
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handler only while writing
+
+
+def test_temp_leftovers_are_never_taken_as_inputs(photo: Path, capsys) -> None:
+    """A SIGKILL-ed write leaves its temp file; later folder runs must not predict it."""
+    from hdrlift.io.atomic import temp_name
+
+    folder = photo.parent
+    junk_new = Path(temp_name(folder / "photo2.png"))
+    junk_old = folder / ".photo3.0123456789.tmp.png"  # hdrlift 0.1.0's naming
+    for j in (junk_new, junk_old):
+        j.write_bytes(photo.read_bytes()[:200])
+    out = folder.parent / "out"
+    rc, _, err = run_cli(["predict", str(folder), "-m", "linear", "-o", f"{out}/", "-q"], capsys)
+    assert rc == 0, err
+    assert sorted(p.name for p in out.iterdir()) == ["photo.exr", "photo.preview.png"]
+
+
+def test_writing_to_a_device_or_fifo_is_refused(tmp_path: Path, capsys) -> None:
+    import stat
+
+    img = tmp_path / "p.png"
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(img)
+    fifo = tmp_path / "pipe.exr"
+    os.mkfifo(fifo)
+    targets = [str(fifo)] + (["/dev/full"] if os.path.exists("/dev/full") else [])
+    for target in targets:
+        for extra in ([], ["--overwrite"]):
+            rc, _, err = run_cli(["predict", str(img), "-m", "linear", "-o", target, "--no-preview", *extra],
+                                 capsys)
+            assert rc == 1
+            assert_one_line_error(err, target)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)  # not replaced by a regular file
+    if os.path.exists("/dev/full"):
+        assert stat.S_ISCHR(os.stat("/dev/full").st_mode)
+    from hdrlift.io.atomic import is_temp_name
+
+    assert leftovers(tmp_path) == [] and [n for n in os.listdir("/dev") if is_temp_name(n)] == []
+
+
+def test_full_disk_is_one_line_and_leaves_nothing(tmp_path: Path) -> None:
+    """ENOSPC from the writer (simulated): one-line ImageWriteError, no temp, no target."""
+    from hdrlift.errors import ImageWriteError
+    from hdrlift.io.atomic import atomic_output
+
+    with pytest.raises(ImageWriteError, match=r"cannot write \(\[Errno 28\] No space left on device\)$"):
+        with atomic_output(tmp_path / "big.exr") as tmp:
+            Path(tmp).write_bytes(b"part")
+            raise OSError(28, "No space left on device")
+    assert os.listdir(tmp_path) == []
