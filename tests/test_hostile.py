@@ -312,3 +312,115 @@ def test_full_disk_is_one_line_and_leaves_nothing(tmp_path: Path) -> None:
             Path(tmp).write_bytes(b"part")
             raise OSError(28, "No space left on device")
     assert os.listdir(tmp_path) == []
+
+
+# -- input decoding: a batch of good and hostile files ----------------------------------------------------
+
+def _srgb_decode(v: np.ndarray) -> np.ndarray:
+    """IEC 61966-2-1 sRGB decoding, written out here (independent of hdrlift)."""
+    v = v.astype(np.float64)
+    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+
+
+def _corpus(folder: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Write the corpus; returns ({good file: expected sRGB-encoded [0,1] pixels}, {bad file: words})."""
+    import imagecodecs
+    import tifffile
+
+    from hdrlift.io import write_exr, write_rgbe
+
+    rng = np.random.default_rng(7)
+    a8 = rng.integers(0, 256, (40, 56, 3), dtype=np.uint8)
+    a16 = rng.integers(0, 65536, (40, 56, 3), dtype=np.uint16)
+    g16 = rng.integers(0, 65536, (40, 56), dtype=np.uint16)
+    rgba16 = rng.integers(0, 65536, (40, 56, 4), dtype=np.uint16)
+    good: dict[str, np.ndarray] = {}
+    Image.fromarray(a8).save(folder / "rgb8.png")
+    good["rgb8.png"] = a8 / 255.0
+    (folder / "rgb16.png").write_bytes(imagecodecs.png_encode(a16))
+    good["rgb16.png"] = a16 / 65535.0
+    tifffile.imwrite(folder / "planar16.tif", np.moveaxis(a16, -1, 0), photometric="rgb", planarconfig="separate")
+    good["planar16.tif"] = a16 / 65535.0
+    tifffile.imwrite(folder / "planar8.tif", np.moveaxis(a8, -1, 0), photometric="rgb", planarconfig="separate")
+    good["planar8.tif"] = a8 / 255.0
+    tifffile.imwrite(folder / "contig16.tif", a16, photometric="rgb")
+    good["contig16.tif"] = a16 / 65535.0
+    tifffile.imwrite(folder / "gray16.tif", g16, photometric="minisblack")
+    good["gray16.tif"] = np.repeat(g16[..., None], 3, axis=2) / 65535.0
+    tifffile.imwrite(folder / "rgba16planar.tif", np.moveaxis(rgba16, -1, 0), photometric="rgb",
+                     planarconfig="separate", extrasamples=["unassalpha"])
+    good["rgba16planar.tif"] = rgba16[..., :3] / 65535.0
+    Image.fromarray(a8).save(folder / "misnamed.jpg", format="PNG")  # a PNG called .jpg
+    good["misnamed.jpg"] = a8 / 255.0
+
+    hdr = (rng.random((40, 56, 3)) * 232).astype(np.float32)
+    bad = {}
+    write_exr(folder / "scene.exr", hdr)
+    bad["scene.exr"] = "already linear HDR"
+    write_rgbe(folder / "radiance.hdr", hdr)
+    bad["radiance.hdr"] = "already linear HDR"
+    tifffile.imwrite(folder / "float.tif", hdr, photometric="rgb")
+    bad["float.tif"] = "already linear HDR"
+    (folder / "empty.jpg").write_bytes(b"")
+    bad["empty.jpg"] = "empty.jpg"
+    (folder / "text.png").write_text("not an image at all\n" * 20)
+    bad["text.png"] = "text.png"
+    full = (folder / "rgb8.png").read_bytes()
+    (folder / "truncated.png").write_bytes(full[: len(full) // 2])
+    bad["truncated.png"] = "truncated.png"
+    (folder / "noise.jpg").write_bytes(b"\xff\xd8\xff" + rng.integers(0, 256, 4000, dtype=np.uint8).tobytes())
+    bad["noise.jpg"] = "noise.jpg"
+    # a 60000 x 60000 PNG header (decompression bomb): refused before decoding
+    import struct
+    import zlib
+
+    ihdr = struct.pack(">IIBBBBB", 60000, 60000, 8, 2, 0, 0, 0)
+    chunk = lambda t, d: struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))  # noqa: E731
+    (folder / "bomb.png").write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
+                                      + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b""))
+    bad["bomb.png"] = "bomb.png"
+    return good, bad
+
+
+def test_every_input_decodes_correctly_or_is_refused_in_one_line(tmp_path: Path) -> None:
+    from hdrlift.errors import HdrliftError
+    from hdrlift.io.ldr import read_photo
+
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    good, bad = _corpus(folder)
+    for name, want in good.items():
+        got = read_photo(folder / name)
+        assert got.shape == want.shape, name
+        np.testing.assert_allclose(got, want, atol=1e-6, err_msg=name)
+    for name, words in bad.items():
+        with pytest.raises(HdrliftError) as info:
+            read_photo(folder / name)
+        msg = str(info.value)
+        assert "\n" not in msg and name in msg and words in msg, msg
+
+
+def test_predict_batch_over_the_corpus(tmp_path: Path, capsys) -> None:
+    """The whole corpus in one run: each bad file one line, every good file written and correct."""
+    from hdrlift.io import read_image
+
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    good, bad = _corpus(folder)
+    files = [str(folder / n) for n in [*good, *bad]]  # explicit files: .exr/.hdr are not skipped
+    out = tmp_path / "out"
+    rc, _, err = run_cli(["predict", *files, "-m", "linear", "-o", f"{out}/", "-q", "--no-preview"], capsys)
+    assert rc == 1
+    assert "Traceback" not in err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == len(bad), err
+    for name, words in bad.items():
+        hit = [ln for ln in lines if f"{name}:" in ln]
+        assert len(hit) == 1 and words in hit[0], (name, err)
+    hint = [ln for ln in lines if "scene.exr" in ln][0]
+    assert "hdrlift degrade" in hint and "peak 232" in hint
+    for name, want in good.items():
+        hdr = read_image(out / (Path(name).stem + ".exr"))
+        np.testing.assert_allclose(hdr, _srgb_decode(want), rtol=2e-3, atol=2e-4, err_msg=name)
+    assert leftovers(tmp_path) == []
+    assert sorted(p.name for p in out.iterdir()) == sorted(Path(n).stem + ".exr" for n in good)

@@ -187,9 +187,10 @@ def reconstruct(
     except ModelError as exc:
         raise ModelError(f"method={os.fspath(method)!r}: {exc}") from None
     if isinstance(image, (str, os.PathLike)):
-        from hdrlift.io import check_size, read_image
+        from hdrlift.io import check_size
+        from hdrlift.io.ldr import read_photo
 
-        img = read_image(image, max_pixels=max_pixels)
+        img = read_photo(image, max_pixels=max_pixels)  # HDR files refused, never clipped
         check_size(img, image)
         return pred(img)
     if isinstance(image, torch.Tensor):

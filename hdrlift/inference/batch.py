@@ -25,9 +25,10 @@ def shard(files: list[Path], rank: int | None = None, world: int | None = None) 
 
 
 def _read(path: Path, max_pixels: int | None) -> Any:
-    from hdrlift.io import check_size, read_image
+    from hdrlift.io import check_size
+    from hdrlift.io.ldr import read_photo
 
-    img = read_image(path, max_pixels=max_pixels)
+    img = read_photo(path, max_pixels=max_pixels)  # HDR files refused, never clipped
     check_size(img, path, max_pixels=max_pixels)
     return img
 

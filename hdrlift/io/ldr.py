@@ -119,6 +119,23 @@ def read_png(path: str, *, alpha: str, max_pixels: int | None) -> tuple[np.ndarr
     }
 
 
+def _to_yxs(path: str, arr: np.ndarray, axes: str) -> np.ndarray:
+    """A TIFF page's samples in (rows, columns, samples) order, whatever its planar configuration.
+
+    tifffile names the axes (``YXS`` contiguous, ``SYX`` planar, ``YX`` gray); singleton extra axes are
+    dropped; anything else (stacks of planes, volumes) is refused in one line.
+    """
+    if arr.ndim != len(axes):
+        raise ImageReadError(f"{path}: unsupported TIFF layout (axes {axes}, shape {arr.shape})")
+    for i in reversed(range(len(axes))):
+        if axes[i] not in "YXS" and arr.shape[i] == 1:
+            arr = arr.take(0, axis=i)
+            axes = axes[:i] + axes[i + 1:]
+    if axes not in ("YX", "YXS", "SYX"):
+        raise ImageReadError(f"{path}: unsupported TIFF layout (axes {axes}, shape {arr.shape})")
+    return np.moveaxis(arr, 0, -1) if axes == "SYX" else arr
+
+
 def read_tiff(path: str, *, alpha: str, max_pixels: int | None) -> tuple[np.ndarray, dict]:
     """8-bit TIFF via Pillow (palette, CMYK, ...); 16-bit and float TIFF via tifffile."""
     import tifffile
@@ -135,7 +152,7 @@ def read_tiff(path: str, *, alpha: str, max_pixels: int | None) -> tuple[np.ndar
                 photometric = int(page.photometric)
                 tag = page.tags.get(274)  # Orientation
                 orientation = int(tag.value) if tag is not None and 1 <= int(tag.value) <= 8 else 1
-                arr = page.asarray()
+                arr = _to_yxs(path, page.asarray(), str(page.axes))
     except (ImageReadError, ImageSizeError):
         raise
     except Exception as e:
@@ -239,3 +256,20 @@ def write_tiff(path: PathLike, img: np.ndarray, *, overwrite: bool = False) -> N
         arr = arr[:, :, 0]
     with atomic_output(p, overwrite=overwrite) as tmp:
         tifffile.imwrite(tmp, arr, photometric=photometric, extrasamples=extra, compression="zlib")
+
+
+def read_photo(path: PathLike, *, max_pixels: int | None = None) -> np.ndarray:
+    """An LDR photo for reconstruction; linear HDR files (EXR, Radiance .hdr, float TIFF, HDR PNG) are
+    refused in one line instead of being clipped to [0, 1] and read as sRGB.
+
+    Shape: (H, W, 3) float32 sRGB-encoded LDR in [0, 1].
+    """
+    from .api import read_image_info
+
+    img, info = read_image_info(path, max_pixels=max_pixels)
+    if info.is_hdr:
+        raise ImageReadError(
+            f"{path}: already linear HDR ({info.format}, peak {float(np.max(img)) if img.size else 0:.3g}); "
+            "predict expects an LDR photo (8/16-bit JPEG, PNG, TIFF...); to make one from an HDR, "
+            "use 'hdrlift degrade'")
+    return img
