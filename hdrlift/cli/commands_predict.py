@@ -49,8 +49,8 @@ def add_parsers(sub: Any) -> None:
                         "with cICP), uhdr (Ultra HDR gain-map JPEG), avif (PQ) / avif-hlg; see docs/formats.md")
     p.add_argument("--compression", default=None,
                    choices=["none", "zip", "zips", "piz", "rle", "pxr24", "b44", "b44a", "dwaa", "dwab"],
-                   help="EXR compression (default zip, lossless; piz lossless, often smaller for photos; "
-                        "dwaa/dwab/b44 lossy and smallest)")
+                   help="EXR compression (default zip; piz also lossless; dwaa/dwab/b44 lossy and smallest, "
+                        "see docs/formats.md)")
     p.add_argument("--peak-nits", type=float, default=None, metavar="NITS",
                    help="uhdr/avif/png-pq/png-hlg: clip the HDR at NITS cd/m2 with SDR white = 203 cd/m2 "
                         "(default: the content's own peak; PQ ends at 10000, HLG at about 765)")

@@ -9,6 +9,11 @@ File layout (Android Ultra HDR image format v1.0 with ISO 21496-1 metadata, as l
   ``OffsetSDR/HDR``, ``HDRCapacityMin/Max``, ``BaseRenditionIsHDR``) and APP2 ISO 21496-1 metadata
   carrying the same values as rationals.
 
+SDR base: the photo's own JPEG, byte for byte (EXIF/ICC kept, any old XMP/MPF/gain map dropped),
+when it is 4:4:4 and decodes to exactly the pixels the prediction was made from; otherwise the photo
+re-encoded 4:4:4 at the lowest quality of 95/98/100 within 0.75 code values of it (mean). The gain
+map JPEG's quality is chosen the same way (99th percentile within 0.04 stop of the exact map).
+
 Gain map (per RGB channel, full resolution): ``g = (hdr + k) / (sdr + k)`` with offsets ``k = 1/64``,
 ``sdr`` the *decoded* base image linearised, stored as ``((log2 g - min) / (max - min)) ** gamma * 255``.
 A viewer at display headroom ``H`` shows ``(sdr + k) * 2 ** (log2 g * W) - k`` with
