@@ -144,18 +144,26 @@ HOLDS = {".exr": ["exr"], ".hdr": ["hdr"], ".pic": ["hdr"], ".rgbe": ["hdr"], ".
 BY_EXTENSION = {".exr": "exr", ".hdr": "hdr", ".pic": "hdr", ".rgbe": "hdr", ".tif": "tiff", ".tiff": "tiff",
                 ".png": "png16", ".jpg": "uhdr", ".jpeg": "uhdr", ".avif": "avif"}
 EXTENSIONS = [*HOLDS, ".bmp", ".webp", ".gif", ".jxl", ".jpe", ".heic", ".npy", ".txt", ".v2"]
+SUFFIX = {"exr": ".exr", "hdr": ".hdr", "tiff": ".tif", "png16": ".png", "ntire": ".png", "png-pq": ".pq.png",
+          "png-hlg": ".hlg.png", "uhdr": ".uhdr.jpg", "avif": ".avif", "avif-hlg": ".hlg.avif"}
 
 
 @pytest.mark.parametrize("fmt", [None, *FORMATS])
 def test_every_extension_format_pair_is_right_or_one_line_error(
     fmt: str | None, photo: Path, reference: np.ndarray, tmp_path: Path, capfd
 ) -> None:
-    for ext in EXTENSIONS:
-        out = tmp_path / f"out{ext}"
-        args = ["predict", str(photo), "-m", METHOD, "-o", str(out), "--no-preview", "-q"]
+    for ext in [*EXTENSIONS, "/"]:
+        target = tmp_path / f"out{ext}" if ext != "/" else tmp_path / "folder"
+        args = ["predict", str(photo), "-m", METHOD, "-o", str(target) + ("/" if ext == "/" else ""),
+                "--no-preview", "-q"]
         rc = main(args + (["-f", fmt] if fmt else []))
         err = capfd.readouterr().err.strip().splitlines()
-        expected_fmt = (fmt if fmt in HOLDS.get(ext, []) else None) if fmt else BY_EXTENSION.get(ext)
+        if ext == "/":  # a folder: the format is --format's (default exr), the name the photo's
+            expected_fmt = fmt or "exr"
+            out = target / ("photo" + SUFFIX[expected_fmt])
+        else:
+            out = target
+            expected_fmt = (fmt if fmt in HOLDS.get(ext, []) else None) if fmt else BY_EXTENSION.get(ext)
         if expected_fmt is None:
             assert rc == 1 and len(err) == 1 and err[0].startswith(f"hdrlift: error: {out}: "), (ext, fmt, err)
             assert not out.exists()
@@ -167,8 +175,9 @@ def test_every_extension_format_pair_is_right_or_one_line_error(
         lit = want.min(axis=2) > 0.02  # below that 8-bit/log encodings are coarser than 0.1 stop
         stops = np.abs(np.log2(np.maximum(got[lit], 1e-6) / want[lit]))
         assert np.percentile(stops, 99) <= tol and np.median(stops) <= tol / 2, (ext, fmt, stops.max())
-        for p in tmp_path.iterdir():
-            p.unlink()
+        for p in tmp_path.rglob("*"):
+            if p.is_file():
+                p.unlink()
 
 
 # ---------------------------------------------------------------------------------- the other rules
@@ -188,6 +197,22 @@ def test_input_is_never_overwritten_even_with_overwrite(photo: Path, tmp_path: P
     prev.write_bytes(photo.read_bytes())
     assert main(["predict", str(other), str(prev), "-m", "linear", "--overwrite", "-q"]) == 1
     assert prev.read_bytes() == photo.read_bytes()
+
+
+def test_outputs_in_a_folder_are_not_taken_as_inputs(photo: Path, tmp_path: Path, capsys) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.open(photo).save(src / "photo.jpg", quality=95)
+    for fmt in ("uhdr", "png-pq", "ntire"):  # written beside the input, then the folder is scanned again
+        assert main(["predict", str(src), "-m", "linear", "-f", fmt, "-q"] + (["--no-preview"] if fmt != "uhdr"
+                                                                               else [])) == 0
+    assert main(["predict", str(src), "-m", "linear", "-f", "uhdr", "--skip-existing", "-q"]) == 0
+    assert sorted(p.name for p in src.iterdir()) == [
+        "photo.jpg", "photo.png", "photo.pq.png", "photo.preview.png", "photo.uhdr.jpg", "photo_alignratio.npy"]
+    f = tmp_path / "plainfile"
+    f.write_text("x")
+    assert main(["predict", str(photo), "-m", "linear", "-o", str(f)]) == 1
+    assert "exists and is not a folder" in capsys.readouterr().err
 
 
 def test_recursive_output_folder_keeps_structure(photo: Path, tmp_path: Path) -> None:

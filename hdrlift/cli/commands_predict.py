@@ -115,6 +115,15 @@ def add_parsers(sub: Any) -> None:
     p.set_defaults(func=cmd_convert)
 
 
+def _is_hdrlift_output(p: Path) -> bool:
+    """Files hdrlift predict writes that look like LDR inputs: previews, Ultra HDR, PQ/HLG PNGs, and
+    16-bit PNGs with an ``_alignratio.npy`` beside them (png16/ntire); folder scans skip them."""
+    name = p.name.lower()
+    if ".preview." in name or name.endswith((".uhdr.jpg", ".uhdr.jpeg", ".pq.png", ".hlg.png")):
+        return True
+    return name.endswith(".png") and p.with_name(p.name[:-4] + "_alignratio.npy").exists()
+
+
 def _collect(inputs: list[str], recursive: bool, with_roots: bool = False) -> Any:
     """Image files of ``inputs`` (files and folders) and one-line errors; with ``with_roots`` also
     {file: the folder it was found in} so ``-r -o DIR`` can keep the relative structure."""
@@ -128,7 +137,7 @@ def _collect(inputs: list[str], recursive: bool, with_roots: bool = False) -> An
         if p.is_dir():
             it = p.rglob("*") if recursive else p.glob("*")
             found = sorted(q for q in it if q.is_file() and q.suffix.lower() in LDR_EXTS
-                           and ".preview." not in q.name and not is_temp_name(q))
+                           and not _is_hdrlift_output(q) and not is_temp_name(q))
             if not found:
                 errors.append(f"{p}: no images found in folder")
             files += found

@@ -79,6 +79,8 @@ def resolve_format(out: str | None, fmt: str | None) -> str:
     if fmt is not None and fmt not in OUTPUT_FORMATS:
         raise HdrliftError(f"unknown format {fmt!r} (use one of {', '.join(OUTPUT_FORMATS)})")
     if not out_is_file(out):
+        if out and os.path.exists(out.rstrip("/" + os.sep) or out) and not os.path.isdir(out):
+            raise HdrliftError(f"{out}: exists and is not a folder (an output file needs an HDR extension)")
         return fmt or "exr"
     assert out is not None
     ext = Path(out).suffix.lower()
