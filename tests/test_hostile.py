@@ -424,3 +424,120 @@ def test_predict_batch_over_the_corpus(tmp_path: Path, capsys) -> None:
         np.testing.assert_allclose(hdr, _srgb_decode(want), rtol=2e-3, atol=2e-4, err_msg=name)
     assert leftovers(tmp_path) == []
     assert sorted(p.name for p in out.iterdir()) == sorted(Path(n).stem + ".exr" for n in good)
+
+
+# -- training: resume validates everything it reads, falls back, writes nothing before ------------------
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished 4-step run (checkpoints kept at steps 2 and 4) to copy and damage."""
+    import yaml
+    from conftest import make_hdr_scene
+
+    from hdrlift.io import write_exr
+    from hdrlift.train.config import config_from_dict
+    from hdrlift.train.trainer import train
+
+    root = tmp_path_factory.mktemp("train")
+    hdr = root / "hdr"
+    hdr.mkdir()
+    for i in range(3):
+        write_exr(hdr / f"s{i}.exr", make_hdr_scene(40, 48, seed=i), dtype="float")
+    (hdr / "train.txt").write_text("s0.exr\ns1.exr\n")
+    (hdr / "val.txt").write_text("s2.exr\n")
+    cfg = {"method": "twostage", "model": {"name": "twostage_tiny"},
+           "data": {"root": str(hdr), "train_split": str(hdr / "train.txt"), "val_split": str(hdr / "val.txt"),
+                    "patch": 32, "batch": 2, "workers": 0, "val_max_side": 40, "val_exposures": [0.0]},
+           "steps": 4, "val_every": 2, "ckpt_every": 2, "log_every": 1, "out_dir": str(root / "run"),
+           "tensorboard": False, "threads": 1, "keep_checkpoints": 2}
+    (root / "cfg.yaml").write_text(yaml.safe_dump(cfg))
+    return train(config_from_dict(cfg), progress=False)
+
+
+def _copy_run(src: Path, dst: Path) -> Path:
+    import shutil
+
+    shutil.copytree(src, dst)
+    return dst
+
+
+def _snapshot(run: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(run)): p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("damage", ["truncated", "foreign", "garbage", "wrong-shapes"])
+def test_resume_falls_back_to_the_previous_checkpoint(trained_run: Path, tmp_path: Path, capsys, caplog,
+                                                      damage) -> None:
+    import torch
+
+    run = _copy_run(trained_run, tmp_path / "run")
+    ck = run / "checkpoints"
+    latest, previous = ck / "step-0000004", ck / "step-0000002"
+    st = latest / "train_state.pt"
+    if damage == "truncated":
+        st.write_bytes(st.read_bytes()[:300])
+    elif damage == "foreign":
+        st.write_bytes((previous / "train_state.pt").read_bytes())
+    elif damage == "garbage":
+        st.write_bytes(os.urandom(5000))
+    else:
+        state = torch.load(st, weights_only=True)
+        net = next(iter(state["recipe"]["nets"].values()))
+        k = next(iter(net))
+        net[k] = torch.zeros(tuple(net[k].shape) + (2,))
+        torch.save(state, st)
+    # the run was killed at step 5 after checkpoint 4: its log has lines after the resumed step (2)
+    with open(run / "log.jsonl", "a") as f:
+        f.write(json.dumps({"step": 5, "kind": "train", "loss": 1.0}) + "\n" + '{"step": 6, "ki')
+    rc, _, err = run_cli(["train", "--resume", str(run), "--set", "steps=6", "--no-progress"], capsys)
+    assert rc == 0, err
+    assert "Traceback" not in err
+    warns = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warns) == 2, warns
+    assert any("step-0000004 is unusable" in w for w in warns), err
+    assert any("falling back to step-0000002" in w for w in warns), err
+    assert json.loads((run / "last.json").read_text())["step"] == 6
+    log = [json.loads(ln) for ln in (run / "log.jsonl").read_text().splitlines()]
+    keys = [(r["step"], r["kind"]) for r in log]
+    assert len(keys) == len(set(keys)), "log.jsonl repeats steps"
+    assert [s for s, k in keys if k == "train"] == [1, 2, 3, 4, 5, 6]
+
+
+@pytest.mark.parametrize("damage", ["config-not-yaml", "config-list", "config-bad-type", "all-checkpoints-bad",
+                                    "no-checkpoints"])
+def test_failed_resume_is_one_line_and_writes_nothing(trained_run: Path, tmp_path: Path, capsys, damage) -> None:
+    import shutil
+
+    run = _copy_run(trained_run, tmp_path / "run")
+    if damage == "config-not-yaml":
+        (run / "config.yaml").write_text("steps: [unclosed\n")
+    elif damage == "config-list":
+        (run / "config.yaml").write_text("- 1\n- 2\n")
+    elif damage == "config-bad-type":
+        text = (run / "config.yaml").read_text().replace("log_every: 1\n", "log_every: often\n")
+        (run / "config.yaml").write_text(text)
+    elif damage == "all-checkpoints-bad":
+        for d in (run / "checkpoints").iterdir():
+            (d / "train_state.pt").write_bytes(b"PK\x03\x04 truncated")
+    else:
+        shutil.rmtree(run / "checkpoints")
+    assert damage != "config-bad-type" or "often" in (run / "config.yaml").read_text()
+    before = _snapshot(run)
+    rc, _, err = run_cli(["train", "--resume", str(run), "--set", "steps=6", "--no-progress"], capsys)
+    assert rc == 1
+    assert_one_line_error(err, str(run))
+    assert _snapshot(run) == before
+
+
+@pytest.mark.parametrize(("override", "words"), [("steps=abc", "steps must be an integer"),
+                                                 ("optim.lr=fast", "optim.lr must be a number"),
+                                                 ("data.batch=[1]", "data.batch must be an integer"),
+                                                 ("bogus=1", "unknown key")])
+def test_bad_set_values_are_one_line(trained_run: Path, tmp_path: Path, capsys, override, words) -> None:
+    cfg = trained_run.parent / "cfg.yaml"
+    rc, _, err = run_cli(["train", str(cfg), "--out", str(tmp_path / "new"), "--set", override, "--no-progress"],
+                         capsys)
+    assert rc == 1
+    assert words in assert_one_line_error(err)
+    assert not (tmp_path / "new").exists()

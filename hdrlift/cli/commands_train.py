@@ -81,19 +81,20 @@ def add_parsers(sub: Any) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    import yaml
-
     from hdrlift.train.config import config_from_dict, load_config
     from hdrlift.train.trainer import train
 
     if args.resume:
         rd = Path(args.resume)
-        cfile = rd / "config.yaml"
-        if not cfile.is_file():
-            raise HdrliftError(f"{rd}: not a training run directory (config.yaml missing)")
+        from hdrlift.errors import ConfigError
         from hdrlift.train.config import apply_overrides
+        from hdrlift.train.state import read_run_config
 
-        cfg = config_from_dict(apply_overrides(yaml.safe_load(cfile.read_text()), args.overrides))
+        saved = read_run_config(rd)
+        try:
+            cfg = config_from_dict(apply_overrides(saved, args.overrides))
+        except ConfigError as exc:
+            raise ConfigError(f"{rd / 'config.yaml'} (with --set): {exc}") from None
         run = train(cfg, resume=rd, device=args.device, progress=not args.no_progress,
                     max_steps_this_run=args.max_steps)
     else:

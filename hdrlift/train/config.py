@@ -6,6 +6,8 @@ An unknown key is a :class:`ConfigError` that lists the valid keys of that secti
 from __future__ import annotations
 
 import dataclasses
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,10 +94,54 @@ def _build(cls: type, data: dict[str, Any], where: str) -> Any:
     for k, v in data.items():
         sub = _SECTIONS.get(k) if cls is TrainConfig else None
         kwargs[k] = _build(sub, v or {}, f"{where}.{k}" if where else k) if sub else v
+    hints = typing.get_type_hints(cls)
+    for k, v in kwargs.items():
+        if k not in _SECTIONS or cls is not TrainConfig:
+            kwargs[k] = _check_type(f"{where}.{k}" if where else k, v, hints[k])
     try:
         return cls(**kwargs)
     except TypeError as exc:
         raise ConfigError(f"{where or 'config'}: {exc}") from None
+
+
+_WORDS = {int: "an integer", float: "a number", str: "a string", bool: "true or false", list: "a list",
+          dict: "a mapping", type(None): "null"}
+
+
+def _check_type(key: str, value: Any, hint: Any) -> Any:
+    """``value`` against a field's annotation (int, float (ints allowed), str (numbers become their text),
+    bool, list[X], dict, X | None); returns it, a mismatch is a one-line ConfigError (``--set steps=abc``
+    says so instead of failing later)."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        opts = typing.get_args(hint)
+        for o in sorted(opts, key=lambda o: o is str):  # str last: it accepts numbers too
+            try:
+                return _check_type(key, value, o)
+            except ConfigError:
+                continue
+        raise ConfigError(f"{key} must be {' or '.join(_WORDS.get(typing.get_origin(o) or o, str(o)) for o in opts)}, "
+                          f"got {value!r:.60}")
+    base = origin or hint
+    if base is Any:
+        return value
+    if base is str and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    if base is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif base is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif base in (str, bool, dict, list, type(None)):
+        ok = isinstance(value, base)
+    else:
+        return value
+    if not ok:
+        raise ConfigError(f"{key} must be {_WORDS.get(base, str(base))}, got {value!r:.60}")
+    if base is list:
+        args = typing.get_args(hint)
+        if args:
+            return [_check_type(f"{key}[{i}]", item, args[0]) for i, item in enumerate(value)]
+    return value
 
 
 def config_from_dict(data: dict[str, Any]) -> TrainConfig:
@@ -127,6 +173,11 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             value = yaml.safe_load(raw)
         except yaml.YAMLError:
             value = raw
+        if isinstance(value, str):  # YAML 1.1 reads 1e-4 as a string; a number is meant
+            try:
+                value = float(value) if value.strip().lower() not in ("nan", "inf", "-inf", "infinity") else value
+            except ValueError:
+                pass
         node = data
         parts = key.strip().split(".")
         for p in parts[:-1]:

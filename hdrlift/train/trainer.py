@@ -21,9 +21,16 @@ import yaml
 from torch import nn
 from torch.utils.data import DataLoader, Sampler
 
+from hdrlift.io.atomic import write_bytes_atomic
 from hdrlift.train.config import TrainConfig, config_from_dict, config_to_dict
 from hdrlift.train.distributed import DistInfo, barrier, cleanup, setup
-from hdrlift.train.state import load_train_state, save_train_state
+from hdrlift.train.state import (
+    check_recipe_state,
+    load_train_state,
+    read_run_config,
+    save_train_state,
+    truncate_log,
+)
 
 log = logging.getLogger(__name__)
 
@@ -141,28 +148,33 @@ def train(
     info = setup(device)
     if resume is not None:
         run_dir = Path(resume)
-        saved = yaml.safe_load((run_dir / "config.yaml").read_text())
-        cfg = config_from_dict(saved) if cfg is None else cfg
+        cfg = config_from_dict(read_run_config(run_dir)) if cfg is None else cfg
     else:
         run_dir = Path(cfg.out_dir)
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
-    if info.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.yaml").write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
-    barrier(info)
 
     torch.manual_seed(cfg.seed)
     recipe = build_recipe(cfg, info.device)
     start_step = 0
     best = -math.inf
-    if resume is not None:
-        _, state = load_train_state(run_dir)
-        recipe.load_state_dict(state["recipe"])
+    if resume is not None:  # every file read is checked before anything of the run is written
+
+        def _apply(st: dict[str, Any]) -> None:
+            check_recipe_state(recipe, st["recipe"], run_dir)
+            recipe.load_state_dict(st["recipe"])
+
+        _, state = load_train_state(run_dir, apply=_apply)
         start_step = int(state["step"])
         best = float(state.get("best", -math.inf))
+        if info.is_main:
+            truncate_log(run_dir, start_step)
     elif cfg.init:
         init_weights(recipe.model, cfg.init, skip=cfg.init_skip)
+    if info.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_bytes_atomic(run_dir / "config.yaml", yaml.safe_dump(config_to_dict(cfg), sort_keys=False).encode())
+    barrier(info)
     recipe.wrap_distributed(info)
 
     dataset, val_pairs = build_datasets(cfg, info)
