@@ -181,3 +181,14 @@ def test_srgb_profile_is_a_no_op(tmp_path: Path) -> None:
     Image.fromarray(img).save(tmp_path / "s.png", icc_profile=srgb)
     got, info = read_image_info(tmp_path / "s.png")
     assert info.colour_source is None and np.array_equal(np.round(got * 255).astype(np.uint8), img)
+
+
+def test_display_p3_16bit_tiff(p3_photo: np.ndarray, tmp_path: Path) -> None:
+    import tifffile
+
+    u16 = p3_photo.astype(np.uint16) * 257
+    tifffile.imwrite(tmp_path / "p3.tif", u16, photometric="rgb", iccprofile=display_p3_profile())
+    img, info = read_image_info(tmp_path / "p3.tif")
+    assert info.bit_depth == 16 and info.colour_source == "icc:Display P3 (test)"
+    ref = srgb_encode(srgb_decode(u16 / 65535.0) @ P3_TO_SRGB.T)
+    assert np.abs(img - ref).max() < 4e-3

@@ -1,6 +1,8 @@
 """Image files for hdrlift (numpy only; this package never imports torch).
 
-Reading returns float32 HWC arrays: LDR files sRGB-encoded in [0,1], HDR files linear >= 0.
+Reading returns float32 HWC arrays: LDR files sRGB-encoded in [0,1], HDR files linear >= 0, both
+colour-managed to sRGB / Rec.709 primaries (ICC, EXIF colour space, EXR chromaticities; see colour.py).
+Display encodings (Ultra HDR gain map, PQ/HLG AVIF and PNG) are in gainmap.py and display.py.
 Every write is atomic and refuses to replace an existing file unless ``overwrite=True``.
 Every failure is an ImageReadError / ImageWriteError / ImageSizeError whose one-line message
 starts with the file path.

@@ -128,7 +128,16 @@ def _manage_colour(path: str, img: np.ndarray, bit_depth: int) -> tuple[np.ndarr
             icc = im.info.get("icc_profile")
             exif = im.getexif() if icc is None else None
     except Exception:  # the decoder that read the pixels already reported real problems
-        return img, None
+        icc, exif = None, None
+    if not icc and ext_of(path) in (".tif", ".tiff"):  # Pillow does not report it for 16-bit TIFFs
+        try:
+            import tifffile
+
+            with tifffile.TiffFile(path) as tf:
+                tag = tf.pages.first.tags.get(34675)  # InterColorProfile
+                icc = bytes(tag.value) if tag is not None else None
+        except Exception:
+            icc = None
     if icc:
         if colour.is_srgb_profile(icc):
             return img, None
@@ -214,6 +223,10 @@ def read_image(
       16-bit / 65535), EXIF orientation applied, gray -> 3 channels, palette/CMYK -> RGB.
     * HDR (.exr, .hdr/.pic, float TIFF): **linear** values >= 0 (negatives from lossy codecs are
       clamped to 0; alpha untouched); NaN/Inf raise ImageReadError unless ``allow_nonfinite``.
+    * Colour is managed (:mod:`hdrlift.io.colour`): embedded ICC profiles, EXIF Adobe RGB and EXR
+      ``chromaticities`` are converted to sRGB / Rec.709; HDR PNGs (hdrlift's ``hdrlift:encoding``
+      chunk, cICP PQ/HLG) come back as linear HDR. ``read_image_info(...).colour_source`` says what
+      was converted; what cannot be honoured is a one-line warning on stderr.
     * ``view`` picks a view of a multi-view EXR (None = default view).
     * ``max_pixels``: ImageSizeError when width*height is larger (checked before decoding).
 
