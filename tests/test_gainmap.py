@@ -255,3 +255,20 @@ def test_photo_reuse_and_colour_edges(tmp_path: Path, subsampling: int) -> None:
         lib = np.asarray(ic.ultrahdr_decode(data, boost=hmax), np.float64)[..., :3]
         e = stops(lib, ref, hmax)
         assert np.percentile(e, 99) <= 0.1, (subsampling, hmax, np.percentile(e, 99))
+
+
+def test_uhdr_fit_scale_compresses_instead_of_clipping(shot, tmp_path: Path) -> None:
+    photo, ref, _ = shot
+    out = tmp_path / "s.jpg"
+    assert main(["predict", str(photo), "-m", "landis", "-o", str(out), "--uhdr-fit", "scale", "--no-preview",
+                 "-q"]) == 0
+    data = out.read_bytes()
+    x = xmp_fields(data[mpf_images(data)[1][0] :])
+    assert float(x["HDRCapacityMax"]) == pytest.approx(float(x["GainMapMax"]), abs=1e-6)
+    peak = float(ref.max())
+    full = np.asarray(ic.ultrahdr_decode(data, boost=peak), np.float64)[..., :3]
+    assert np.percentile(stops(full, ref, peak), 99) <= 0.1  # exact at the content's headroom
+    two = np.asarray(ic.ultrahdr_decode(data, boost=2.0), np.float64)[..., :3]
+    assert two.max() <= 2.0 * 2**0.1  # scaled into the display's headroom, not beyond
+    bright = ref.min(axis=2) > 4.0
+    assert bright.any() and (two[bright] < 2.0).mean() > 0.5  # compressed, not all clipped at 2

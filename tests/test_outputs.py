@@ -245,6 +245,7 @@ def test_file_output_with_several_inputs_and_flag_conflicts(photo: Path, tmp_pat
         (["-f", "uhdr", "--compression", "piz"], "--compression applies to EXR"),
         (["-f", "exr", "--bits", "12"], "--bits applies to avif"),
         (["-f", "uhdr", "--max-boost", "0.5"], "--max-boost must be >= 1"),
+        (["-f", "avif", "--uhdr-fit", "scale"], "--uhdr-fit applies to uhdr"),
     ]
     for extra, msg in cases:
         assert main(["predict", str(photo), *extra, "-m", "linear"]) == 1, extra

@@ -57,6 +57,10 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--max-boost", type=float, default=None, metavar="X",
                    help="same as --peak-nits as a multiple of SDR white (e.g. 4 = 2 stops of headroom)")
     p.add_argument("--bits", type=int, default=None, choices=[10, 12], help="avif/avif-hlg bit depth (default 10)")
+    p.add_argument("--uhdr-fit", default=None, choices=["clip", "scale"],
+                   help="uhdr on screens with less headroom than the content: clip (default: the whole "
+                        "reconstruction on any HDR screen, clipped at its peak) or scale (HDRCapacityMax = "
+                        "content peak: boost scaled down, highlights compressed; see docs/formats.md)")
     p.add_argument("-q", "--quiet", action="store_true",
                    help="print errors only (no progress bars, no summary line)")
     p.add_argument("--preview", action=argparse.BooleanOptionalAction, default=True,
@@ -165,8 +169,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise HdrliftError(f"--max-boost must be >= 1 (1 = SDR white), got {args.max_boost:g}")
     if args.bits is not None and fmt not in ("avif", "avif-hlg"):
         raise HdrliftError(f"--bits applies to avif and avif-hlg output, not {fmt}")
+    if args.uhdr_fit is not None and fmt != "uhdr":
+        raise HdrliftError(f"--uhdr-fit applies to uhdr output, not {fmt}")
     options = {"compression": args.compression, "peak_nits": args.peak_nits, "max_boost": args.max_boost,
-               "bits": args.bits}
+               "bits": args.bits, "uhdr_fit": args.uhdr_fit}
     extra: dict[str, Any] = {}
     if args.max_memory is not None:
         from hdrlift.inference.memory import parse_memory

@@ -205,6 +205,7 @@ def write_outputs(
     Shape: ``hdr`` (H, W, 3) linear Rec.709 HDR (1.0 = SDR white); ``ldr`` (H, W, 3) the input photo,
     sRGB-encoded in [0,1] (the SDR base of an Ultra HDR JPEG; None = the HDR clipped at 1).
     ``options``: ``compression`` (EXR), ``peak_nits`` / ``max_boost`` (uhdr, avif, png-pq/hlg),
+    ``uhdr_fit`` ("clip" default / "scale": Ultra HDR HDRCapacityMax just above 1 / at the content peak),
     ``bits`` (avif: 10 or 12), ``attributes`` (provenance strings written where the format has room),
     ``source`` (the input file: a JPEG photo is reused as the Ultra HDR base when unchanged by reading).
     """
@@ -237,7 +238,8 @@ def write_outputs(
             photo = Path(src).read_bytes() if src is not None and Path(src).suffix.lower() in (
                 ".jpg", ".jpeg") else None  # reused as the SDR base when it decodes to ``ldr`` exactly
             io.write_uhdr(main, hdr, sdr=ldr, overwrite=overwrite, max_boost=peak.get("max_boost"),
-                          peak_nits=peak.get("peak_nits"), photo_jpeg=photo)
+                          peak_nits=peak.get("peak_nits"), photo_jpeg=photo,
+                          hdr_capacity_max="peak" if opt.get("uhdr_fit") == "scale" else None)
             written.append(main)
         elif fmt in ("png-pq", "png-hlg"):
             io.write_png_hdr(main, hdr, transfer=fmt[4:], overwrite=overwrite, peak_nits=_peak_nits(peak),

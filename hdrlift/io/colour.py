@@ -243,6 +243,8 @@ def icc_to_srgb(path: str, arr: np.ndarray, icc: bytes, bit_depth: int) -> np.nd
     """
     if is_srgb_profile(icc):
         return arr
+    if icc[16:20] == b"GRAY":  # neutral: its tone curve is within a few code values of sRGB's; kept as is
+        return arr
     try:
         m, trc = icc_matrix_trc(icc)
     except ValueError as e:

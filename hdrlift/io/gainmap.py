@@ -22,8 +22,10 @@ A viewer at display headroom ``H`` shows ``(sdr + k) * 2 ** (log2 g * W) - k`` w
 **Headroom choice.** By default ``HDRCapacityMax`` is ``2 ** (1/64)``: every display with any headroom
 applies the whole gain map and so shows the reconstruction exactly (up to its own peak, above which
 the display clips, like the EXR shown on that display); an SDR display (H = 1) shows the base photo.
-``hdr_capacity_max=peak`` gives Android's default instead: the boost is scaled down in log space on
-displays with less headroom than the content's peak (highlights compressed, nothing clipped).
+``hdr_capacity_max="peak"`` (``--uhdr-fit scale``) gives Android's default instead: the boost is
+scaled down in log space on displays with less headroom than the content's peak (highlights
+compressed, nothing clipped). Viewers that request display headroom from ``HDRCapacityMax`` (not
+verified here) get only what the file states, which favours ``scale``.
 The content's boost ceiling is its peak, limited by ``max_boost`` (``--max-boost`` /
 ``--peak-nits N`` = ``N / 203``).
 """
@@ -139,7 +141,7 @@ def gainmap_params(
     *,
     max_boost: float | None = None,
     gamma: float = 1.0,
-    hdr_capacity_max: float | None = None,
+    hdr_capacity_max: float | str | None = None,
 ) -> tuple[np.ndarray, dict]:
     """Gain map (uint8, per channel) and its metadata (log2 values as the XMP stores them).
 
@@ -157,7 +159,10 @@ def gainmap_params(
     hi = _q(np.ceil(float(lg.max()) * 256) / 256)
     if hi - lo < 1 / 64:
         hi = _q(lo + 1 / 64)
-    cap = EXACT_CAPACITY if hdr_capacity_max is None else max(float(hdr_capacity_max), EXACT_CAPACITY)
+    if hdr_capacity_max == "peak":
+        cap = max(2.0 ** hi, EXACT_CAPACITY)  # the headroom at which the largest gain is fully applied
+    else:
+        cap = EXACT_CAPACITY if hdr_capacity_max is None else max(float(hdr_capacity_max), EXACT_CAPACITY)
     meta = {
         "gain_map_min": lo,
         "gain_map_max": hi,
@@ -278,7 +283,7 @@ def encode_uhdr(
     gainmap_quality: int | None = None,
     max_boost: float | None = None,
     peak_nits: float | None = None,
-    hdr_capacity_max: float | None = None,
+    hdr_capacity_max: float | str | None = None,
     photo_jpeg: bytes | None = None,
     path: str = "<array>",
 ) -> tuple[bytes, dict]:
@@ -344,7 +349,7 @@ def write_uhdr(
     quality: int | None = None,
     max_boost: float | None = None,
     peak_nits: float | None = None,
-    hdr_capacity_max: float | None = None,
+    hdr_capacity_max: float | str | None = None,
     photo_jpeg: bytes | None = None,
 ) -> dict:
     """Write an Ultra HDR JPEG atomically (see :func:`encode_uhdr`); returns the metadata written.
