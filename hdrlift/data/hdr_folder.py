@@ -47,20 +47,38 @@ def normalise_exposure(hdr: np.ndarray, target_median: float = 0.18) -> np.ndarr
     return (hdr * (target_median / max(med, 1e-12))).astype(np.float32)
 
 
+def _read_hdr_file(f: Path) -> np.ndarray:
+    """An HDR image file; ``.npy`` = a float (H, W, C) array.
+
+    Shape:
+        -> (H, W, C) linear
+    """
+    if f.suffix.lower() != ".npy":
+        from hdrlift.io import read_image
+
+        return read_image(f)
+    try:
+        a = np.load(f, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{f}: unreadable .npy ({exc})") from None
+    if a.dtype.kind != "f":
+        raise DataError(f"{f}: expected a float array, got dtype {a.dtype}")
+    return a
+
+
 def load_hdr_images(
     files: Sequence[Path], on_bad: str = "skip", report: Any = None
 ) -> tuple[list[np.ndarray], list[Path]]:
     """Read, validate (finite, >= 0, 3 channels) and exposure-normalise HDR files.
 
     ``on_bad="skip"`` logs the file and its problem (and calls ``report(message)``) and leaves it out;
-    ``"error"`` raises DataError.
+    ``"error"`` raises DataError. A ``.npy`` file is a float (H, W, 3) linear array (as unpacked by
+    ``scripts/gpu_train.py``, which needs no EXR reader).
     """
-    from hdrlift.io import read_image
-
     imgs, kept = [], []
     for f in files:
         try:
-            img = read_image(f)
+            img = _read_hdr_file(Path(f))
             if img.ndim != 3 or img.shape[2] < 3:
                 raise DataError(f"{f}: expected an RGB HDR image, got shape {img.shape}")
             img = np.ascontiguousarray(img[..., :3], dtype=np.float32)

@@ -289,14 +289,25 @@ def load_emor(path: str | Path, k: int = 11) -> CRFBasis:
 
 
 def load_dorf(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """Read DoRF response curves: ``201_CRF_data.mat`` (MATLAB, arrays ``I`` and ``B``) or the text
-    ``dorfCurves.txt`` (6 lines per curve: name, type, ``I =``, values, ``B =``, values).
+    """Read DoRF response curves: ``201_CRF_data.mat`` (MATLAB, arrays ``I`` and ``B``), the text
+    ``dorfCurves.txt`` (6 lines per curve: name, type, ``I =``, values, ``B =``, values) or a ``.npy``
+    table of shape (1 + N, m): row 0 the irradiance grid, row 1 + i curve i (``scripts/gpu_train.py pack``).
 
     Returns (irradiance grid (m,), brightness curves (N, m)), float64.
     """
     p = Path(path)
     if not p.is_file():
         raise DataError(f"DoRF file not found: {p}")
+    if p.suffix.lower() == ".npy":
+        try:
+            table = np.load(p, allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise DataError(f"{p}: unreadable .npy ({e})") from None
+        if table.ndim != 2 or table.shape[0] < 2 or table.shape[1] < 2 or table.dtype.kind != "f":
+            raise DataError(f"{p}: expected a float (1 + N, m) table (row 0 the grid, then N curves), "
+                            f"got {table.dtype} {table.shape}")
+        table = table.astype(np.float64)
+        return table[0].copy(), table[1:].copy()
     if p.suffix.lower() == ".mat":
         import scipy.io
 

@@ -1,0 +1,227 @@
+"""scripts/gpu_train.py (issue #22, item 4): pack a tiny fake data root, train every method 2 steps on the CPU,
+check what would come back from the device ($OUT: at most 8 files of at most 16 MiB), and the .npy readers."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.io
+from conftest import make_hdr_scene
+
+from hdrlift.data.hdr_folder import load_hdr_images, normalise_exposure
+from hdrlift.degrade.camera import table_subset
+from hdrlift.degrade.crf_basis import load_dorf, resample_curves
+from hdrlift.errors import DataError
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "scripts" / "gpu_train.py"
+
+
+def _module(name: str, path: Path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(mod)
+    return mod
+
+
+gt = _module("gpu_train", SCRIPT)
+
+
+def _fake_dorf_mat(path: Path, n: int = 10) -> Path:
+    """A 201_CRF_data.mat look-alike: arrays I (1, m) and B (n, m) of distinct power-law curves."""
+    grid = np.linspace(0.0, 1.0, 257)
+    curves = np.stack([grid ** (1.0 / (1.3 + 0.15 * i)) for i in range(n)])
+    scipy.io.savemat(str(path), {"I": grid[None], "B": curves})
+    return path
+
+
+def _fake_root(tmp: Path) -> tuple[Path, Path, Path, Path]:
+    """Four training scenes and one validation scene (.hdr, two of them 2:1 panoramas), split files and a
+    DoRF file."""
+    from hdrlift.io import write_image
+
+    root = tmp / "hdr"
+    (root / "a").mkdir(parents=True)
+    names = []
+    for i, (h, w) in enumerate([(40, 80), (48, 64), (36, 72), (50, 60), (32, 64)]):
+        img = make_hdr_scene(h, w, seed=i) * (3.0 if i % 2 else 0.5)  # exposures that normalisation removes
+        if i in (0, 4):
+            img[2:5, 3:6] = 4e5  # a sun beyond the float16 range: packed scaled by a power of two
+        write_image(root / "a" / f"s{i}.hdr", img)
+        names.append(f"a/s{i}.hdr")
+    train, val = tmp / "train.txt", tmp / "val.txt"
+    train.write_text("# fake\n" + "\n".join(names[:4]) + "\n")
+    val.write_text("\n".join(names[4:]) + "\n")
+    return root, train, val, _fake_dorf_mat(tmp / "dorf.mat")
+
+
+def _pack(tmp: Path, out: Path, *extra: str) -> int:
+    """``gpu_train.py pack`` of a fresh fake data root, in this process (saves a Python start)."""
+    root, train, val, crf = _fake_root(tmp)
+    return gt.main(["pack", "--out", str(out), "--root", str(root), "--train-split", str(train), "--val-split",
+                    str(val), "--crf-file", str(crf), "--max-side", "64", "--val-max-side", "48", *extra])
+
+
+@pytest.fixture(scope="module")
+def packed(tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("gpu_train")
+    assert _pack(tmp, tmp / "packed", "--limit-mib", "8") == 0
+    return tmp / "packed"
+
+
+# ----------------------------------------------------------------------------- readers and encodings
+
+
+def test_load_dorf_npy_table_equals_the_mat_curves(tmp_path):
+    mat = _fake_dorf_mat(tmp_path / "d.mat", 7)
+    grid, curves = load_dorf(mat)
+    table = np.concatenate([grid[None], curves])
+    np.save(tmp_path / "d.npy", table)
+    g2, c2 = load_dorf(tmp_path / "d.npy")
+    assert g2.dtype == np.float64 and c2.shape == (7, 257)
+    np.testing.assert_array_equal(g2, grid)
+    np.testing.assert_array_equal(c2, curves)
+    np.save(tmp_path / "bad.npy", np.arange(5.0))
+    with pytest.raises(DataError, match="table"):
+        load_dorf(tmp_path / "bad.npy")
+
+
+def test_load_hdr_images_reads_npy_like_the_image(tmp_path):
+    from hdrlift.io import write_image
+
+    img = make_hdr_scene(24, 40, seed=3) * 2.0
+    write_image(tmp_path / "x.exr", img, exr_dtype="float")
+    np.save(tmp_path / "x.npy", img.astype(np.float32))
+    (a,), _ = load_hdr_images([tmp_path / "x.exr"])
+    (b,), _ = load_hdr_images([tmp_path / "x.npy"])
+    np.testing.assert_allclose(a, b, rtol=1e-6)
+    np.save(tmp_path / "i.npy", np.zeros((20, 20, 3), np.int32))
+    with pytest.raises(DataError, match="float"):
+        load_hdr_images([tmp_path / "i.npy"], on_bad="error")
+
+
+def test_fp16_scale_is_a_power_of_two_below_the_float16_range():
+    assert gt.fp16_scale(np.array([100.0])) == 1.0
+    k = gt.fp16_scale(np.array([1e6]))
+    assert k == 2.0**-5 and 1e6 * k < 65504
+
+
+def test_f16_planes_round_trip_and_rounding():
+    rng = np.random.default_rng(0)
+    img = (rng.lognormal(-1.0, 2.0, (9, 11, 3))).astype(np.float32)
+    img[0, 0] = 1e6  # above the float16 range: clamped, counted
+    planes, clamped = gt.encode_f16(img, 10)
+    assert clamped == 1
+    exact = gt.decode_f16(planes["hi"], planes["lo"])
+    assert exact.dtype == np.float16 and exact.shape == img.shape
+    np.testing.assert_array_equal(exact[1:], img[1:].astype(np.float16))
+    assert float(exact[0, 0, 0]) == 65504.0
+    p8, _ = gt.encode_f16(img, 8)
+    r8 = gt.decode_f16(p8["hi"], p8["lo"]).astype(np.float64)
+    rel = np.abs(r8[1:] - img[1:]) / img[1:]
+    assert rel.max() < 2.0**-8 + 2.0**-11 and rel.max() > 2.0**-11  # really rounded to 8 mantissa bits
+    assert np.isfinite(r8).all()
+
+
+# ----------------------------------------------------------------------------- pack, train, run-dir
+
+
+def test_pack_refuses_above_the_limit_in_one_line(tmp_path, capsys):
+    out = tmp_path / "packed"
+    assert _pack(tmp_path, out, "--limit-mib", "0.001") == 1
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert len(err) == 1 and "above" in err[0] and "MiB" in err[0] and "Traceback" not in err[0]
+    assert not out.exists() and not list(tmp_path.glob(".packed.tmp-*"))
+
+
+def test_pack_holds_the_scenes_curves_and_suite_pairs(packed):
+    tmp_path = packed.parent
+    man = json.loads((packed / "manifest.json").read_text())
+    assert len(man["train"]["scenes"]) == 4 and man["train"]["mantissa_bits"] == 8
+    assert max(man["train"]["scenes"][0]["shape"]) == 64
+    assert man["sizes"]["val_pairs"] == 1 * 3 * 2  # scenes x parts x exposures
+    assert man["sizes"]["total_bytes"] <= 8 * 2**20
+    arrays = sum(p.stat().st_size for p in packed.rglob("*") if p.is_file() and p.name != "manifest.json")
+    assert man["sizes"]["total_bytes"] == arrays  # the array files; the printed total adds the manifest
+    # the DoRF table keeps the order of the curves (so train / holdout subsets are the same curves)
+    table = np.load(packed / "crf" / "dorf.npy")
+    grid, curves = load_dorf(tmp_path / "dorf.mat")
+    np.testing.assert_allclose(table[1:], resample_curves(grid, curves, 1024), atol=1e-6)
+    g2, c2 = load_dorf(packed / "crf" / "dorf.npy")
+    assert len(table_subset(len(c2), "holdout")) == 2
+    # the training scenes unpack to the exposure-normalised, down-scaled images (8 mantissa bits)
+    work = tmp_path / "work"
+    split = gt.unpack_train(packed, man, work)
+    files = [work / ln.split("#")[0].strip() for ln in split.read_text().splitlines()]
+    (orig,), _ = load_hdr_images([tmp_path / "hdr" / "a" / "s0.hdr"])
+    (back,), _ = load_hdr_images(files[:1])
+    ref = normalise_exposure(gt._resize_max_side(orig, 64))
+    assert back.shape == ref.shape
+    rel = np.abs(back - ref) / np.maximum(ref, 1e-3)
+    assert rel.max() < 2.0**-8 and np.median(rel) < 2.0**-10
+    # the validation pairs are the suite's own, bit for bit in the LDR and to float16 in the reference
+    from hdrlift.inference.suite import build_suite
+
+    want = build_suite([tmp_path / "hdr" / "a" / "s4.hdr"], parts=gt.VAL_PARTS, max_side=48,
+                       crf_file=tmp_path / "dorf.mat")
+    got = gt.load_val_pairs(packed, man)
+    assert sorted((p["part"], p["name"]) for p in got) == sorted((p.part, p.name) for p in want)
+    by = {(p.part, p.name): p for p in want}
+    for p in got:
+        w = by[(p["part"], p["name"])]
+        np.testing.assert_array_equal(p["ldr"], w.ldr)
+        np.testing.assert_allclose(p["hdr"], w.hdr, rtol=2e-3, atol=1e-6)
+
+
+def test_train_every_method_tiny_and_what_comes_back(packed, capsys, monkeypatch):
+    tmp_path = packed.parent
+    monkeypatch.setenv("HDRLIFT_NATIVE", "0")  # the torch kernels, as on CUDA (bf16 autocast checked on them)
+    out = tmp_path / "OUT"
+    rc = gt.main(["train", "--packed", str(packed), "--methods", ",".join(gt.METHODS), "--minutes", "5", "--out",
+                  str(out), "--tiny", "--device", "cpu", "--amp", "bf16", "--workers", "1", "--init-shipped"])
+    log = capsys.readouterr().out
+    assert rc == 0, log[-4000:]
+    assert "final validation" in log
+    for m in gt.METHODS:
+        assert f"[{m}] done: 2 steps" in log
+    files = sorted(p for p in out.rglob("*") if p.is_file())
+    assert len(files) == 8 and all(p.stat().st_size <= 16 * 2**20 for p in files)
+    assert sorted(p.parent.name for p in files) == sorted([m for m in gt.METHODS for _ in range(2)])
+    from hdrlift.checkpoint import load_model
+
+    for m in gt.METHODS:
+        model = load_model(out / m)
+        meta = model.checkpoint_config["meta"]
+        assert model.arch == m and meta["step"] == 2 and meta["amp"] == "bf16"
+        assert set(gt.VAL_PARTS) <= {k.rsplit("_", 2)[0] for k in meta["val"] if k.endswith("_psnr_mu")}
+        assert np.isfinite(meta["val"]["score"]) and meta["history"][-1]["step"] == 2
+        assert "from scratch" in meta["init"]  # tiny widths never match the shipped weights
+
+    # a returned checkpoint becomes a run directory that scripts/ship_weights.py reads
+    run = tmp_path / "runs" / "hdrunet_gpu"
+    r = subprocess.run([sys.executable, str(SCRIPT), "run-dir", str(out / "hdrunet"), str(run)],
+                       capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert r.returncode == 0, r.stderr
+    ship = _module("ship_weights", ROOT / "scripts" / "ship_weights.py")
+    facts = ship.run_meta(run, 2)
+    assert facts["best_step"] == 2 and facts["val"]["score"] == pytest.approx(
+        load_model(out / "hdrunet").checkpoint_config["meta"]["val"]["score"])
+    from hdrlift.inference.methods import _run_dir_checkpoint
+
+    assert _run_dir_checkpoint(run) is not None
+
+
+def test_storage_dtype_and_the_16_mib_limit():
+    from hdrlift.models import create_model
+
+    assert gt.storage_dtype(create_model("twostage")) == "fp32"
+    assert gt.storage_dtype(create_model("uhd_bilateral")) == "fp16"  # 18 MiB in float32 (frozen VGG trunk)
+    with pytest.raises(Exception, match="16 MiB"):
+        gt.storage_dtype(create_model("duhdr"))  # paper width: 100 MiB even in 16 bits
