@@ -272,3 +272,74 @@ def test_uhdr_fit_scale_compresses_instead_of_clipping(shot, tmp_path: Path) -> 
     assert two.max() <= 2.0 * 2**0.1  # scaled into the display's headroom, not beyond
     bright = ref.min(axis=2) > 4.0
     assert bright.any() and (two[bright] < 2.0).mean() > 0.5  # compressed, not all clipped at 2
+
+
+CHROMIUM_PAGE = """<html><body><pre id="o">pending</pre><script>
+const o = document.getElementById('o');
+const jobs = JOBS;
+const res = {};
+let n = 0;
+for (const [key, src, stops, mode] of jobs) {
+  const img = new Image();
+  img.onload = () => {
+    try {
+      const c = document.createElement('canvas'); c.width = img.width; c.height = img.height;
+      const ctx = c.getContext('2d', {colorSpace: 'srgb-linear', colorType: 'float16', toneMapping: {mode}});
+      ctx.globalHDRHeadroom = stops;
+      ctx.drawImage(img, 0, 0);
+      const d = ctx.getImageData(0, 0, c.width, c.height, {pixelFormat: 'rgba-float32', storageFormat: 'float32'});
+      res[key] = {w: c.width, h: c.height, type: d.data.constructor.name, data: Array.from(d.data)};
+    } catch (e) { res[key] = {error: String(e)}; }
+    if (++n === jobs.length) o.textContent = JSON.stringify(res);
+  };
+  img.onerror = () => {
+    res[key] = {error: 'cannot decode ' + src};
+    if (++n === jobs.length) o.textContent = JSON.stringify(res);
+  };
+  img.src = src;
+}
+</script></body></html>"""
+
+
+@pytest.mark.skipif(__import__("shutil").which("chromium") is None, reason="needs a chromium binary")
+def test_chromium_renders_uhdr_avif_and_cicp_png(shot, tmp_path: Path) -> None:
+    """Chromium's own decoders (canvas HDR: float16 linear canvas with ``globalHDRHeadroom``)."""
+    import json
+    import shutil
+    import subprocess
+
+    photo, ref, uhdr = shot
+    shutil.copy(uhdr, tmp_path / "u.jpg")
+    for fmt, name in (("avif", "a.avif"), ("png-pq", "p.png")):
+        assert main(["predict", str(photo), "-m", "landis", "-f", fmt, "-o", str(tmp_path / name), "--no-preview",
+                     "-q"]) == 0
+    jobs = [[f"u{s}", "u.jpg", s, "standard"] for s in (0, 1, 2, 3)] + [["avif", "a.avif", 6, "extended"],
+                                                                         ["png", "p.png", 6, "extended"]]
+    (tmp_path / "page.html").write_text(CHROMIUM_PAGE.replace("JOBS", json.dumps(jobs)))
+    cmd = ["chromium", "--headless=new", "--no-sandbox", "--disable-gpu", "--allow-file-access-from-files",
+           "--enable-experimental-web-platform-features",
+           "--enable-blink-features=CanvasFloatingPoint,CanvasHDR,CanvasGlobalHDRHeadroom",
+           "--virtual-time-budget=30000", "--dump-dom", (tmp_path / "page.html").as_uri()]
+    try:
+        dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
+    except (OSError, subprocess.TimeoutExpired) as e:
+        pytest.skip(f"chromium did not run: {e}")
+    text = dom[dom.find('<pre id="o">') + 12 : dom.find("</pre>")] if "</pre>" in dom else "pending"
+    if text == "pending":
+        pytest.skip("chromium ran no script here")
+    res = json.loads(text)
+    s = np.asarray(Image.open(photo).convert("RGB"), np.float64) / 255
+    photo_lin = np.where(s <= 0.04045, s / 12.92, ((s + 0.055) / 1.055) ** 2.4)
+    for key, r in res.items():
+        assert "error" not in r, (key, r)
+        if r["type"] != "Float32Array":
+            pytest.skip("this chromium has no float canvas")
+        got = np.asarray(r["data"], np.float64).reshape(r["h"], r["w"], 4)[..., :3]
+        assert got.shape == ref.shape
+        if key.startswith("u"):
+            hmax = 2.0 ** int(key[1:])
+            want = photo_lin if hmax == 1 else ref
+            e, tol = stops(got, want, hmax), 0.1
+        else:
+            e, tol = stops(got, ref, float(ref.max())), 0.2 if key == "avif" else 0.02  # AVIF is lossy
+        assert np.percentile(e, 99) <= tol, (key, np.percentile(e, 99))
