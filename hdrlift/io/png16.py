@@ -189,7 +189,8 @@ def png_metadata_chunks(
     if cicp is not None:
         out.append((b"cICP", bytes(int(v) for v in cicp)))
     for k, v in (text or {}).items():
-        out.append((b"tEXt", k.encode("latin-1") + b"\0" + str(v).encode("latin-1")))
+        # tEXt is Latin-1: other characters (a file name in another script) become '?'
+        out.append((b"tEXt", k.encode("latin-1", "replace")[:79] + b"\0" + str(v).encode("latin-1", "replace")))
     return out
 
 
