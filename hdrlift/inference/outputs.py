@@ -217,7 +217,12 @@ def write_outputs(
     attrs: dict[str, str] = dict(opt.pop("attributes", None) or {})
     peak = {k: opt[k] for k in ("peak_nits", "max_boost") if opt.get(k) is not None}
     main = paths["main"]
-    main.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        main.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        from hdrlift.errors import ImageWriteError
+
+        raise ImageWriteError(f"{main}: cannot create folder {main.parent} ({e.strerror or e})") from None
     written: list[Path] = []
     existed = {k: p.exists() for k, p in paths.items()}
     try:
