@@ -31,6 +31,10 @@
   const HIST = { lo: -12, hi: 6, step: 0.25 };
 
   async function inflate(b64) {
+    if (typeof DecompressionStream === "undefined") {
+      throw new Error("this browser cannot unpack the page's data (DecompressionStream: Chrome/Edge 80+, " +
+        "Firefox 113+, Safari 16.4+)");
+    }
     const bin = atob(b64);
     const bytes = new Uint8Array(bin.length);
     for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
