@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=22, help="capture seed (default: %(default)s)")
     ap.add_argument("--crf-file", default=DEFAULT_CRF_FILE, help="DoRF curves for the held-out camera")
     ap.add_argument("--json", type=Path, help="also write the report as JSON here")
-    ap.add_argument("--blend", action="append", default=[], metavar="TAU,MID",
+    ap.add_argument("--blend", action="append", default=[], metavar="TAU,MID[,SIGMA]",
                     help="also score each network blended with the decoded photo (repeatable), e.g. 0.9,0")
     ap.add_argument("--raw", action="store_true", help="networks without the blend their weight declares")
     args = ap.parse_args(argv)
@@ -42,9 +42,11 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     pairs = build_suite(files, [p for p in args.parts.split(",") if p], args.max_side, args.seed, args.crf_file)
     try:
-        blends = [(float(b.split(",")[0]), float(b.split(",")[1])) for b in args.blend]
-    except (ValueError, IndexError):
-        ap.error(f"--blend takes TAU,MID (two numbers), got {args.blend}")
+        blends = [tuple(float(v) for v in b.split(",")) for b in args.blend]
+        if any(len(b) not in (2, 3) for b in blends):
+            raise ValueError
+    except ValueError:
+        ap.error(f"--blend takes TAU,MID[,SIGMA] (numbers), got {args.blend}")
     report = run_suite(args.method, pairs, blends=blends, raw=args.raw)
     report["setup"] = {"split": args.split, "scenes": len(files), "max_side": args.max_side, "seed": args.seed,
                        "crf_file": args.crf_file, "command": "python benchmarks/generalisation.py "

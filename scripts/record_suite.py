@@ -24,25 +24,29 @@ WEIGHTS = Path(__file__).resolve().parents[1] / "hdrlift" / "weights"
 KEYS = ("psnr_mu", "psnr_mu_well", "psnr_mu_clip", "clip_stops", "pu21_psnr")
 
 
-def _use(spec: str) -> tuple[str, tuple[float, float] | None]:
+def _use(spec: str) -> tuple[str, tuple[float, ...] | None]:
     name, _, blend = spec.partition("=")
     if not blend:
         raise SystemExit(f"error: --use takes NAME=TAU,MID or NAME=none, got {spec!r}")
     if blend == "none":
         return name, None
     try:
-        tau, mid = (float(v) for v in blend.split(","))
+        vals = tuple(float(v) for v in blend.split(","))
+        if len(vals) not in (2, 3):
+            raise ValueError
     except ValueError:
-        raise SystemExit(f"error: --use {spec!r}: TAU,MID must be two numbers") from None
-    return name, (tau, mid)
+        raise SystemExit(f"error: --use {spec!r}: TAU,MID[,SIGMA] must be numbers") from None
+    return name, vals
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("suite_json", type=Path, help="report of benchmarks/generalisation.py --json")
-    ap.add_argument("--use", action="append", default=[], metavar="NAME=TAU,MID|none",
+    ap.add_argument("--use", action="append", default=[], metavar="NAME=TAU,MID[,SIGMA]|none",
                     help="record this blend variant for weight NAME and declare it in the weight")
     args = ap.parse_args(argv)
+    from hdrlift.inference.suite import blend_label
+
     try:
         report = json.loads(args.suite_json.read_text())
         parts = report["parts"]
@@ -54,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     for cfg_path in sorted(WEIGHTS.glob("*/config.json")):
         name = cfg_path.parent.name
         blend = uses.get(name, "keep")
-        label = name if blend in ("keep", None) else f"{name}+blend({blend[0]:g},{blend[1]:g})"
+        label = name if blend in ("keep", None) else blend_label(name, blend)
         if not all(label in rows for rows in parts.values()):
             if name in uses:
                 print(f"error: {args.suite_json} has no row {label!r} in every part", file=sys.stderr)
@@ -81,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         if blend is None:
             meta.pop("output_blend", None)
         elif blend != "keep":
-            meta["output_blend"] = {"tau": blend[0], "mid": blend[1]}
+            meta["output_blend"] = {"tau": blend[0], "mid": blend[1], "sigma": blend[2] if len(blend) == 3 else 0.0}
         tmp = cfg_path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
         tmp.replace(cfg_path)

@@ -268,7 +268,7 @@ def test_predictor_applies_the_declared_blend(tmp_path):
     x = np.random.default_rng(0).uniform(0, 0.7, (32, 32, 3)).astype(np.float32)
     x[:8, :8] = 1.0
     declared = Predictor(str(tmp_path / "w"), device="cpu")
-    assert declared.blend == (0.8, 0.0)
+    assert declared.blend == (0.8, 0.0, 0.0)
     out = declared(x)
     lin = srgb_to_linear(torch.from_numpy(x)).numpy()
     assert np.allclose(out[8:, 8:], lin[8:, 8:], atol=1e-6)  # well exposed: the photo decoded
@@ -284,5 +284,22 @@ def test_predictor_applies_the_declared_blend(tmp_path):
         resolve_blend("auto", m)
     with pytest.raises(HdrliftError, match="TAU,MID"):
         resolve_blend("0.9", m)
+    assert resolve_blend("0.9,0.5,3", m) == (0.9, 0.5, 3.0)
     with pytest.raises(HdrliftError, match="must lie"):
         resolve_blend("1.0,0", m)
+
+
+def test_blend_sigma_takes_the_local_tone_from_the_photo_and_the_detail_from_the_network():
+    from hdrlift.ops.blend import blend_with_decoded, gaussian_blur
+    from hdrlift.ops.transfer import srgb_to_linear
+
+    g = torch.Generator().manual_seed(0)
+    x = 0.2 + 0.5 * torch.rand(3, 48, 48, generator=g)  # no pixel near clipping: the ramp is 0 everywhere
+    lin = srgb_to_linear(x)
+    assert torch.allclose(blend_with_decoded(x, 2.0 * lin, 0.9, 0.0, sigma=3.0), lin, rtol=1e-4)  # tone hedge removed
+    smooth = gaussian_blur(lin, 4.0)
+    out = blend_with_decoded(x, 1.5 * smooth, 0.9, 0.0, sigma=4.0)  # a "denoised" network result
+    assert float((out - smooth).abs().mean()) < 0.1 * float((lin - smooth).abs().mean())  # its detail is kept
+    assert torch.allclose(gaussian_blur(torch.ones(2, 3, 9, 7), 2.0), torch.ones(2, 3, 9, 7), atol=1e-6)
+    with pytest.raises(ValueError):
+        blend_with_decoded(x, lin, sigma=-1.0)

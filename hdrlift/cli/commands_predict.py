@@ -80,10 +80,11 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"],
                    help="network precision (default auto: bf16 on CPUs with native bfloat16, AVX512-BF16/AMX, "
                    "about 2x faster, PSNR-mu within 0.1 dB; fp32 elsewhere); fp16/bf16 autocast on CUDA")
-    p.add_argument("--blend", default="auto", metavar="auto|none|TAU,MID",
+    p.add_argument("--blend", default="auto", metavar="auto|none|TAU,MID[,SIGMA]",
                    help="blend the network's result with the decoded photo (hdrlift.ops.blend): auto = what the "
                    "weight declares (docs/models.md), none = the network alone, TAU,MID = the photo below max "
-                   "channel TAU, mixed with weight MID, the network towards the clipping level")
+                   "channel TAU, mixed with weight MID (on the local tone only, Gaussian SIGMA px, if given), the "
+                   "network towards the clipping level")
     p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
                    help=f"refuse images with more than N pixels, checked before decoding "
                    f"(default {DEFAULT_MAX_PIXELS:,})")
@@ -174,9 +175,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     options = {"compression": args.compression, "peak_nits": args.peak_nits, "max_boost": args.max_boost,
                "bits": args.bits, "uhdr_fit": args.uhdr_fit}
     extra: dict[str, Any] = {}
-    if args.max_memory is not None:
-        from hdrlift.inference.memory import parse_memory
+    from hdrlift.inference.memory import parse_memory, set_process_scope
 
+    set_process_scope()  # on the command line --max-memory bounds the whole process
+    if args.max_memory is not None:
         extra["max_memory"] = parse_memory(args.max_memory)
     files, errors, roots = _collect(args.inputs, args.recursive, with_roots=True)
     for e in errors:
@@ -280,7 +282,8 @@ def cmd_models(args: argparse.Namespace) -> int:
                         f"{p} {v['psnr_mu']:.2f} dB ({v['gain']:+.2f} vs linear)" for p, v in figs))
                 if r["output_blend"]:
                     b = r["output_blend"]
-                    print(f"{'':<24} blend with the decoded photo: tau {b['tau']:g}, mid {b['mid']:g}")
+                    print(f"{'':<24} blend with the decoded photo: tau {b['tau']:g}, mid {b['mid']:g}, "
+                          f"sigma {b.get('sigma', 0):g}")
         return 0
     rows = []
     for s in list_models():

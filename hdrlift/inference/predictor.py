@@ -57,12 +57,14 @@ class Predictor:
             (:func:`~hdrlift.inference.precision.resolve_precision`; the chosen value is ``self.precision``).
         strategy: ``tile`` | ``deu`` | ``ses`` | ``none`` (see :mod:`hdrlift.inference.strategies`).
         blend: ``auto`` (the blend with the decoded photo that the weight declares in
-            ``meta.output_blend``, if any), ``none`` (the network's output as is), or ``"TAU,MID"``
+            ``meta.output_blend``, if any), ``none`` (the network's output as is), or ``"TAU,MID[,SIGMA]"``
             (see :mod:`hdrlift.ops.blend`); ignored for operators. The chosen ``(tau, mid)`` or None
-            is ``self.blend``.
-        max_memory: peak resident memory of the process in bytes (or ``"2GB"``), default
-            :data:`~hdrlift.inference.memory.DEFAULT_MAX_MEMORY` (1.5 GB); what the process already holds
-            (interpreter, torch, weights, decoded image) is subtracted when a tile size is chosen. On CUDA:
+            (tau, mid, sigma) or None is ``self.blend``.
+        max_memory: resident memory hdrlift may add to what the process held when the predictor was made
+            (the whole process for the command line, :func:`~hdrlift.inference.memory.set_process_scope`),
+            in bytes (or ``"2GB"``), default :data:`~hdrlift.inference.memory.DEFAULT_MAX_MEMORY` (1.5 GB);
+            what hdrlift already holds (torch, weights, decoded image) is subtracted when a tile size is
+            chosen. On CUDA:
             device memory for the network's tensors, default 80% of the device memory free when the
             predictor is made (:func:`~hdrlift.inference.memory.default_max_memory`).
     """
@@ -77,8 +79,10 @@ class Predictor:
         max_memory: int | str | None = None,
         blend: str = "auto",
     ) -> None:
-        from hdrlift.inference.memory import default_max_memory, parse_memory
+        from hdrlift.inference.memory import default_max_memory, memory_baseline, parse_memory
 
+        #: resident bytes before this predictor (not hdrlift's to count; 0 for the command line)
+        self.memory_baseline = memory_baseline()
         self.device = pick_device(device)
         self.method = method if isinstance(method, Method) else resolve_method(method, self.device)
         self.tile = None if tile is None else int(tile)
@@ -146,11 +150,11 @@ class Predictor:
         )
         from hdrlift.inference.strategies import size_requirements, tile_context
 
-        budget = tensor_budget(self.max_memory, self.device) + resident
+        budget = tensor_budget(self.max_memory, self.device, self.memory_baseline) + resident
         if UPPER_BOUND.bytes_for(batch * h, w) + full_res_bytes(h, w, batch) <= budget:
             return 0  # fits whatever the model: skip the (one-off, ~1-3 s) measurement
         mem = model_memory(model, self.device)
-        budget = tensor_budget(self.max_memory, self.device) + resident  # after the probe (it loads kernels)
+        budget = tensor_budget(self.max_memory, self.device, self.memory_baseline) + resident  # after the probe
         if budget <= 0:
             if not self._warned_budget:
                 log.warning("max-memory %.0f MB is below what the process already holds; using the "
@@ -254,8 +258,9 @@ class Predictor:
         return res
 
 
-def resolve_blend(blend: str, model: Any) -> tuple[float, float] | None:
-    """``(tau, mid)`` of the blend to apply for ``blend`` (``auto`` | ``none`` | ``"TAU,MID"``), or None.
+def resolve_blend(blend: str, model: Any) -> tuple[float, float, float] | None:
+    """``(tau, mid, sigma)`` of the blend to apply for ``blend`` (``auto`` | ``none`` | ``"TAU,MID[,SIGMA]"``),
+    or None.
 
     ``auto`` reads ``meta.output_blend`` of the model's checkpoint (validated here: a bad value is a
     ModelError naming it)."""
@@ -268,17 +273,21 @@ def resolve_blend(blend: str, model: Any) -> tuple[float, float] | None:
         if spec is None:
             return None
         try:
-            tau, mid = float(spec["tau"]), float(spec["mid"])
-        except (TypeError, KeyError, ValueError):
-            raise ModelError(f"checkpoint meta.output_blend must be {{'tau': t, 'mid': m}}, got {spec!r}") from None
+            tau, mid, sigma = float(spec["tau"]), float(spec["mid"]), float(spec.get("sigma", 0.0))
+        except (TypeError, KeyError, ValueError, AttributeError):
+            raise ModelError(f"checkpoint meta.output_blend must be {{'tau': t, 'mid': m, 'sigma': s}}, "
+                             f"got {spec!r}") from None
     else:
         try:
-            tau, mid = (float(v) for v in blend.split(","))
+            vals = [float(v) for v in blend.split(",")]
+            if len(vals) not in (2, 3):
+                raise ValueError
         except ValueError:
-            raise HdrliftError(f"blend must be auto, none or TAU,MID (two numbers), got {blend!r}") from None
-    if not (0.0 <= tau < 1.0 and 0.0 <= mid <= 1.0):
-        raise HdrliftError(f"blend TAU must lie in [0, 1) and MID in [0, 1], got {tau}, {mid}")
-    return (tau, mid)
+            raise HdrliftError(f"blend must be auto, none or TAU,MID[,SIGMA] (numbers), got {blend!r}") from None
+        tau, mid, sigma = vals[0], vals[1], vals[2] if len(vals) == 3 else 0.0
+    if not (0.0 <= tau < 1.0 and 0.0 <= mid <= 1.0 and sigma >= 0.0):
+        raise HdrliftError(f"blend TAU must lie in [0, 1), MID in [0, 1] and SIGMA >= 0, got {tau}, {mid}, {sigma}")
+    return (tau, mid, sigma)
 
 
 def _float01_on(img: np.ndarray, device: torch.device) -> torch.Tensor:

@@ -231,7 +231,7 @@ def run_suite(
     device: str = "auto",
     precision: str = "fp32",
     progress: Any = None,
-    blends: Sequence[tuple[float, float]] = (),
+    blends: Sequence[tuple[float, ...]] = (),
     raw: bool = False,
 ) -> dict[str, Any]:
     """Score every method on every pair; returns ``{"parts": {part: {method: {metric: mean}}},
@@ -257,7 +257,7 @@ def run_suite(
         pred = Predictor(m, device=device, precision=precision, blend="none" if raw else "auto")
         variants = [(m, None)]
         if pred.method.model is not None:
-            variants += [(f"{m}+blend({t:g},{b:g})", (t, b)) for t, b in blends]
+            variants += [(blend_label(m, b), tuple(b)) for b in blends]
         acc = {lab: {p: {k: [] for k in METRICS} for p in parts} for lab, _ in variants}
         times: list[float] = []
         for pr in pairs:
@@ -268,7 +268,7 @@ def run_suite(
                 o = out
                 if tb is not None:
                     o = blend_with_decoded(torch.from_numpy(pr.ldr).permute(2, 0, 1), torch.from_numpy(out)
-                                           .permute(2, 0, 1), tb[0], tb[1]).permute(1, 2, 0).numpy()
+                                           .permute(2, 0, 1), *tb).permute(1, 2, 0).numpy()
                 for k, v in pair_metrics(pr.hdr, o, pr.ldr).items():
                     acc[lab][pr.part][k].append(v)
             if progress is not None:
@@ -286,6 +286,14 @@ def run_suite(
     score = {m: suite_score(res, m) for m in labels}
     return {"parts": res, "oracle": oracle, "score": score,
             "n": {p: sum(1 for pr in pairs if pr.part == p) for p in parts}}
+
+
+def blend_label(method: str, blend: Sequence[float]) -> str:
+    """Row label of a blend variant: ``method+blend(tau,mid)`` or ``method+blend(tau,mid,sigma)``."""
+    b = list(blend)
+    if len(b) == 3 and b[2] == 0:
+        b = b[:2]
+    return f"{method}+blend({','.join(f'{v:g}' for v in b)})"
 
 
 def suite_score(results: dict[str, dict[str, dict[str, Any]]], method: str) -> float | None:

@@ -7,14 +7,21 @@ threshold ``tau`` of the max channel to 1 at the clipping level. hdrlift general
 mid-tone weight ``mid``: below the ramp the result is ``lin * (net / lin) ** mid``, a geometric mix of
 the decoded photo (``mid = 0``, the HDR-CNN rule) and the network (``mid = 1``, the network alone).
 
-A weight declares its blend in its checkpoint (``meta.output_blend = {"tau": ..., "mid": ...}``,
+With ``sigma > 0`` the mix acts on the *local tone* only: ``base = net * (G lin / G net) ** (1 - mid)``,
+``G`` a Gaussian blur of ``sigma`` pixels, so the network's fine detail (its denoising) is kept while
+the local brightness follows the photo (``sigma = 0`` is the per-pixel rule above, the same formula).
+
+A weight declares its blend in its checkpoint (``meta.output_blend = {"tau": ..., "mid": ..., "sigma": ...}``,
 chosen on the generalisation suite of :mod:`hdrlift.inference.suite`); the runtime applies it unless
 told ``--blend none``.
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.nn.functional as F
 
 from hdrlift.ops.transfer import srgb_to_linear
 
@@ -35,7 +42,30 @@ def blend_weight(ldr_srgb: torch.Tensor, tau: float) -> torch.Tensor:
     return ((m - tau) / (1.0 - tau)).clamp(0.0, 1.0)
 
 
-def blend_with_decoded(ldr_srgb: torch.Tensor, hdr: torch.Tensor, tau: float = 0.9, mid: float = 0.0) -> torch.Tensor:
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur (radius 3 sigma, reflected borders) of every channel.
+
+    Shape:
+        (..., C, H, W) -> same
+    """
+    if sigma <= 0:
+        return x
+    r = max(1, int(math.ceil(3.0 * sigma)))
+    t = torch.arange(-r, r + 1, dtype=x.dtype, device=x.device)
+    k = torch.exp(-0.5 * (t / sigma) ** 2)
+    k = k / k.sum()
+    shape = x.shape
+    y = x.reshape(-1, 1, *shape[-2:])
+    ry, rx = min(r, shape[-2] - 1), min(r, shape[-1] - 1)
+    y = F.pad(y, (rx, rx, ry, ry), mode="reflect" if min(shape[-2:]) > 1 else "replicate")
+    y = F.conv2d(y, k[r - ry : r + ry + 1].view(1, 1, -1, 1))
+    y = F.conv2d(y, k[r - rx : r + rx + 1].view(1, 1, 1, -1))
+    return y.reshape(shape)
+
+
+def blend_with_decoded(
+    ldr_srgb: torch.Tensor, hdr: torch.Tensor, tau: float = 0.9, mid: float = 0.0, sigma: float = 0.0
+) -> torch.Tensor:
     """Blend a reconstruction with the sRGB decoding of its input (see the module docstring).
 
     Domain: ``ldr_srgb`` sRGB-encoded LDR in [0, 1]; ``hdr`` and the result linear HDR (1.0 = clipping).
@@ -45,11 +75,16 @@ def blend_with_decoded(ldr_srgb: torch.Tensor, hdr: torch.Tensor, tau: float = 0
     """
     if not 0.0 <= mid <= 1.0:
         raise ValueError(f"blend mid must lie in [0, 1], got {mid}")
+    if sigma < 0:
+        raise ValueError(f"blend sigma must be >= 0, got {sigma}")
     x = ldr_srgb.to(hdr.dtype).clamp(0.0, 1.0)
     lin = srgb_to_linear(x)
     net = hdr.clamp(min=0.0)
     if mid == 1.0:
         base = net
+    elif sigma > 0:
+        ratio = (gaussian_blur(lin, sigma) + _EPS) / (gaussian_blur(net, sigma) + _EPS)
+        base = net * ratio ** (1.0 - mid)
     elif mid == 0.0:
         base = lin
     else:
