@@ -38,6 +38,7 @@ import json
 import math
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -567,12 +568,16 @@ def worker(args: argparse.Namespace) -> int:
             init_note = f"from {cfg.init}"
         except HdrliftError as exc:
             init_note = f"from scratch ({cfg.init} not used: {one_line(exc, 120)})"
+    amp_note = "fp32"
+    if amp:
+        names = autocast_subnetworks(recipe.model, device.type)
+        amp_note = f"bf16 autocast in {len(names)} sub-networks, glue and losses fp32"
     dtype = storage_dtype(recipe.predictor())
     params = sum(p.numel() for p in recipe.predictor().parameters())
     _log(f"{tag} {cfg.model.name} {cfg.model.hparams or '(defaults)'}: {params / 1e6:.2f} M parameters, "
          f"checkpoint {state_bytes(recipe.predictor(), dtype) / 2**20:.1f} MiB in {dtype}; {init_note}; device "
          f"{device}{' ' + torch.cuda.get_device_name(device) if device.type == 'cuda' else ''}, "
-         f"{'bf16 autocast' if amp else 'fp32'}, patch {cfg.data.patch} batch {cfg.data.batch}, "
+         f"{amp_note}, patch {cfg.data.patch} batch {cfg.data.batch}, "
          f"{cfg.data.workers} loader workers")
     pairs = load_val_pairs(packed, manifest, args.val_pairs)
     linear = json.loads((work / "linear.json").read_text())
@@ -583,7 +588,7 @@ def worker(args: argparse.Namespace) -> int:
                         persistent_workers=cfg.data.workers > 0, worker_init_fn=_loader_init,
                         prefetch_factor=4 if cfg.data.workers > 0 else None)
     deadline = float(args.deadline)
-    max_steps = cfg.steps if args.tiny else None
+    max_steps = args.steps if args.steps > 0 else (cfg.steps if args.tiny and args.steps < 0 else None)
     planned = cfg.steps  # provisional horizon of the schedules, replaced by the measured one below
     history: list[dict[str, Any]] = []
     best: dict[str, Any] = {"score": -math.inf}
@@ -592,7 +597,7 @@ def worker(args: argparse.Namespace) -> int:
     step = 0
     t_first: float | None = None
     s_first = 0
-    calibrated = args.tiny
+    calibrated = max_steps is not None
     calib_s = min(45.0, 0.08 * max(deadline - time.time(), 1.0))
     next_val = time.time() + args.val_every
     t_start = time.time()
@@ -610,7 +615,11 @@ def worker(args: argparse.Namespace) -> int:
 
     def validate_and_keep(final: bool = False) -> None:
         t = time.time()
-        val = validate_suite(recipe.predictor(), pairs, device, linear)
+        _AMP_ON[0] = False
+        try:
+            val = validate_suite(recipe.predictor(), pairs, device, linear)
+        finally:
+            _AMP_ON[0] = True
         row = {"step": step, "minutes": round((t - t_start) / 60.0, 3), "time": t, **val,
                **{f"train_{k}": v / max(n_run, 1) for k, v in running.items()}}
         history.append(row)
@@ -621,20 +630,23 @@ def worker(args: argparse.Namespace) -> int:
             best["dtype"] = save_checkpoint(recipe.predictor(), out, checkpoint_meta(val), dtype)
         rate = (step - s_first) / max(time.time() - (t_first or t), 1e-9)
         parts = " ".join(f"{p[0]} {val[f'{p}_gain']:+.2f}" for p in VAL_PARTS if f"{p}_gain" in val)
-        loss = running.get("loss", float("nan")) / max(n_run, 1)
+        loss = running["loss"] / n_run if n_run and "loss" in running else float("nan")
         _log(f"{tag} {'final ' if final else ''}{row['minutes']:.1f} min step {step} ({rate:.1f} it/s) "
              f"loss {loss:.4f} | gain over linear: {parts} min {val['score']:+.2f} dB"
              f"{' *best, saved' if is_best else ''} (val {time.time() - t:.1f} s)")
 
+    parent = os.getppid()
     it = iter(loader)
     while True:
         now = time.time()
         if now >= deadline or (max_steps is not None and step >= max_steps):
             break
+        if os.getppid() != parent:  # the train command is gone: keep what is saved, stop
+            _log(f"{tag} parent process gone: stopped at step {step}")
+            return 1
         batch = next(it)
         batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=amp):
-            logs = recipe.train_step(batch, step)
+        logs = recipe.train_step(batch, step)
         bad = [k for k, v in logs.items() if not math.isfinite(v)]
         if bad:
             _log(f"{tag} stopped: non-finite {bad[0]} = {logs[bad[0]]} at step {step}")
@@ -651,11 +663,12 @@ def worker(args: argparse.Namespace) -> int:
             _rescale_schedule(recipe, planned)
             calibrated = True
             _log(f"{tag} {rate:.1f} it/s after {time.time() - t_start:.0f} s: schedule set to {planned} steps")
-        if time.time() >= next_val and not args.tiny:
+        if time.time() >= next_val:
             validate_and_keep()
             running, n_run = {}, 0
             next_val += args.val_every * max(1, math.ceil((time.time() - next_val) / args.val_every + 1e-9))
-    validate_and_keep(final=True)
+    if not history or history[-1]["step"] != step:  # else the last validation was of this very network
+        validate_and_keep(final=True)
     stored = load_model(out)
     sval = validate_suite(stored.to(device), pairs, device, linear)
     result = {"method": method, "steps": step, "best_step": best.get("step"), "best": {k: v for k, v in best.items()},
@@ -666,6 +679,54 @@ def worker(args: argparse.Namespace) -> int:
     _log(f"{tag} done: {step} steps; best at step {best.get('step')} (score {best['score']:+.2f} dB); "
          f"stored {best.get('dtype')} checkpoint scores {sval['score']:+.2f} dB")
     return 0
+
+
+#: switched off while validating, so that the validation sees the float32 network that is stored
+_AMP_ON = [True]
+
+
+def _to_float(x: Any) -> Any:
+    import torch
+
+    if isinstance(x, torch.Tensor):
+        return x.float() if x.is_floating_point() else x
+    if isinstance(x, (tuple, list)):
+        return type(x)(_to_float(v) for v in x)
+    if isinstance(x, dict):
+        return {k: _to_float(v) for k, v in x.items()}
+    return x
+
+
+def autocast_subnetworks(model: Any, device_type: str) -> list[str]:
+    """bf16 autocast inside each sub-network of ``model`` (its children; containers are entered), outputs
+    back to float32: the convolutions run in bf16, while the glue between the sub-networks (bilateral
+    slicing, curve application, SFT modulation at the top level) and every loss stay float32 - MS-SSIM's
+    variances, CIEDE2000 and the discriminator's BCE (whose sigmoid output rounds to 1.0 in bf16, where
+    its clamp cannot keep log(1 - p) finite) are not safe in bf16. Returns the wrapped module names."""
+    import torch
+    from torch import nn
+
+    wrapped = []
+
+    def wrap(mod: nn.Module, name: str) -> None:
+        if isinstance(mod, (nn.ModuleList, nn.ModuleDict)):
+            for n, c in mod.named_children():
+                wrap(c, f"{name}.{n}")
+            return
+        fwd = mod.forward
+
+        def forward(*a: Any, _fwd: Any = fwd, **k: Any) -> Any:
+            if not _AMP_ON[0]:
+                return _fwd(*a, **k)
+            with torch.autocast(device_type=device_type, dtype=torch.bfloat16):
+                return _to_float(_fwd(*a, **k))
+
+        mod.forward = forward
+        wrapped.append(name)
+
+    for n, c in model.named_children():
+        wrap(c, n)
+    return wrapped
 
 
 def _loader_init(_: int) -> None:
@@ -719,6 +780,7 @@ def train(args: argparse.Namespace) -> int:
     threads = max(1, cores // len(methods) - workers) if args.device == "cpu" else 1
     work = Path(tempfile.mkdtemp(prefix="hdrlift-gpu-"))
     t0 = time.time()
+    procs: dict[str, subprocess.Popen] = {}
     try:
         unpack_train(packed, manifest, work)
         pairs = load_val_pairs(packed, manifest, args.val_pairs)
@@ -731,7 +793,6 @@ def train(args: argparse.Namespace) -> int:
              f"{time.time() - t0:.1f} s; linear PSNR-mu per part: "
              + ", ".join(f"{k} {v:.2f}" for k, v in linear.items()))
         deadline = time.time() + args.minutes * 60.0
-        procs = {}
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": str(threads)}
         for m in methods:
             cmd = [sys.executable, str(Path(__file__).resolve()), "_worker", "--method", m, "--packed", str(packed),
@@ -739,11 +800,13 @@ def train(args: argparse.Namespace) -> int:
                    "--workers", str(workers), "--threads", str(threads), "--device", args.device,
                    "--amp", args.amp, "--val-every", str(args.val_every), "--val-pairs", str(args.val_pairs)]
             cmd += ["--tiny"] if args.tiny else []
+            cmd += ["--steps", str(args.steps)]
             cmd += ["--init-shipped"] if args.init_shipped else []
             procs[m] = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                                         bufsize=1)
         _log(f"training {', '.join(methods)} for {args.minutes:g} min on device {args.device}: {workers} loader "
              f"workers and {threads} threads per method on {cores} cores")
+        signal.signal(signal.SIGTERM, _raise_exit)  # so that the finally below stops the workers
         readers = [threading.Thread(target=_relay, args=(m, p), daemon=True) for m, p in procs.items()]
         for r in readers:
             r.start()
@@ -772,7 +835,15 @@ def train(args: argparse.Namespace) -> int:
             _log(f"failed: {', '.join(failed)}")
         return 1 if failed or big or len(files) > 8 else 0
     finally:
+        for p in procs.values():
+            if p.poll() is None:
+                p.kill()
+                p.wait()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _raise_exit(signum: int, _frame: Any) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _relay(method: str, proc: subprocess.Popen) -> None:
@@ -878,6 +949,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--init-shipped", action="store_true",
                    help="start from hdrlift/weights/<method>.polyhaven where its widths match")
     t.add_argument("--tiny", action="store_true", help="tiny widths, 2 steps (CPU test)")
+    t.add_argument("--steps", type=int, default=-1, help="stop after N steps (0 = at the wall-clock limit; "
+                                                          "default: 2 with --tiny, else 0)")
     t.add_argument("--device", default="auto", help="auto | cpu | cuda")
     t.add_argument("--amp", default="auto", choices=("auto", "bf16", "off"),
                    help="autocast: auto = bf16 on CUDA, fp32 on the CPU")
@@ -893,6 +966,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--val-every", type=float, default=60.0)
     w.add_argument("--val-pairs", type=int, default=0)
     w.add_argument("--tiny", action="store_true")
+    w.add_argument("--steps", type=int, default=-1)
     w.add_argument("--init-shipped", action="store_true")
     r = sub.add_parser("run-dir", help="make a run directory of a returned checkpoint (for ship_weights.py)")
     r.add_argument("checkpoint", help="a returned <method>/ folder")
