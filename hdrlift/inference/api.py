@@ -43,9 +43,9 @@ STRATEGIES = ("tile", "deu", "ses", "none")
 
 @lru_cache(maxsize=4)
 def _predictor(method: str, device: str, tile: int | None, strategy: str, precision: str,
-               max_memory: int | str | None = None) -> Predictor:
+               max_memory: int | str | None = None, blend: str = "auto") -> Predictor:
     return Predictor(method, device=device, tile=tile, strategy=strategy, precision=precision,
-                     max_memory=max_memory)
+                     max_memory=max_memory, blend=blend)
 
 
 def _check_args(device: str, tile: int | None, strategy: str, precision: str) -> None:
@@ -114,15 +114,15 @@ def _run_torch(pred: Predictor, t: torch.Tensor, what: str) -> torch.Tensor:
 @overload
 def reconstruct(image: PathLike, method: str = ..., *, device: str = ..., tile: int | None = ...,
                 strategy: str = ..., max_pixels: int | None = ..., precision: str = ...,
-                max_memory: int | str | None = ...) -> np.ndarray: ...
+                max_memory: int | str | None = ..., blend: str = ...) -> np.ndarray: ...
 @overload
 def reconstruct(image: T, method: str = ..., *, device: str = ..., tile: int | None = ...,
                 strategy: str = ..., max_pixels: int | None = ..., precision: str = ...,
-                max_memory: int | str | None = ...) -> T: ...
+                max_memory: int | str | None = ..., blend: str = ...) -> T: ...
 @overload
 def reconstruct(image: Sequence[PathLike | np.ndarray | torch.Tensor], method: str = ..., *, device: str = ...,
                 tile: int | None = ..., strategy: str = ..., max_pixels: int | None = ..., precision: str = ...,
-                max_memory: int | str | None = ...) -> list[Any]: ...
+                max_memory: int | str | None = ..., blend: str = ...) -> list[Any]: ...
 def reconstruct(
     image: PathLike | np.ndarray | torch.Tensor | Sequence[PathLike | np.ndarray | torch.Tensor],
     method: str = "default",
@@ -133,6 +133,7 @@ def reconstruct(
     max_pixels: int | None = None,
     precision: str = "auto",
     max_memory: int | str | None = None,
+    blend: str = "auto",
 ) -> np.ndarray | torch.Tensor | list[Any]:
     """Reconstruct linear HDR from sRGB-encoded LDR photos.
 
@@ -150,6 +151,8 @@ def reconstruct(
         precision: ``"auto"`` (bfloat16 on CPUs with native bfloat16, else float32) | ``"fp32"`` | ``"bf16"``
             | ``"fp16"`` (CUDA only).
         max_memory: peak process memory for choosing tiles, bytes or ``"2GB"`` (default 1.5 GB).
+        blend: ``"auto"`` (the blend with the decoded photo that the weight declares), ``"none"`` or
+            ``"TAU,MID"`` (see :class:`~hdrlift.inference.predictor.Predictor`); networks only.
 
     Returns:
         The same kind as ``image``: linear HDR >= 0, float32, 1.0 = the input's clipping level
@@ -179,11 +182,11 @@ def reconstruct(
         if not image:
             raise HdrliftError("image: empty list")
         return [reconstruct(im, method, device=device, tile=tile, strategy=strategy, max_pixels=max_pixels,
-                            precision=precision, max_memory=max_memory) for im in image]
+                            precision=precision, max_memory=max_memory, blend=blend) for im in image]
     if device == "auto" and isinstance(image, torch.Tensor) and image.device.type != "cpu":
         device = str(image.device)
     try:
-        pred = _predictor(os.fspath(method), device, tile, strategy, precision, max_memory)
+        pred = _predictor(os.fspath(method), device, tile, strategy, precision, max_memory, blend)
     except ModelError as exc:
         raise ModelError(f"method={os.fspath(method)!r}: {exc}") from None
     if isinstance(image, (str, os.PathLike)):
