@@ -26,8 +26,8 @@ def add_parsers(sub: Any) -> None:
     from hdrlift.view.limits import REPORT_MAX_SIDE, VIEW_MAX_SIDE
 
     p = sub.add_parser("view", help="write an offline HTML viewer for an HDR result (exposure, before/after)",
-                       description="Write a self-contained HTML page to look at an HDR result: exposure slider on "
-                       "the real linear values, before/after wipe against the photo, false colour above the "
+                       description="Write a self-contained HTML page to look at an HDR result: exposure slider on\n"
+                       "the real linear values, before/after wipe against the photo, false colour above the\n"
                        "clipping level, histogram in stops.",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("result", nargs="?", help="HDR result (.exr/.hdr/float .tif) written by 'hdrlift predict'")
