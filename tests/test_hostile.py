@@ -418,7 +418,8 @@ def test_predict_batch_over_the_corpus(tmp_path: Path, capsys) -> None:
         hit = [ln for ln in lines if f"{name}:" in ln]
         assert len(hit) == 1 and words in hit[0], (name, err)
     hint = [ln for ln in lines if "scene.exr" in ln][0]
-    assert "hdrlift degrade" in hint and "peak 232" in hint
+    assert "hdrlift degrade" in hint  # refused by extension, before decoding
+    assert "peak 2" in [ln for ln in lines if "float.tif" in ln][0]  # found HDR after decoding: says its peak
     for name, want in good.items():
         hdr = read_image(out / (Path(name).stem + ".exr"))
         np.testing.assert_allclose(hdr, _srgb_decode(want), rtol=2e-3, atol=2e-4, err_msg=name)
@@ -541,3 +542,94 @@ def test_bad_set_values_are_one_line(trained_run: Path, tmp_path: Path, capsys, 
     assert rc == 1
     assert words in assert_one_line_error(err)
     assert not (tmp_path / "new").exists()
+
+
+# -- memory: --max-memory bounds the measured process peak ------------------------------------------------
+
+_PEAK = textwrap.dedent("""
+    import resource, subprocess, sys
+    r = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024  # Linux: KiB
+    sys.stdout.write(f"{r.returncode} {peak}\\n")
+    sys.stdout.write(r.stderr)
+""")
+
+
+def _measured(argv: list[str]) -> tuple[int, int, str]:
+    """Run ``hdrlift ARGV`` in a child process: (exit code, its peak resident bytes, its stderr)."""
+    cmd = [sys.executable, "-c", _PEAK, sys.executable, "-m", "hdrlift", *argv]
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=600)
+    first, _, err = r.stdout.partition("\n")
+    rc, peak = (int(v) for v in first.split())
+    return rc, peak, err
+
+
+def _pattern_png(path: Path, h: int, w: int) -> None:
+    yy, xx = np.mgrid[0:h, 0:w]
+    a = np.stack([(xx // 16) % 256, (yy // 16) % 256, ((xx + yy) // 32) % 256], -1).astype(np.uint8)
+    Image.fromarray(a).save(path, compress_level=1)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="peak RSS of a child via getrusage")
+def test_image_too_large_for_the_budget_is_refused_before_decoding(tmp_path: Path) -> None:
+    big = tmp_path / "big.png"
+    _pattern_png(big, 8000, 8000)  # ~1 MB file, 768 MB as float32, 1.5 GB with its output
+    rc, peak, err = _measured(["predict", str(big), "-m", "linear", "-o", f"{tmp_path}/out/", "-q"])
+    assert rc == 1
+    line = assert_one_line_error(err, str(big))
+    assert "8000x8000 needs at least" in line and "--max-memory 1,500 MB" in line
+    assert peak < 700 * 2**20, peak / 2**20  # never decoded (decoding alone would take 1.2 GB)
+    assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="peak RSS of a child via getrusage")
+def test_batch_peak_stays_under_max_memory(tmp_path: Path) -> None:
+    """Three 4-MP photos with read-ahead: the measured process peak is below --max-memory."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(3):
+        _pattern_png(folder / f"p{i}.png", 1600, 2500)
+    budget = 900 * 10**6
+    rc, peak, err = _measured(["predict", str(folder), "-m", "linear", "-o", f"{tmp_path}/out/", "-q",
+                               "--no-preview", "--max-memory", "900MB"])
+    assert rc == 0, err
+    assert peak <= budget, f"peak {peak / 1e6:.0f} MB > budget {budget / 1e6:.0f} MB"
+    assert len(list((tmp_path / "out").iterdir())) == 3
+
+
+def test_read_ahead_is_counted_in_the_budget(tmp_path: Path) -> None:
+    from hdrlift.inference.memory import READ_AHEAD_SHARE, check_image_memory, image_memory_need
+
+    decode, steady = image_memory_need(6000, 4000)
+    assert decode == 19 * 24_000_000 and steady == 24 * 24_000_000
+    # a 24-MP float copy (288 MB) is more than READ_AHEAD_SHARE of 1.5 GB: never decoded ahead
+    assert 12 * 24_000_000 > READ_AHEAD_SHARE * 1.5e9
+    check_image_memory("ok.png", 6000, 4000, 1_500_000_000, 400_000_000)
+    from hdrlift.errors import ImageSizeError
+
+    with pytest.raises(ImageSizeError, match=r"x.png: 6000x4000 needs at least 640 MB"):
+        check_image_memory("x.png", 6000, 4000, 1_000_000_000, 500_000_000)
+
+
+def test_library_budget_is_what_hdrlift_adds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An application that already holds more than max_memory still gets the tile a bare process gets."""
+    import torch
+
+    from hdrlift.inference import memory
+    from hdrlift.inference.methods import Method
+    from hdrlift.inference.predictor import Predictor
+    from hdrlift.models import create_model
+
+    monkeypatch.setattr(memory, "_PROCESS_SCOPE", False)
+    model = create_model("hdrunet_tiny").eval()
+    method = Method(name="t", kind="network", fn=model, model=model)
+    Predictor(method, device="cpu", max_memory="300MB", precision="fp32").tile_for(1500, 2000)  # probe once
+    bare = Predictor(method, device="cpu", max_memory="300MB", precision="fp32").tile_for(1500, 2000)
+    ballast = torch.ones(100 * 2**20)  # the application's own 400 MiB, more than the budget
+    ballast += 1
+    loaded = Predictor(method, device="cpu", max_memory="300MB", precision="fp32").tile_for(1500, 2000)
+    monkeypatch.setattr(memory, "_PROCESS_SCOPE", True)  # the old rule: the whole process counts
+    process = Predictor(method, device="cpu", max_memory="300MB", precision="fp32").tile_for(1500, 2000)
+    del ballast
+    assert bare > memory.MIN_TILE and abs(loaded - bare) <= 0.1 * bare, (bare, loaded)
+    assert process == memory.MIN_TILE

@@ -40,7 +40,11 @@ def test_tensor_budget_subtracts_the_process() -> None:
     assert tensor_budget(10**9, "cuda") == 10**9  # GPU memory: the whole budget is for tensors
 
 
-def test_budget_below_footprint_uses_smallest_tile(caplog: pytest.LogCaptureFixture) -> None:
+def test_budget_below_footprint_uses_smallest_tile(caplog: pytest.LogCaptureFixture,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from hdrlift.inference import memory
+
+    monkeypatch.setattr(memory, "_PROCESS_SCOPE", True)  # the command line's scope: the whole process
     pred = Predictor(_method("hdrunet_tiny"), device="cpu", max_memory="10MB", precision="fp32")
     with caplog.at_level(logging.WARNING):
         assert pred.tile_for(400, 500) == MIN_TILE

@@ -24,10 +24,28 @@ def shard(files: list[Path], rank: int | None = None, world: int | None = None) 
     return sorted(files)[rank::world] if world > 1 else list(files)
 
 
-def _read(path: Path, max_pixels: int | None) -> Any:
-    from hdrlift.io import check_size
-    from hdrlift.io.ldr import read_photo
+def _memory_guard(predictor: Any) -> tuple[int, int] | None:
+    """(max_memory, bytes hdrlift already holds) of a CPU predictor, for checks before decoding."""
+    from hdrlift.inference.memory import current_rss
 
+    if predictor.device.type != "cpu":
+        return None
+    rss = current_rss()
+    if rss is None:
+        return None
+    return int(predictor.max_memory), max(rss - int(predictor.memory_baseline), 0)
+
+
+def _read(path: Path, max_pixels: int | None, guard: tuple[int, int] | None = None) -> Any:
+    from hdrlift.io import check_size
+    from hdrlift.io.ldr import peek_size, read_photo
+
+    if guard is not None:  # refuse before decoding what cannot fit --max-memory at any tile size
+        from hdrlift.inference.memory import check_image_memory
+
+        size = peek_size(path)
+        if size is not None:
+            check_image_memory(path, size[0], size[1], guard[0], guard[1], size[2])
     img = read_photo(path, max_pixels=max_pixels)  # HDR files refused, never clipped
     check_size(img, path, max_pixels=max_pixels)
     return img
@@ -111,14 +129,28 @@ def predict_files(
         else:
             print(f"hdrlift: error: {msg}", file=sys.stderr)
 
+    guard = _memory_guard(predictor)
+
+    def ahead_ok(path: Path) -> bool:
+        """Decode ``path`` while the previous image is processed only when its float copy is small."""
+        if guard is None:
+            return True
+        from hdrlift.inference.memory import READ_AHEAD_SHARE
+        from hdrlift.io.ldr import peek_size
+
+        size = peek_size(path)
+        return size is not None and 12 * size[0] * size[1] <= READ_AHEAD_SHARE * guard[0]
+
     with ThreadPoolExecutor(max_workers=1) as pool:
-        futures = [pool.submit(_read, f, max_pixels) for f, _ in todo[:2]]
+        futures: dict[int, Any] = {0: pool.submit(_read, todo[0][0], max_pixels, guard)}
         for i, (f, paths) in enumerate(todo):
-            if i + 2 < len(todo):
-                futures.append(pool.submit(_read, todo[i + 2][0], max_pixels))
+            if i not in futures:
+                futures[i] = pool.submit(_read, f, max_pixels, guard)
+            if i + 1 < len(todo) and ahead_ok(todo[i + 1][0]):  # read-ahead of one image, counted small
+                futures[i + 1] = pool.submit(_read, todo[i + 1][0], max_pixels, guard)
             t0 = time.perf_counter()
             try:
-                img = futures[i].result()
+                img = futures.pop(i).result()
                 hdr = predictor(img)
                 opts = {**(options or {}), "attributes": provenance(predictor.name, f), "source": f}
                 write_outputs(hdr, paths, fmt, overwrite, half, ldr=img, options=opts)
@@ -143,7 +175,7 @@ def predict_files(
                 msg = f"{f}: out of memory (try a smaller --tile)"
                 say(msg)
                 results.append({"input": str(f), "status": "error", "error": msg})
-            futures[i] = None  # type: ignore[call-overload]  # free the decoded image
+            img = hdr = None  # free this image's buffers before the next one is processed
             if bar is not None:
                 bar.update(1)
     if bar is not None:

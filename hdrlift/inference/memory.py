@@ -262,13 +262,71 @@ def default_max_memory(device: torch.device | str = "cpu") -> int:
     return int(GPU_MEMORY_SHARE * free)
 
 
-def tensor_budget(max_memory: int, device: torch.device | str = "cpu") -> int:
-    """Bytes left for the network's tensors under a process peak of ``max_memory`` (CPU), or
-    ``max_memory`` itself on a GPU (device memory). May be <= 0 when the process is already larger."""
+_PROCESS_SCOPE = False
+
+
+def set_process_scope(on: bool = True) -> None:
+    """Make ``max_memory`` bound the whole process (the command line, where hdrlift is the process)
+    instead of what hdrlift adds to the memory the process held before (library use, the default)."""
+    global _PROCESS_SCOPE
+    _PROCESS_SCOPE = bool(on)
+
+
+def memory_baseline() -> int:
+    """Resident bytes that are not hdrlift's to count: 0 in process scope (:func:`set_process_scope`),
+    else the process's resident memory now (call it when a Predictor is made, before its model is loaded),
+    so an application that already holds several GB keeps the tile sizes a bare process would get."""
+    if _PROCESS_SCOPE:
+        return 0
+    return current_rss() or 0
+
+
+def tensor_budget(max_memory: int, device: torch.device | str = "cpu", baseline: int = 0) -> int:
+    """Bytes left for the network's tensors when hdrlift may add ``max_memory`` to ``baseline`` resident
+    bytes (CPU; ``baseline`` 0 = the whole process), or ``max_memory`` itself on a GPU (device memory).
+    May be <= 0 when hdrlift already holds more."""
     if torch.device(device).type != "cpu":
         return int(max_memory)
     rss = current_rss()
-    return int(max_memory - (FALLBACK_RSS if rss is None else rss))
+    return int(max_memory - ((FALLBACK_RSS if rss is None else rss) - baseline))
+
+
+#: bytes per pixel while an 8-bit (16-bit) photo is decoded to float32 RGB: the decoder's image
+#: (Pillow keeps RGB as 4 bytes per pixel; the 16-bit codec 6), the integer array taken from it, and the
+#: float32 result (12), all alive at once at the end of decoding
+DECODE_BYTES_PER_PIXEL = {8: 4 + 3 + 12, 16: 6 + 6 + 12}
+#: an image is decoded ahead (while the previous one is processed) only when its float32 copy is at most
+#: this share of ``max_memory``; larger ones are decoded when their turn comes
+READ_AHEAD_SHARE = 0.1
+
+
+def image_memory_need(w: int, h: int, bit_depth: int = 8) -> tuple[int, int]:
+    """(decoding peak, steady full-resolution buffers) in bytes for a ``w`` x ``h`` photo: what must fit
+    whatever the tile size (decoder + integer + float copies; float input + float output)."""
+    px = int(w) * int(h)
+    return DECODE_BYTES_PER_PIXEL[16 if bit_depth > 8 else 8] * px, full_res_bytes(h, w)
+
+
+def check_image_memory(path: Any, w: int, h: int, max_memory: int, overhead: int, bit_depth: int = 8) -> None:
+    """Refuse, before decoding, an image whose decoding or full-resolution buffers alone exceed what
+    ``max_memory`` leaves after ``overhead`` (what hdrlift already holds: torch, the weights).
+
+    Raises :class:`~hdrlift.errors.ImageSizeError` in one line naming the file, the need and the budget.
+    """
+    from hdrlift.errors import ImageSizeError
+
+    decode, steady = image_memory_need(w, h, bit_depth)
+    need = max(decode, steady) + MIN_WORKING
+    left = max_memory - overhead
+    if need > left:
+        raise ImageSizeError(
+            f"{path}: {w}x{h} needs at least {need / 1e6:,.0f} MB to decode and process, but --max-memory "
+            f"{max_memory / 1e6:,.0f} MB leaves {max(left, 0) / 1e6:,.0f} MB after the {overhead / 1e6:,.0f} MB "
+            f"hdrlift already holds (raise --max-memory or downscale the image)")
+
+
+#: working memory assumed for the smallest tile of a network when checking an image before decoding
+MIN_WORKING = 64_000_000
 
 
 def full_res_bytes(h: int, w: int, batch: int = 1) -> int:

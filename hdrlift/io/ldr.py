@@ -19,6 +19,13 @@ from .png16 import decode_png16, png_header
 _PIL_FORMATS = {"JPEG": "jpeg", "PNG": "png", "TIFF": "tiff", "BMP": "bmp", "WEBP": "webp", "MPO": "jpeg"}
 
 
+def _unit(codes: np.ndarray, full: float) -> np.ndarray:
+    """Integer codes -> float32 in [0, 1] with one float copy (divided in place: no second temporary)."""
+    out = codes.astype(np.float32)
+    out /= np.float32(full)
+    return out
+
+
 def _open_pil(path: str):
     from PIL import Image, ImageFile, UnidentifiedImageError
 
@@ -67,9 +74,9 @@ def read_pillow(path: str, *, alpha: str, max_pixels: int | None) -> tuple[np.nd
         mode = im.mode
         depth = 8
         if mode in ("I;16", "I;16B", "I;16L", "I;16N"):
-            arr, depth = np.asarray(im).astype(np.float32) / 65535.0, 16
+            arr, depth = _unit(np.asarray(im), 65535.0), 16
         elif mode == "I":  # 16-bit gray PNG decoded as 32-bit int
-            arr, depth = np.asarray(im).astype(np.float32) / 65535.0, 16
+            arr, depth = _unit(np.asarray(im), 65535.0), 16
         elif mode == "F":
             raise ImageReadError(f"{path}: float image in a {fmt.upper()} file is not supported")
         else:
@@ -83,7 +90,7 @@ def read_pillow(path: str, *, alpha: str, max_pixels: int | None) -> tuple[np.nd
                 im2 = im.convert("RGBA")
             else:  # RGB, CMYK, YCbCr, LAB, HSV, RGBX ...
                 im2 = im.convert("RGB")
-            arr = np.asarray(im2).astype(np.float32) / 255.0
+            arr = _unit(np.asarray(im2), 255.0)
     arr, has_alpha = gray_to_rgb(arr, alpha)
     arr = apply_orientation(arr, orientation)
     return arr, {
@@ -108,7 +115,7 @@ def read_png(path: str, *, alpha: str, max_pixels: int | None) -> tuple[np.ndarr
     with im:
         orientation = _orientation(im)
     arr16 = decode_png16(data, path)
-    arr, has_alpha = gray_to_rgb(arr16.astype(np.float32) / 65535.0, alpha)
+    arr, has_alpha = gray_to_rgb(_unit(arr16, 65535.0), alpha)
     arr = apply_orientation(arr, orientation)
     return arr, {
         "format": "png",
@@ -167,9 +174,9 @@ def read_tiff(path: str, *, alpha: str, max_pixels: int | None) -> tuple[np.ndar
         out = arr.astype(np.float32)
         depth = 8 * arr.dtype.itemsize
     elif arr.dtype == np.uint16:
-        out, depth = arr.astype(np.float32) / 65535.0, 16
+        out, depth = _unit(arr, 65535.0), 16
     elif arr.dtype.kind in "ui":
-        out, depth = arr.astype(np.float32) / float(np.iinfo(arr.dtype).max), 8 * arr.dtype.itemsize
+        out, depth = _unit(arr, float(np.iinfo(arr.dtype).max)), 8 * arr.dtype.itemsize
     else:
         raise ImageReadError(f"{path}: unsupported TIFF sample type {arr.dtype}")
     if photometric == 5 and out.shape[2] >= 4:  # SEPARATED (CMYK), naive conversion
@@ -260,16 +267,48 @@ def write_tiff(path: PathLike, img: np.ndarray, *, overwrite: bool = False) -> N
 
 def read_photo(path: PathLike, *, max_pixels: int | None = None) -> np.ndarray:
     """An LDR photo for reconstruction; linear HDR files (EXR, Radiance .hdr, float TIFF, HDR PNG) are
-    refused in one line instead of being clipped to [0, 1] and read as sRGB.
+    refused in one line instead of being clipped to [0, 1] and read as sRGB (EXR and .hdr by their
+    extension, before decoding).
 
     Shape: (H, W, 3) float32 sRGB-encoded LDR in [0, 1].
     """
+    from ._common import HDR_EXTENSIONS, ext_of
     from .api import read_image_info
 
+    hint = ("predict expects an LDR photo (8/16-bit JPEG, PNG, TIFF...); to make one from an HDR, "
+            "use 'hdrlift degrade'")
+    if ext_of(path) in HDR_EXTENSIONS:
+        raise ImageReadError(f"{path}: already linear HDR ({ext_of(path)}); {hint}")
     img, info = read_image_info(path, max_pixels=max_pixels)
     if info.is_hdr:
-        raise ImageReadError(
-            f"{path}: already linear HDR ({info.format}, peak {float(np.max(img)) if img.size else 0:.3g}); "
-            "predict expects an LDR photo (8/16-bit JPEG, PNG, TIFF...); to make one from an HDR, "
-            "use 'hdrlift degrade'")
+        peak = float(np.max(img)) if img.size else 0.0
+        raise ImageReadError(f"{path}: already linear HDR ({info.format}, peak {peak:.3g}); {hint}")
     return img
+
+
+def peek_size(path: PathLike) -> tuple[int, int, int] | None:
+    """(width, height, bits per sample) of an LDR file from its header, without decoding; ``None`` when
+    the header cannot be read (the decoder then reports the problem)."""
+    p = str(path)
+    try:
+        if p.lower().endswith((".tif", ".tiff")):
+            import tifffile
+
+            with tifffile.TiffFile(p) as tf:
+                page = tf.pages.first
+                return int(page.imagewidth), int(page.imagelength), int(page.bitspersample)
+        from PIL import Image
+
+        with warnings.catch_warnings():  # a decompression bomb raises here: the decoder refuses it
+            warnings.simplefilter("ignore")
+            with Image.open(p) as im:
+                w, h = im.size
+                bits = 16 if im.mode.startswith("I") else 8
+        if bits == 8 and p.lower().endswith(".png"):
+            with open(p, "rb") as f:
+                head = f.read(33)
+            if len(head) >= 25 and head[24] == 16:
+                bits = 16
+        return int(w), int(h), bits
+    except Exception:
+        return None
