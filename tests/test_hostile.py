@@ -633,3 +633,21 @@ def test_library_budget_is_what_hdrlift_adds(monkeypatch: pytest.MonkeyPatch) ->
     del ballast
     assert bare > memory.MIN_TILE and abs(loaded - bare) <= 0.1 * bare, (bare, loaded)
     assert process == memory.MIN_TILE
+
+
+# -- option values: one line, exit code 2 ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("argv", [
+    ["--tile", "-5"], ["--tile", "abc"], ["--max-pixels", "-1"], ["--max-pixels", "0"], ["--device", "bogus"],
+    ["--max-memory", "1"], ["--max-memory", "abc"], ["--max-memory", "-2GB"], ["--format", "gif"], ["--bogus"],
+])
+def test_bad_option_values_are_one_line_with_exit_2(photo: Path, capsys, argv: list[str]) -> None:
+    rc, out, err = run_cli(["predict", str(photo), "-m", "linear", *argv], capsys)
+    assert rc == 2
+    assert "Traceback" not in err and "usage:" not in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert argv[0] in err
+    assert not photo.with_suffix(".exr").exists()
+    if argv[0] == "--max-memory" and argv[1] == "1":
+        assert "0 MB" not in err and "1 bytes" in err

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hdrlift.cli import argtypes
 from hdrlift.errors import HdrliftError
 
 
@@ -80,9 +81,9 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--metrics", default="psnr_mu,psnr_l,ssim_mu,clipped_rmse",
                    help="comma-separated metric names")
     p.add_argument("--limit", type=int, default=0, help="only the first N pairs")
-    p.add_argument("--device", default="auto",
+    p.add_argument("--device", default="auto", type=argtypes.device,
                    help="auto (CUDA when available, else CPU) | cpu | cuda | cuda:N (default auto)")
-    p.add_argument("--tile", type=int, default=None,
+    p.add_argument("--tile", type=argtypes.tile, default=None,
                    help="network tile size (default: the largest that fits predict's memory default; 0 = none)")
     p.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16", "auto"],
                    help="network precision (default fp32 for reproducible metrics; other rows are labelled "

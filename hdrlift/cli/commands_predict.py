@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from hdrlift.cli import argtypes
 from hdrlift.errors import HdrliftError
 from hdrlift.inference.outputs import OUTPUT_FORMATS
 
@@ -68,11 +69,11 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--skip-existing", action="store_true", help="skip inputs whose outputs exist (resume)")
     p.add_argument("-r", "--recursive", action="store_true", help="search folders recursively")
-    p.add_argument("--device", default="auto",
+    p.add_argument("--device", default="auto", type=argtypes.device,
                    help="auto (CUDA when available, else CPU) | cpu | cuda | cuda:N (default auto)")
-    p.add_argument("--tile", type=int, default=None,
+    p.add_argument("--tile", type=argtypes.tile, default=None,
                    help="tile size for large images (default: from --max-memory; 0 = no tiling)")
-    p.add_argument("--max-memory", default=None, metavar="SIZE",
+    p.add_argument("--max-memory", default=None, metavar="SIZE", type=argtypes.memory,
                    help="peak memory of the process, e.g. 2GB or 512MiB (default 1.5GB; on CUDA: GPU memory "
                         "for the network); picks the largest tile that fits")
     p.add_argument("--strategy", default="tile", choices=["tile", "deu", "ses", "none"],
@@ -85,7 +86,7 @@ def add_parsers(sub: Any) -> None:
                    "weight declares (docs/models.md), none = the network alone, TAU,MID = the photo below max "
                    "channel TAU, mixed with weight MID (on the local tone only, Gaussian SIGMA px, if given), the "
                    "network towards the clipping level")
-    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
+    p.add_argument("--max-pixels", type=argtypes.positive_int, default=DEFAULT_MAX_PIXELS, metavar="N",
                    help=f"refuse images with more than N pixels, checked before decoding "
                    f"(default {DEFAULT_MAX_PIXELS:,})")
     p.add_argument("--half", action=argparse.BooleanOptionalAction, default=True,

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from hdrlift.cli import argtypes
 from hdrlift.errors import HdrliftError
 
 TRAIN_EPILOG = """\
@@ -47,9 +48,10 @@ def add_parsers(sub: Any) -> None:
                    help="override a config value, e.g. --set optim.lr=1e-4 (repeatable)")
     p.add_argument("--resume", help="run directory to continue from its last good checkpoint")
     p.add_argument("--out", help="run directory (default: config out_dir)")
-    p.add_argument("--device", default="auto",
+    p.add_argument("--device", default="auto", type=argtypes.device,
                    help="auto (CUDA when available, else CPU) | cpu | cuda | cuda:N (default auto)")
-    p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps in this call")
+    p.add_argument("--max-steps", type=argtypes.positive_int, default=None,
+                   help="stop after this many steps in this call")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs only; for batch jobs)")
     p.set_defaults(func=cmd_train)
 
@@ -67,14 +69,15 @@ def add_parsers(sub: Any) -> None:
                         "%(methods)s"), methods=METHODS)
     p.add_argument("--sizes", default="512,1080p", help="comma list of 512, 1080p, 4k, 6000x4000, HxW")
     p.add_argument("--runs", type=int, default=3, help="timed runs per case, the median is reported (default 3)")
-    p.add_argument("--tile", type=int, default=None,
+    p.add_argument("--tile", type=argtypes.tile, default=None,
                    help="tile size as in predict (default: the largest that fits --max-memory; 0 = none)")
     p.add_argument("--strategy", default="tile",
                    help="large-image strategy as in predict: tile | deu | ses | none (default tile)")
-    p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N (default cpu)")
+    p.add_argument("--device", default="cpu", type=argtypes.device, help="cpu | cuda | cuda:N (default cpu)")
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"],
                    help="network precision as in predict (default auto: bf16 on CPUs with native bfloat16)")
-    p.add_argument("--max-memory", default=None, help="peak process memory as in predict (default 1.5GB)")
+    p.add_argument("--max-memory", default=None, type=argtypes.memory,
+                   help="peak process memory as in predict (default 1.5GB)")
     p.add_argument("--threads", type=int, default=None, help="intra-op threads (default: all cores)")
     p.add_argument("--json", action="store_true", help="print the rows as JSON (every field, errors included)")
     p.set_defaults(func=cmd_bench)

@@ -10,6 +10,7 @@ import logging
 import re
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from hdrlift._version import __version__
 from hdrlift.errors import HdrliftError
@@ -18,10 +19,17 @@ COMMANDS = ("predict", "view", "degrade", "evaluate", "operators", "models", "tr
             "prep", "completion")
 
 
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line (no usage block) with exit code 2."""
+
+    def error(self, message: str) -> NoReturn:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from hdrlift.cli import commands_data, commands_predict, commands_train, commands_view
 
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="hdrlift",
         description="Single-image LDR -> HDR reconstruction (networks, classical operators, metrics).",
         epilog=EPILOG,

@@ -144,13 +144,16 @@ def predict_files(
     with ThreadPoolExecutor(max_workers=1) as pool:
         futures: dict[int, Any] = {0: pool.submit(_read, todo[0][0], max_pixels, guard)}
         for i, (f, paths) in enumerate(todo):
+            stage = "decoding"
             if i not in futures:
                 futures[i] = pool.submit(_read, f, max_pixels, guard)
             if i + 1 < len(todo) and ahead_ok(todo[i + 1][0]):  # read-ahead of one image, counted small
                 futures[i + 1] = pool.submit(_read, todo[i + 1][0], max_pixels, guard)
             t0 = time.perf_counter()
             try:
+                stage = "decoding"
                 img = futures.pop(i).result()
+                stage = "processing"
                 hdr = predictor(img)
                 opts = {**(options or {}), "attributes": provenance(predictor.name, f), "source": f}
                 write_outputs(hdr, paths, fmt, overwrite, half, ldr=img, options=opts)
@@ -172,7 +175,8 @@ def predict_files(
                 say(msg)
                 results.append({"input": str(f), "status": "error", "error": msg})
             except MemoryError:
-                msg = f"{f}: out of memory (try a smaller --tile)"
+                msg = (f"{f}: out of memory while decoding (the image is too large for this machine's free memory)"
+                       if stage == "decoding" else f"{f}: out of memory (try a smaller --tile or --max-memory)")
                 say(msg)
                 results.append({"input": str(f), "status": "error", "error": msg})
             img = hdr = None  # free this image's buffers before the next one is processed
