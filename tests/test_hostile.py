@@ -651,3 +651,23 @@ def test_bad_option_values_are_one_line_with_exit_2(photo: Path, capsys, argv: l
     assert not photo.with_suffix(".exr").exists()
     if argv[0] == "--max-memory" and argv[1] == "1":
         assert "0 MB" not in err and "1 bytes" in err
+
+
+def test_memory_probe_is_cached_on_disk_and_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hdrlift.inference import memory
+    from hdrlift.models import create_model
+
+    monkeypatch.setenv("HDRLIFT_CACHE", str(tmp_path / "cache"))
+    first = memory.model_memory(create_model("twostage_tiny").eval())
+    files = list((tmp_path / "cache" / "memory").glob("*.json"))
+    assert len(files) == 1 and (files[0].parent.stat().st_mode & 0o777) == 0o700
+
+    def no_probe(*a, **k):
+        raise AssertionError("probed again")
+
+    monkeypatch.setattr(memory, "probe_memory", no_probe)
+    assert memory.model_memory(create_model("twostage_tiny").eval()) == first  # another process's model
+    files[0].write_text(json.dumps({"fixed": -1, "per_pixel": "x"}))  # tampered: ignored, measured again
+    monkeypatch.undo()
+    monkeypatch.setenv("HDRLIFT_CACHE", str(tmp_path / "cache"))
+    assert memory.model_memory(create_model("twostage_tiny").eval()) == first

@@ -174,11 +174,87 @@ def probe_memory(fn: Callable[[torch.Tensor], Any], sizes: tuple[int, int] = (64
     return MemoryModel(fixed=fixed, per_pixel=slope)
 
 
+def _disk_key(model: Any, device: torch.device | str) -> str | None:
+    """Key of a model's measured memory in the disk cache: architecture, hyper-parameters, wrapper, dtype,
+    device, native-kernel availability and versions (the numbers depend on shapes only, not on weights);
+    ``None`` for models without recorded hyper-parameters."""
+    import hashlib
+    import json
+
+    from hdrlift._version import __version__
+
+    inner = getattr(model, "model", model)
+    hparams = getattr(inner, "hparams", None)
+    if not isinstance(hparams, dict):
+        return None
+    native = None
+    if getattr(inner, "native", False):
+        from hdrlift.nn import native as nat
+
+        native = nat.load("uhd_fullres") is not None
+    desc = {"cls": type(model).__qualname__, "inner": type(inner).__qualname__, "hparams": hparams,
+            "dtype": str(getattr(model, "dtype", None)), "device": torch.device(device).type, "native": native,
+            "fast": [getattr(inner, k, None) for k in ("fast_tile", "native_tile", "vgg_channels_last")],
+            "torch": torch.__version__, "hdrlift": __version__, "threads": torch.get_num_threads()}
+    try:
+        text = json.dumps(desc, sort_keys=True, default=str)
+    except (TypeError, ValueError):
+        return None
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def _disk_load(key: str) -> MemoryModel | None:
+    import json
+
+    from hdrlift.nn.native import private_cache_subdir
+
+    d = private_cache_subdir("memory")
+    if d is None:
+        return None
+    try:
+        data = json.loads((d / f"{key}.json").read_text())
+        vals = [float(data[k]) for k in ("fixed", "per_pixel", "global_fixed", "global_per_pixel")]
+        gmax = data["global_max_pixels"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not all(math.isfinite(v) and 0 <= v < 1e13 for v in vals):
+        return None
+    if gmax is not None and (isinstance(gmax, bool) or not isinstance(gmax, int) or gmax <= 0):
+        return None
+    return MemoryModel(*vals, global_max_pixels=gmax)
+
+
+def _disk_save(key: str, est: MemoryModel) -> None:
+    import dataclasses
+    import json
+
+    from hdrlift.errors import HdrliftError
+    from hdrlift.io.atomic import write_bytes_atomic
+    from hdrlift.nn.native import private_cache_subdir
+
+    d = private_cache_subdir("memory")
+    if d is None:
+        return
+    try:
+        write_bytes_atomic(d / f"{key}.json", json.dumps(dataclasses.asdict(est)).encode(), overwrite=True)
+    except (HdrliftError, OSError):
+        pass
+
+
 def model_memory(model: Any, device: torch.device | str = "cpu") -> MemoryModel:
     """Cached :class:`MemoryModel` of one tile call of ``model`` (its per-tile function when it has a
-    global part, see :func:`hdrlift.inference.strategies.context_fns`)."""
+    global part, see :func:`hdrlift.inference.strategies.context_fns`).
+
+    The measurement (1-3 s; uhd_bilateral 1.3 s) is kept in memory per model and on disk in the private
+    cache folder ``$HDRLIFT_CACHE/memory`` keyed by :func:`_disk_key`, so later processes skip it."""
     if model in _CACHE:
         return _CACHE[model]
+    key = _disk_key(model, device)
+    if key is not None:
+        cached = _disk_load(key)
+        if cached is not None:
+            _CACHE[model] = cached
+            return cached
     from hdrlift.inference.strategies import context_fns, size_requirements
 
     mult = max(int(size_requirements(model).multiple), 1)
@@ -197,6 +273,8 @@ def model_memory(model: Any, device: torch.device | str = "cpu") -> MemoryModel:
         glob = probe_memory(global_fn, sizes, device=device)
         est = MemoryModel(est.fixed, est.per_pixel, glob.fixed, glob.per_pixel, global_max_pixels(model))
     _CACHE[model] = est
+    if key is not None:
+        _disk_save(key, est)
     return est
 
 

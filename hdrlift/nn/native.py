@@ -73,6 +73,20 @@ def native_dir(cache: Path | None = None) -> Path:
     return (cache if cache is not None else cache_dir()) / "native"
 
 
+def private_cache_subdir(name: str) -> Path | None:
+    """``$HDRLIFT_CACHE/<name>``, created 0700 and checked like ``native/`` (owned by this user, parent not
+    writable by others); ``None`` (with one warning when someone else's) when it cannot be trusted."""
+    d = cache_dir() / name
+    try:
+        _private_dir(d)
+    except _Untrusted as exc:
+        log.warning("cache: not using %s (%s)", d, exc)
+        return None
+    except OSError:
+        return None
+    return d
+
+
 def _cpu_id() -> str:
     try:
         with open("/proc/cpuinfo") as f:
