@@ -226,3 +226,25 @@ def test_storage_dtype_and_the_16_mib_limit():
     assert gt.storage_dtype(create_model("uhd_bilateral")) == "fp16"  # 18 MiB in float32 (frozen VGG trunk)
     with pytest.raises(Exception, match="16 MiB"):
         gt.storage_dtype(create_model("duhdr"))  # paper width: 100 MiB even in 16 bits
+
+
+def test_checkpoint_in_16_bits_loads_back_close_to_the_float32_network(tmp_path):
+    import torch
+
+    from hdrlift.checkpoint import load_model
+    from hdrlift.models import create_model
+
+    torch.manual_seed(0)
+    model = create_model("hdrunet_tiny").eval()
+    assert gt.save_checkpoint(model, tmp_path / "a", {"step": 1}, "fp16") == "fp16"
+    back = load_model(tmp_path / "a")
+    assert back.checkpoint_config["meta"]["stored_dtype"] == "fp16"
+    assert next(back.parameters()).dtype == torch.float32  # loaded into the float32 network
+    x = torch.rand(1, 3, 16, 16)
+    with torch.inference_mode():
+        a, b = model(x), back(x)
+    assert float((a - b).abs().max()) < 1e-2 * float(a.abs().max()) + 1e-4
+    with torch.no_grad():
+        next(model.parameters()).view(-1)[0] = 1e6  # beyond float16: bfloat16 instead
+    assert gt.save_checkpoint(model, tmp_path / "b", {}, "fp16") == "bf16"
+    assert float(next(load_model(tmp_path / "b").parameters()).detach().view(-1)[0]) == pytest.approx(1e6, rel=1e-2)
