@@ -818,8 +818,8 @@ def train(args: argparse.Namespace) -> int:
                 _log(f"[{m}] still running {grace:.0f} s after the deadline: stopped")
                 p.kill()
                 p.wait()
-        for r in readers:
-            r.join(timeout=5)
+        for r in readers:  # the workers have ended: their pipes reach the end once any loader worker is gone
+            r.join(timeout=60)
         results = {}
         for m in methods:
             f = work / f"result_{m}.json"
