@@ -303,3 +303,23 @@ def test_blend_sigma_takes_the_local_tone_from_the_photo_and_the_detail_from_the
     assert torch.allclose(gaussian_blur(torch.ones(2, 3, 9, 7), 2.0), torch.ones(2, 3, 9, 7), atol=1e-6)
     with pytest.raises(ValueError):
         blend_with_decoded(x, lin, sigma=-1.0)
+
+
+@pytest.mark.parametrize("name", __import__("hdrlift.checkpoint", fromlist=["x"]).pretrained_names())
+def test_every_shipped_weight_is_at_or_above_linear_on_every_suite_part(name):
+    """The shipping rule of issue #22: the recorded suite figures (scripts/record_suite.py) of every shipped
+    weight, with the blend it declares, are >= plain sRGB decoding on all four cameras."""
+    from hdrlift.checkpoint import load_model
+    from hdrlift.inference.predictor import resolve_blend
+
+    model = load_model(name)
+    meta = model.checkpoint_config["meta"]
+    suite_rec = meta.get("suite")
+    assert suite_rec is not None, f"{name}: no suite figures recorded (scripts/record_suite.py)"
+    for part in suite.PARTS:
+        assert part in suite_rec, f"{name}: suite part {part} missing"
+        assert suite_rec[part]["gain"] >= 0.0, f"{name}: below linear on {part}"
+    declared = resolve_blend("auto", model)
+    expected = suite_rec["row"].partition("+blend(")[2].rstrip(")")
+    got = "" if declared is None else ",".join(f"{v:g}" for v in (declared if declared[2] else declared[:2]))
+    assert got == expected, f"{name}: declared blend {got!r} is not the one the figures were measured with"

@@ -233,6 +233,7 @@ def run_suite(
     progress: Any = None,
     blends: Sequence[tuple[float, ...]] = (),
     raw: bool = False,
+    threads: int | None = None,
 ) -> dict[str, Any]:
     """Score every method on every pair; returns ``{"parts": {part: {method: {metric: mean}}},
     "oracle": {part: per-region oracle stops}, "score": {method: min gain over linear across parts},
@@ -240,13 +241,14 @@ def run_suite(
 
     ``blends``: also score every network's output blended with the decoded photo
     (:func:`hdrlift.ops.blend.blend_with_decoded`) for each ``(tau, mid)``, as rows
-    ``"<method>+blend(tau,mid)"`` - one network run serves all of them. ``raw=True`` scores the
+    ``"<method>+blend(tau,mid)"`` - one network run serves all of them. ``threads``: torch threads
+    (default: every core of the affinity mask; 1 on a busy machine). ``raw=True`` scores the
     networks without the blend their checkpoint declares (``--blend none``)."""
     from hdrlift.inference.predictor import Predictor, set_threads
 
     methods = list(dict.fromkeys(["linear", *methods]))
     parts = list(dict.fromkeys(p.part for p in pairs))
-    set_threads()
+    set_threads(threads)
     res: dict[str, dict[str, dict[str, Any]]] = {p: {} for p in parts}
     import torch
 
