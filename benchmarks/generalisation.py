@@ -36,7 +36,14 @@ def main(argv: list[str] | None = None) -> int:
                     help="also score each network blended with the decoded photo (repeatable), e.g. 0.9,0")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
     ap.add_argument("--raw", action="store_true", help="networks without the blend their weight declares")
+    ap.add_argument("--render", type=Path, metavar="JSON",
+                    help="print an existing report as a Markdown table (rows: --method, default all) and exit")
     args = ap.parse_args(argv)
+    if args.render:
+        from hdrlift.inference.suite import format_suite_markdown
+
+        print(format_suite_markdown(json.loads(args.render.read_text()), args.method or None))
+        return 0
     files = read_split(args.split, args.root)
     if args.limit:
         files = files[: args.limit]

@@ -328,3 +328,25 @@ def format_suite(report: dict[str, Any]) -> str:
     lines.append("score (smallest gain over linear across the parts, dB): "
                  + ", ".join(f"{m} {'-' if s is None else f'{s:+.2f}'}" for m, s in report["score"].items()))
     return "\n".join(lines)
+
+
+def format_suite_markdown(report: dict[str, Any], rows: Sequence[str] | None = None) -> str:
+    """A Markdown table of a :func:`run_suite` report: one row per method, PSNR-mu and the gain over
+    linear per part, the clipped error per part, and the score; the oracle in the last row."""
+    parts = list(report["parts"])
+    methods = list(rows) if rows is not None else list(next(iter(report["parts"].values())))
+    head = "| method | " + " | ".join(f"{p} PSNR-μ (vs linear)" for p in parts) + " | " + \
+        " | ".join(f"{p} clipped (stops)" for p in parts) + " | score |"
+    lines = [head, "|---|" + "---:|" * (2 * len(parts) + 1)]
+    for m in methods:
+        cells = []
+        for p in parts:
+            r, lin = report["parts"][p][m], report["parts"][p]["linear"]
+            cells.append(f"{r['psnr_mu']:.2f} ({r['psnr_mu'] - lin['psnr_mu']:+.2f})")
+        cells += [f"{report['parts'][p][m]['clip_stops']:.2f}" for p in parts]
+        sc = report["score"].get(m)
+        lines.append(f"| {m} | " + " | ".join(cells) + f" | {'-' if sc is None else f'{sc:+.2f}'} |")
+    orc = ["-" if report["oracle"].get(p) is None else f"{report['oracle'][p]:.2f}" for p in parts]
+    lines.append("| per-region oracle (given the reference) | " + " | ".join("" for _ in parts) + " | "
+                 + " | ".join(orc) + " | |")
+    return "\n".join(lines)
