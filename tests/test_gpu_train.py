@@ -184,7 +184,7 @@ def test_train_every_method_tiny_and_what_comes_back(packed, capsys, monkeypatch
     tmp_path = packed.parent
     monkeypatch.setenv("HDRLIFT_NATIVE", "0")  # the torch kernels, as on CUDA (bf16 autocast checked on them)
     out = tmp_path / "OUT"
-    rc = gt.main(["train", "--packed", str(packed), "--methods", ",".join(gt.METHODS), "--minutes", "5", "--out",
+    rc = gt.main(["train", "--packed", str(packed), "--methods", ",".join(gt.METHODS), "--minutes", "30", "--out",
                   str(out), "--tiny", "--device", "cpu", "--amp", "bf16", "--workers", "1", "--init-shipped",
                   "--val-every", "100000"])  # validated once, after the 2 steps, however slow the machine
     log = capsys.readouterr().out
