@@ -254,6 +254,7 @@ def test_keyboard_interrupt_and_errors_inside_the_writer_remove_the_temp(tmp_pat
     from hdrlift.errors import ImageWriteError
     from hdrlift.io.atomic import atomic_output
 
+    before = signal.getsignal(signal.SIGTERM)  # other tests may have installed their own handler
     for exc in (KeyboardInterrupt(), RuntimeError("codec\nsecond line"), SystemExit(3)):
         with pytest.raises((KeyboardInterrupt, ImageWriteError, SystemExit)) as info:
             with atomic_output(tmp_path / "x.png") as tmp:
@@ -262,7 +263,7 @@ def test_keyboard_interrupt_and_errors_inside_the_writer_remove_the_temp(tmp_pat
         if isinstance(exc, RuntimeError):
             assert str(info.value) == f"{tmp_path / 'x.png'}: cannot write (codec)"
     assert os.listdir(tmp_path) == []
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handler only while writing
+    assert signal.getsignal(signal.SIGTERM) is before  # hdrlift's handler only while writing
 
 
 def test_temp_leftovers_are_never_taken_as_inputs(photo: Path, capsys) -> None:
