@@ -19,7 +19,10 @@ def _hdr_ldr(b: int = 2, size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
 
 @pytest.fixture(scope="module")
 def model():
-    torch.manual_seed(0)
+    # seed 1: with seed 0 the tiny model's random init has a dead branch on this input in the oonet_unpaired
+    # stage (exactly zero gradient through one 1-channel RFB branch), a property of that init, not of the
+    # loss wiring these tests check (seeds 1 and 2 both give every parameter a gradient)
+    torch.manual_seed(1)
     m = create_model("duhdr_tiny").train()
     # Dnet's last conv starts at zero (identity), so its inner layers would get gradient only from the
     # second step on; these one-step tests nudge it off zero
