@@ -24,43 +24,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from scipy import ndimage
 
-ORACLES = ("oracle image constant", "oracle region constant", "oracle image features", "oracle region features")
-
-
-def _lstsq(f: np.ndarray, y: np.ndarray) -> np.ndarray:
-    coef, *_ = np.linalg.lstsq(f, y, rcond=None)
-    return f @ coef
-
-
-def oracle_rmses(ref_lin: np.ndarray, ldr: np.ndarray, threshold: float = 0.99) -> dict[str, float] | None:
-    """RMSE (stops) of each oracle on one pair; None when no pixel is clipped.
-
-    Shape:
-        ref_lin (H, W, 3) linear HDR, ldr (H, W, 3) sRGB-encoded LDR in [0, 1] -> {oracle: float}
-    """
-    from hdrlift.metrics.clipped import LOG_FLOOR, clipped_mask, luminance_hwc
-
-    mask = clipped_mask(ldr, threshold)
-    if not mask.any():
-        return None
-    y = np.log2(np.maximum(luminance_hwc(ref_lin)[mask], LOG_FLOOR))
-    lab, n = ndimage.label(mask, structure=np.ones((3, 3)))
-    blob = lab[mask]
-    dist = np.log1p(ndimage.distance_transform_edt(mask)[mask])
-    area = np.log(np.bincount(lab.ravel())[blob])
-    mn, me = ldr.min(-1)[mask], ldr.mean(-1)[mask]
-    feats = np.stack([np.ones_like(y), dist, dist**2, area, mn, me, mn**2], axis=1)
-    local = feats[:, [0, 1, 2, 4, 5, 6]]  # area is constant inside a region
-    pred = {k: np.empty_like(y) for k in ORACLES}
-    pred["oracle image constant"][:] = y.mean()
-    pred["oracle image features"] = _lstsq(feats, y)
-    for k in range(1, n + 1):
-        s = blob == k
-        pred["oracle region constant"][s] = y[s].mean()
-        pred["oracle region features"][s] = _lstsq(local[s], y[s]) if s.sum() > 10 else y[s].mean()
-    return {k: float(np.sqrt(np.mean((p - y) ** 2))) for k, p in pred.items()}
+from hdrlift.inference.suite import ORACLES, oracle_rmses  # one owner: the suite module
 
 
 def main() -> None:

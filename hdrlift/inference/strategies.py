@@ -44,8 +44,8 @@ TileFn = Callable[[torch.Tensor, Any, tuple[int, int], tuple[int, int]], torch.T
 def size_requirements(model: Any) -> Any:
     """:class:`~hdrlift.models.SizeRequirements` of a model instance, receptive field from its hparams.
 
-    The registry spec of ``model.arch`` gives the multiple; the receptive field is recomputed for the
-    instance's own block counts (hdrunet, twostage) or read from the instance (uhd_bilateral), so a
+    The registry spec of ``model.arch`` gives the multiple; a model whose receptive field depends on its
+    hyper-parameters declares it as an int ``receptive_field`` attribute or property (read here), so a
     model built with non-default hyper-parameters still tiles exactly.
     """
     import dataclasses
@@ -57,17 +57,8 @@ def size_requirements(model: Any) -> Any:
         size = get_spec(arch).size
     except HdrliftError:
         return SizeRequirements()
-    hp = getattr(model, "hparams", {})
     rf = size.receptive_field
-    if arch == "hdrunet" and "blocks" in hp:
-        from hdrlift.models.hdrunet import hdrunet_receptive_field
-
-        rf = hdrunet_receptive_field(hp["blocks"])
-    elif arch == "twostage" and "n_blocks1" in hp:
-        from hdrlift.models.twostage import twostage_receptive_field
-
-        rf = twostage_receptive_field(hp["n_blocks1"], hp["n_blocks2"])
-    elif isinstance(getattr(model, "receptive_field", None), int):
+    if isinstance(getattr(model, "receptive_field", None), int):  # the instance's own (hparams-dependent)
         rf = int(model.receptive_field)
     return dataclasses.replace(size, receptive_field=int(rf))
 

@@ -228,6 +228,12 @@ class HDRUNet(HDRModel):
         """
         return self.forward_gamma(ldr, box).clamp(min=0.0) ** NTIRE_GAMMA
 
+    @property
+    def receptive_field(self) -> int:
+        """Half-width (pixels) of the context an output pixel depends on, for this instance's ``blocks``
+        (the runtime's tile context, :func:`hdrlift.inference.strategies.size_requirements`)."""
+        return hdrunet_receptive_field(self.hparams["blocks"])
+
     def _region_margins(self) -> dict[str, int]:
         """Remaining receptive field (full-resolution pixels, before rounding to 4) from each point of
         the network to the output; see :func:`hdrunet_receptive_field` (3 px phase slack included)."""

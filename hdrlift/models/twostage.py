@@ -131,6 +131,12 @@ class TwoStageHDR(HDRModel):
         self.stage1 = TwoStageStage(nf, gc, n_blocks1, *scales[0])
         self.stage2 = TwoStageStage(nf, gc, n_blocks2, *scales[1])
 
+    @property
+    def receptive_field(self) -> int:
+        """Half-width (pixels) of the context an output pixel depends on, for this instance's block counts
+        (the runtime's tile context, :func:`hdrlift.inference.strategies.size_requirements`)."""
+        return twostage_receptive_field(self.hparams["n_blocks1"], self.hparams["n_blocks2"])
+
     def forward_stages(self, ldr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Both stage outputs in the inside (NTIRE gamma) domain, for training.
 
