@@ -3,16 +3,11 @@
 - ``tile`` (default): overlapping tiles with context >= the receptive field and feathered blending
   (exact for local models). A local model with ``forward_region(x, box)`` (hdrunet, twostage) computes
   only the kept window of each tile, each layer on the part of the margin it still needs. Models with
-  global context keep it (:func:`context_fns`): the global part is computed once on the whole (or
-  down-scaled) image and only the per-pixel part runs per tile:
-
-  * ``uhd_bilateral``: ``predict_grids`` on the whole image (it down-scales to ``low_res`` itself), then
-    ``apply_grids(tile, grids, offset, full_size)`` per tile: exact (pointwise slicing + a 3 px fusion).
-  * ``duhdr``: ``estimate_crf`` once (on the whole image, down-scaled to :data:`DUHDR_CRF_SIDE` on its
-    long side when larger), then ``forward(tile, crf=...)`` per tile. OOnet's squeeze-excitation and
-    the very large receptive fields of the U-Nets are per tile (approximate, see docs/inference.md).
-  * a model defining ``global_context(x)`` and ``forward_with_context(x_tile, ctx, offset, full_size)``
-    is used through those hooks.
+  global context keep it (:func:`context_fns`): a model declares ``global_context(x)`` (computed once on
+  the whole image; the model down-scales inside it as it needs), ``forward_with_context(x_tile, ctx,
+  offset, full_size)`` (per tile) and optionally ``global_max_pixels`` (for the memory model). uhd_bilateral
+  (grids, exact) and duhdr (the camera curve, estimated on at most 512 px; OOnet's squeeze-excitation is per
+  tile, approximate, docs/inference.md) implement them; the runtime never looks at a model's name.
 - ``deu``: downsample-enhance-upsample (bilateral paper section 4.2): run on the image down-scaled so its
   long side equals the tile size, up-sample the output bilinearly.
 - ``ses``: split-enhance-stitch (bilateral paper section 4.2): independent non-overlapping tiles, stitched
@@ -32,8 +27,6 @@ from hdrlift.inference.tiling import tiled_apply
 
 STRATEGIES = ("tile", "deu", "ses", "none")
 
-#: long side of the image duhdr's CRF is estimated from when the input is larger (bounded memory/time)
-DUHDR_CRF_SIDE = 512
 #: tile context (pixels) for models without a finite receptive field (duhdr: VGG16/U-Nets down to 1/32)
 DEFAULT_CONTEXT = 64
 
@@ -69,26 +62,10 @@ def tile_context(model: Any) -> int:
     return int(rf) if rf > 0 else DEFAULT_CONTEXT
 
 
-def _duhdr_global(model: Any) -> GlobalFn:
-    def fn(x: torch.Tensor) -> torch.Tensor:
-        h, w = x.shape[-2:]
-        if max(h, w) > DUHDR_CRF_SIDE:
-            s = DUHDR_CRF_SIDE / max(h, w)
-            size = (max(int(round(h * s)), 4), max(int(round(w * s)), 4))
-            x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True).clamp(0, 1)
-        return model.estimate_crf(x)
-
-    return fn
-
-
 def global_max_pixels(model: Any) -> int | None:
     """Largest number of pixels the global part of ``model`` works on (``None``: the whole image)."""
-    arch = getattr(model, "arch", "")
-    if arch == "uhd_bilateral":
-        return int(model.low_res) ** 2
-    if arch == "duhdr":
-        return DUHDR_CRF_SIDE**2
-    return None
+    n = getattr(model, "global_max_pixels", None)
+    return None if n is None else int(n)
 
 
 def context_fns(model: Any) -> tuple[GlobalFn, TileFn] | None:
@@ -97,13 +74,8 @@ def context_fns(model: Any) -> tuple[GlobalFn, TileFn] | None:
     ``ctx = global_fn(x_full)`` runs once; ``tile_fn(x_tile, ctx, (top, left), (H, W))`` gives the linear
     HDR of a tile. Calls only the models' public methods.
     """
-    arch = getattr(model, "arch", "")
-    if hasattr(model, "global_context") and hasattr(model, "forward_with_context"):
+    if callable(getattr(model, "global_context", None)) and callable(getattr(model, "forward_with_context", None)):
         return model.global_context, model.forward_with_context
-    if arch == "uhd_bilateral":
-        return model.predict_grids, lambda t, ctx, off, fs: model.apply_grids(t, ctx, off, fs)
-    if arch == "duhdr":
-        return _duhdr_global(model), lambda t, ctx, off, fs: model(t, crf=ctx)
     return None
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 
 from hdrlift.errors import ModelError
 from hdrlift.models.base import HDRModel, ModelSpec, SizeRequirements
@@ -27,6 +28,10 @@ _MULTIPLE = 32
 def _check(ok: bool, message: str) -> None:
     if not ok:
         raise ModelError(f"duhdr: {message}")
+
+
+#: long side (pixels) of the image the camera curve is estimated on in tiled inference (global_context)
+CRF_ESTIMATE_SIDE = 512
 
 
 class DuHDR(HDRModel):
@@ -175,6 +180,33 @@ class DuHDR(HDRModel):
             "dequantized": crop_to(i_n, size), "icrf": crf, "linear": crop_to(b, size),
             "mask": crop_to(m, size), "hallucinated": crop_to(h, size), "hdr": crop_to(out, size),
         }
+
+    #: pixels the global part (the camera-curve estimate) works on at most, for the runtime's memory model
+    global_max_pixels = CRF_ESTIMATE_SIDE**2
+
+    def global_context(self, ldr: torch.Tensor) -> torch.Tensor:
+        """The tiling runtime's global part: :meth:`estimate_crf` once on the whole image, down-scaled to
+        :data:`CRF_ESTIMATE_SIDE` on its long side when larger (antialiased bilinear).
+
+        Shape:
+            (B, 3, H, W) sRGB LDR -> the inverse curve(s) that :meth:`forward_with_context` takes
+        """
+        h, w = ldr.shape[-2:]
+        if max(h, w) > CRF_ESTIMATE_SIDE:
+            s = CRF_ESTIMATE_SIDE / max(h, w)
+            size = (max(int(round(h * s)), 4), max(int(round(w * s)), 4))
+            ldr = F.interpolate(ldr, size=size, mode="bilinear", align_corners=False, antialias=True).clamp(0, 1)
+        return self.estimate_crf(ldr)
+
+    def forward_with_context(
+        self, ldr: torch.Tensor, ctx: torch.Tensor, offset: tuple[int, int], full_size: tuple[int, int]
+    ) -> torch.Tensor:
+        """Linear HDR of one tile given :meth:`global_context` of the whole image (offset unused).
+
+        Shape:
+            (B, 3, h, w) sRGB LDR tile -> (B, 3, h, w) linear HDR
+        """
+        return self(ldr, crf=ctx)
 
     def forward(self, ldr: torch.Tensor, crf: torch.Tensor | None = None) -> torch.Tensor:
         """LDR -> HDR. ``crf``: an inverse curve from :meth:`estimate_crf` (else estimated here).

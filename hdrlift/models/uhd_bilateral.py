@@ -404,6 +404,29 @@ class UHDBilateral(UHDInferenceMixin, HDRModel):
             parts.append(y[:, :, r0 - a: r1 - a])
         return torch.cat(parts, dim=2)
 
+    @property
+    def global_max_pixels(self) -> int:
+        """Pixels the global part (the low-resolution grid prediction) works on, for the memory model."""
+        return int(self.low_res) ** 2
+
+    def global_context(self, ldr: torch.Tensor) -> torch.Tensor:
+        """The tiling runtime's global part: :meth:`predict_grids` on the whole image.
+
+        Shape:
+            (B, 3, H, W) sRGB LDR -> grids (see :meth:`predict_grids`)
+        """
+        return self.predict_grids(ldr)
+
+    def forward_with_context(
+        self, ldr: torch.Tensor, ctx: torch.Tensor, offset: tuple[int, int], full_size: tuple[int, int]
+    ) -> torch.Tensor:
+        """Linear HDR of one tile at ``offset`` of a ``full_size`` image from the whole image's grids.
+
+        Shape:
+            (B, 3, h, w) sRGB LDR tile -> (B, 3, h, w) linear HDR
+        """
+        return self.apply_grids(ldr, ctx, offset, full_size)
+
     def apply_grids(
         self,
         ldr: torch.Tensor,
