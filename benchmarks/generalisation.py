@@ -34,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="also write the report as JSON here")
     ap.add_argument("--blend", action="append", default=[], metavar="TAU,MID[,SIGMA]",
                     help="also score each network blended with the decoded photo (repeatable), e.g. 0.9,0")
+    ap.add_argument("--camera", action="append", default=[], metavar="MODEL",
+                    help="also score every --blend with this decoder of the photo (a curve estimator weight or "
+                    "checkpoint; repeatable)")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
     ap.add_argument("--raw", action="store_true", help="networks without the blend their weight declares")
     ap.add_argument("--render", type=Path, metavar="JSON",
@@ -55,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError
     except ValueError:
         ap.error(f"--blend takes TAU,MID[,SIGMA] (numbers), got {args.blend}")
-    report = run_suite(args.method, pairs, blends=blends, raw=args.raw, threads=args.threads)
+    report = run_suite(args.method, pairs, blends=blends, raw=args.raw, threads=args.threads,
+                       cameras=args.camera)
     report["setup"] = {"split": args.split, "scenes": len(files), "max_side": args.max_side, "seed": args.seed,
                        "crf_file": args.crf_file, "command": "python benchmarks/generalisation.py "
                        + " ".join(sys.argv[1:] if argv is None else argv), "seconds": round(time.time() - t0, 1)}

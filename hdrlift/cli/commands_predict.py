@@ -86,6 +86,10 @@ def add_parsers(sub: Any) -> None:
                    "weight declares (docs/models.md), none = the network alone, TAU,MID = the photo below max "
                    "channel TAU, mixed with weight MID (on the local tone only, Gaussian SIGMA px, if given), the "
                    "network towards the clipping level")
+    p.add_argument("--camera", default="auto", metavar="auto|srgb|estimate|MODEL",
+                   help="how the photo the network is blended with is decoded: auto = what the weight declares "
+                   "(docs/models.md), srgb = the sRGB curve, estimate = the shipped per-photo curve estimator "
+                   "(curvenet.polyhaven), or a weight / checkpoint whose output is the decoded photo")
     p.add_argument("--max-pixels", type=argtypes.positive_int, default=DEFAULT_MAX_PIXELS, metavar="N",
                    help=f"refuse images with more than N pixels, checked before decoding "
                    f"(default {DEFAULT_MAX_PIXELS:,})")
@@ -200,6 +204,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         strategy=args.strategy,
         precision=args.precision,
         blend=args.blend,
+        camera=args.camera,
         max_pixels=args.max_pixels,
         half=args.half,
         debug=args.debug,
@@ -284,7 +289,7 @@ def cmd_models(args: argparse.Namespace) -> int:
                 if r["output_blend"]:
                     b = r["output_blend"]
                     print(f"{'':<24} blend with the decoded photo: tau {b['tau']:g}, mid {b['mid']:g}, "
-                          f"sigma {b.get('sigma', 0):g}")
+                          f"sigma {b.get('sigma', 0):g}, camera {b.get('camera', 'srgb')}")
         return 0
     rows = []
     for s in list_models():

@@ -43,9 +43,9 @@ STRATEGIES = ("tile", "deu", "ses", "none")
 
 @lru_cache(maxsize=4)
 def _predictor(method: str, device: str, tile: int | None, strategy: str, precision: str,
-               max_memory: int | str | None = None, blend: str = "auto") -> Predictor:
+               max_memory: int | str | None = None, blend: str = "auto", camera: str = "auto") -> Predictor:
     return Predictor(method, device=device, tile=tile, strategy=strategy, precision=precision,
-                     max_memory=max_memory, blend=blend)
+                     max_memory=max_memory, blend=blend, camera=camera)
 
 
 def _check_args(device: str, tile: int | None, strategy: str, precision: str) -> None:
@@ -114,15 +114,15 @@ def _run_torch(pred: Predictor, t: torch.Tensor, what: str) -> torch.Tensor:
 @overload
 def reconstruct(image: PathLike, method: str = ..., *, device: str = ..., tile: int | None = ...,
                 strategy: str = ..., max_pixels: int | None = ..., precision: str = ...,
-                max_memory: int | str | None = ..., blend: str = ...) -> np.ndarray: ...
+                max_memory: int | str | None = ..., blend: str = ..., camera: str = ...) -> np.ndarray: ...
 @overload
 def reconstruct(image: T, method: str = ..., *, device: str = ..., tile: int | None = ...,
                 strategy: str = ..., max_pixels: int | None = ..., precision: str = ...,
-                max_memory: int | str | None = ..., blend: str = ...) -> T: ...
+                max_memory: int | str | None = ..., blend: str = ..., camera: str = ...) -> T: ...
 @overload
 def reconstruct(image: Sequence[PathLike | np.ndarray | torch.Tensor], method: str = ..., *, device: str = ...,
                 tile: int | None = ..., strategy: str = ..., max_pixels: int | None = ..., precision: str = ...,
-                max_memory: int | str | None = ..., blend: str = ...) -> list[Any]: ...
+                max_memory: int | str | None = ..., blend: str = ..., camera: str = ...) -> list[Any]: ...
 def reconstruct(
     image: PathLike | np.ndarray | torch.Tensor | Sequence[PathLike | np.ndarray | torch.Tensor],
     method: str = "default",
@@ -134,6 +134,7 @@ def reconstruct(
     precision: str = "auto",
     max_memory: int | str | None = None,
     blend: str = "auto",
+    camera: str = "auto",
 ) -> np.ndarray | torch.Tensor | list[Any]:
     """Reconstruct linear HDR from sRGB-encoded LDR photos.
 
@@ -153,6 +154,8 @@ def reconstruct(
         max_memory: peak process memory for choosing tiles, bytes or ``"2GB"`` (default 1.5 GB).
         blend: ``"auto"`` (the blend with the decoded photo that the weight declares), ``"none"`` or
             ``"TAU,MID"`` (see :class:`~hdrlift.inference.predictor.Predictor`); networks only.
+        camera: how the photo of the blend is decoded: ``"auto"`` (what the weight declares), ``"srgb"``,
+            ``"estimate"`` (the shipped per-photo curve estimator) or a model name / checkpoint.
 
     Returns:
         The same kind as ``image``: linear HDR >= 0, float32, 1.0 = the input's clipping level
@@ -182,11 +185,12 @@ def reconstruct(
         if not image:
             raise HdrliftError("image: empty list")
         return [reconstruct(im, method, device=device, tile=tile, strategy=strategy, max_pixels=max_pixels,
-                            precision=precision, max_memory=max_memory, blend=blend) for im in image]
+                            precision=precision, max_memory=max_memory, blend=blend, camera=camera)
+                for im in image]
     if device == "auto" and isinstance(image, torch.Tensor) and image.device.type != "cpu":
         device = str(image.device)
     try:
-        pred = _predictor(os.fspath(method), device, tile, strategy, precision, max_memory, blend)
+        pred = _predictor(os.fspath(method), device, tile, strategy, precision, max_memory, blend, camera)
     except ModelError as exc:
         raise ModelError(f"method={os.fspath(method)!r}: {exc}") from None
     if isinstance(image, (str, os.PathLike)):

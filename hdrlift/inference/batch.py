@@ -71,13 +71,14 @@ def predict_files(
     roots: dict[Path, Path] | None = None,
     options: dict[str, Any] | None = None,
     blend: str = "auto",
+    camera: str = "auto",
 ) -> list[dict[str, Any]]:
     """Predict every file; one failing file is reported (one line, file named) and the rest go on.
 
     Output names and refusals follow :mod:`hdrlift.inference.outputs` (an input is never overwritten;
     ``roots`` = {file: folder it was found in} keeps sub-folders below ``out``); ``options`` go to
     :func:`~hdrlift.inference.outputs.write_outputs` (compression, peak_nits, max_boost, bits); ``blend``
-    goes to the :class:`~hdrlift.inference.predictor.Predictor` (auto | none | TAU,MID)."""
+    and ``camera`` go to the :class:`~hdrlift.inference.predictor.Predictor`."""
     from hdrlift.inference.outputs import plan_outputs, provenance, write_outputs
     from hdrlift.inference.predictor import Predictor, set_threads
 
@@ -105,7 +106,7 @@ def predict_files(
         return results
     set_threads()
     predictor = Predictor(method, device=device, tile=tile, precision=precision, strategy=strategy,
-                          max_memory=max_memory, blend=blend)
+                          max_memory=max_memory, blend=blend, camera=camera)
     bar = None
     if progress and len(todo) > 1:
         from tqdm import tqdm

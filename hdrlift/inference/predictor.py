@@ -60,6 +60,11 @@ class Predictor:
             ``meta.output_blend``, if any), ``none`` (the network's output as is), or ``"TAU,MID[,SIGMA]"``
             (see :mod:`hdrlift.ops.blend`); ignored for operators. The chosen ``(tau, mid)`` or None
             (tau, mid, sigma) or None is ``self.blend``.
+        camera: how the photo the network's output is blended with is decoded: ``auto`` (what the
+            weight declares in ``meta.output_blend.camera``, else sRGB), ``srgb``, ``estimate`` (the
+            shipped per-photo curve estimator :data:`DEFAULT_CAMERA_ESTIMATOR`) or any model name or
+            checkpoint whose output serves as the decoded photo. The loaded decoder or None is
+            ``self.camera``.
         max_memory: resident memory hdrlift may add to what the process held when the predictor was made
             (the whole process for the command line, :func:`~hdrlift.inference.memory.set_process_scope`),
             in bytes (or ``"2GB"``), default :data:`~hdrlift.inference.memory.DEFAULT_MAX_MEMORY` (1.5 GB);
@@ -78,6 +83,7 @@ class Predictor:
         strategy: str = "tile",
         max_memory: int | str | None = None,
         blend: str = "auto",
+        camera: str = "auto",
     ) -> None:
         from hdrlift.inference.memory import default_max_memory, memory_baseline, parse_memory
 
@@ -100,6 +106,7 @@ class Predictor:
         precision = resolve_precision(precision, self.device, self.method.model)
         self.precision = precision
         self.blend = resolve_blend(blend, self.method.model)
+        self.camera = resolve_camera(camera, self.method.model, self.blend, self.device)
         self.net: Any = self.method.model
         if self.method.model is not None and (
             self.device.type == "cuda" or getattr(self.method.model, "cpu_channels_last", False)
@@ -219,7 +226,8 @@ class Predictor:
             return y
         from hdrlift.ops.blend import blend_with_decoded
 
-        return blend_with_decoded(x, y, *self.blend)
+        decoded = None if self.camera is None else self.camera(x)
+        return blend_with_decoded(x, y, *self.blend, decoded=decoded)
 
     @torch.inference_mode()
     def _call_device(self, ldr: np.ndarray) -> np.ndarray:
@@ -288,6 +296,37 @@ def resolve_blend(blend: str, model: Any) -> tuple[float, float, float] | None:
     if not (0.0 <= tau < 1.0 and 0.0 <= mid <= 1.0 and sigma >= 0.0):
         raise HdrliftError(f"blend TAU must lie in [0, 1), MID in [0, 1] and SIGMA >= 0, got {tau}, {mid}, {sigma}")
     return (tau, mid, sigma)
+
+
+#: the curve estimator ``camera="estimate"`` loads (hdrlift.models.curvenet)
+DEFAULT_CAMERA_ESTIMATOR = "curvenet.polyhaven"
+
+
+def resolve_camera(camera: str, model: Any, blend: tuple[float, float, float] | None,
+                   device: torch.device) -> Any:
+    """The decoder of the photo for the blend (a model in eval mode on ``device``), or None for sRGB.
+
+    ``auto`` reads ``meta.output_blend.camera`` of the model's checkpoint. An explicit decoder with no
+    blend to apply (``blend="none"``, an operator) is an error: it would change nothing."""
+    from hdrlift.errors import ModelError
+
+    if camera == "auto":
+        spec = (getattr(model, "checkpoint_config", None) or {}).get("meta", {}).get("output_blend") or {}
+        camera = spec.get("camera", "srgb") if blend is not None and isinstance(spec, dict) else "srgb"
+        if not isinstance(camera, str):
+            raise ModelError(f"checkpoint meta.output_blend.camera must be a string, got {camera!r}")
+    if camera == "srgb":
+        return None
+    if blend is None:
+        raise HdrliftError(f"camera {camera!r} decodes the photo the network is blended with, but no blend "
+                           "applies here (--blend none or an operator); drop --camera or give --blend")
+    from hdrlift.inference.methods import resolve_method
+
+    name = DEFAULT_CAMERA_ESTIMATOR if camera == "estimate" else camera
+    dec = resolve_method(name, device).model
+    if dec is None:
+        raise HdrliftError(f"camera {camera!r} is not a model (use srgb, estimate, a weight or a checkpoint)")
+    return dec.eval()
 
 
 def _float01_on(img: np.ndarray, device: torch.device) -> torch.Tensor:

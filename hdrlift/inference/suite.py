@@ -140,6 +140,35 @@ def align_on_well_exposed(ref: np.ndarray, res: np.ndarray, ldr: np.ndarray, flo
     return float(2.0 ** np.mean(np.log2(yr[m]) - np.log2(yt[m])))
 
 
+def oracle_exponent(ldr: np.ndarray, hdr: np.ndarray, min_pixels: int = 200) -> tuple[float, float] | None:
+    """``(g, var)``: the exponent ``g`` for which ``srgb_to_linear(ldr) ** g`` best matches the true
+    luminance on the well-exposed pixels (least squares in log2 with a free scale, as the suite aligns),
+    and the variance of log2 of the decoded luminance there; None with fewer than ``min_pixels`` such
+    pixels or no spread. ``var * (g' - g) ** 2`` is the extra squared log2 error an exponent ``g'`` leaves
+    after alignment (CurveNet's training target and loss, :mod:`hdrlift.train.curvenet`).
+
+    Domain: ``ldr`` sRGB-encoded LDR in [0, 1], ``hdr`` linear HDR.
+
+    Shape:
+        (H, W, 3), (H, W, 3) -> (float, float) | None
+    """
+    import torch
+
+    from hdrlift.metrics._common import luminance_hwc
+    from hdrlift.ops.transfer import srgb_to_linear
+
+    lin = srgb_to_linear(torch.from_numpy(np.asarray(ldr, np.float64))).numpy()
+    yl, yr = luminance_hwc(lin), luminance_hwc(np.asarray(hdr, np.float64))
+    m = well_exposed_mask(ldr) & (yl > 1e-6) & (yr > 1e-6)
+    if m.sum() < min_pixels:
+        return None
+    a, b = np.log2(yl[m]), np.log2(yr[m])
+    va = float(a.var())
+    if va < 1e-4:
+        return None
+    return float(((a - a.mean()) * (b - b.mean())).mean() / va), va
+
+
 def pair_metrics(ref: np.ndarray, res: np.ndarray, ldr: np.ndarray) -> dict[str, float]:
     """The suite's metrics of one result (aligned here first).
 
@@ -234,6 +263,7 @@ def run_suite(
     blends: Sequence[tuple[float, ...]] = (),
     raw: bool = False,
     threads: int | None = None,
+    cameras: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Score every method on every pair; returns ``{"parts": {part: {method: {metric: mean}}},
     "oracle": {part: per-region oracle stops}, "score": {method: min gain over linear across parts},
@@ -243,7 +273,9 @@ def run_suite(
     (:func:`hdrlift.ops.blend.blend_with_decoded`) for each ``(tau, mid)``, as rows
     ``"<method>+blend(tau,mid)"`` - one network run serves all of them. ``threads``: torch threads
     (default: every core of the affinity mask; 1 on a busy machine). ``raw=True`` scores the
-    networks without the blend their checkpoint declares (``--blend none``)."""
+    networks without the blend their checkpoint declares (``--blend none``). ``cameras``: decoders of the
+    photo (a curve estimator weight or checkpoint, see :func:`~hdrlift.inference.predictor.resolve_camera`);
+    every blend is also scored with each as the decoded photo, rows ``"<method>+blend(tau,mid)@<camera>"``."""
     from hdrlift.inference.predictor import Predictor, set_threads
 
     methods = list(dict.fromkeys(["linear", *methods]))
@@ -252,25 +284,33 @@ def run_suite(
     res: dict[str, dict[str, dict[str, Any]]] = {p: {} for p in parts}
     import torch
 
+    from hdrlift.inference.methods import resolve_method
     from hdrlift.ops.blend import blend_with_decoded
 
+    decoders = {c: resolve_method(c).model for c in cameras}
+    if any(d is None for d in decoders.values()):
+        raise DataError(f"suite cameras must be models (weights or checkpoints), got {list(cameras)}")
     labels: list[str] = []
     for m in methods:
         pred = Predictor(m, device=device, precision=precision, blend="none" if raw else "auto")
         variants = [(m, None)]
         if pred.method.model is not None:
-            variants += [(blend_label(m, b), tuple(b)) for b in blends]
+            variants += [(blend_label(m, b), (tuple(b), None)) for b in blends]
+            variants += [(f"{blend_label(m, b)}@{c}", (tuple(b), c)) for b in blends for c in cameras]
         acc = {lab: {p: {k: [] for k in METRICS} for p in parts} for lab, _ in variants}
         times: list[float] = []
         for pr in pairs:
             t0 = time.perf_counter()
             out = np.asarray(pred(pr.ldr))
             times.append(time.perf_counter() - t0)
+            x = torch.from_numpy(pr.ldr).permute(2, 0, 1)
+            with torch.inference_mode():
+                dec = {c: d(x[None])[0] for c, d in decoders.items()}
             for lab, tb in variants:
                 o = out
                 if tb is not None:
-                    o = blend_with_decoded(torch.from_numpy(pr.ldr).permute(2, 0, 1), torch.from_numpy(out)
-                                           .permute(2, 0, 1), *tb).permute(1, 2, 0).numpy()
+                    o = blend_with_decoded(x, torch.from_numpy(out).permute(2, 0, 1), *tb[0],
+                                           decoded=None if tb[1] is None else dec[tb[1]]).permute(1, 2, 0).numpy()
                 for k, v in pair_metrics(pr.hdr, o, pr.ldr).items():
                     acc[lab][pr.part][k].append(v)
             if progress is not None:

@@ -20,6 +20,7 @@ _MODULES = (
     "hdrlift.models.twostage",
     "hdrlift.models.uhd_bilateral",
     "hdrlift.models.duhdr",
+    "hdrlift.models.curvenet",
 )
 
 _REGISTRY: dict[str, ModelSpec] | None = None

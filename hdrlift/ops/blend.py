@@ -11,9 +11,11 @@ With ``sigma > 0`` the mix acts on the *local tone* only: ``base = net * (G lin 
 ``G`` a Gaussian blur of ``sigma`` pixels, so the network's fine detail (its denoising) is kept while
 the local brightness follows the photo (``sigma = 0`` is the per-pixel rule above, the same formula).
 
-A weight declares its blend in its checkpoint (``meta.output_blend = {"tau": ..., "mid": ..., "sigma": ...}``,
-chosen on the generalisation suite of :mod:`hdrlift.inference.suite`); the runtime applies it unless
-told ``--blend none``.
+A weight declares its blend in its checkpoint (``meta.output_blend = {"tau": ..., "mid": ..., "sigma": ...,
+"camera": ...}``, chosen on the generalisation suite of :mod:`hdrlift.inference.suite`); the runtime
+applies it unless told ``--blend none``. ``camera`` names how the photo is decoded: ``srgb`` (the
+default) or a curve estimator weight (``curvenet.polyhaven``, :mod:`hdrlift.models.curvenet`) whose
+per-photo curve replaces sRGB decoding in ``lin`` above (``hdrlift predict --camera``).
 """
 
 from __future__ import annotations
@@ -64,21 +66,27 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
 
 
 def blend_with_decoded(
-    ldr_srgb: torch.Tensor, hdr: torch.Tensor, tau: float = 0.9, mid: float = 0.0, sigma: float = 0.0
+    ldr_srgb: torch.Tensor, hdr: torch.Tensor, tau: float = 0.9, mid: float = 0.0, sigma: float = 0.0,
+    decoded: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Blend a reconstruction with the sRGB decoding of its input (see the module docstring).
+    """Blend a reconstruction with the decoding of its input (see the module docstring).
 
-    Domain: ``ldr_srgb`` sRGB-encoded LDR in [0, 1]; ``hdr`` and the result linear HDR (1.0 = clipping).
+    ``decoded``: the photo decoded to linear by another camera curve than sRGB (e.g. the per-photo
+    curve of :class:`hdrlift.models.curvenet.CurveNet`, ``--camera estimate``); default the sRGB
+    decoding of ``ldr_srgb``. The ramp weight always follows the code values of ``ldr_srgb``.
+
+    Domain: ``ldr_srgb`` sRGB-encoded LDR in [0, 1]; ``hdr``, ``decoded`` and the result linear HDR
+    (1.0 = clipping).
 
     Shape:
-        (..., 3, H, W), (..., 3, H, W) -> (..., 3, H, W)
+        (..., 3, H, W), (..., 3, H, W)[, (..., 3, H, W)] -> (..., 3, H, W)
     """
     if not 0.0 <= mid <= 1.0:
         raise ValueError(f"blend mid must lie in [0, 1], got {mid}")
     if sigma < 0:
         raise ValueError(f"blend sigma must be >= 0, got {sigma}")
     x = ldr_srgb.to(hdr.dtype).clamp(0.0, 1.0)
-    lin = srgb_to_linear(x)
+    lin = srgb_to_linear(x) if decoded is None else decoded.to(hdr.dtype).clamp(min=0.0)
     net = hdr.clamp(min=0.0)
     if mid == 1.0:
         base = net

@@ -1,0 +1,136 @@
+"""CurveNet (hdrlift/models/curvenet.py), its training (hdrlift/train/curvenet.py) and ``--camera``."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from hdrlift.errors import HdrliftError
+from hdrlift.models import create_model
+from hdrlift.models.curvenet import code_histograms, thumbnail
+from hdrlift.ops.blend import blend_with_decoded
+from hdrlift.ops.transfer import linear_to_srgb, srgb_to_linear
+
+
+def test_untrained_curvenet_is_srgb_decoding():
+    m = create_model("curvenet_tiny").eval()
+    x = torch.rand(2, 3, 21, 34, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(m.estimate(x), torch.ones(2))
+    assert torch.allclose(m(x), srgb_to_linear(x).clamp(min=1e-8), atol=1e-7)
+
+
+def test_forward_applies_the_exponent_and_keeps_clipping_at_one():
+    m = create_model("curvenet_tiny").eval()
+    x = torch.tensor([0.0, 0.25, 0.5, 1.0]).view(1, 1, 1, 4).expand(1, 3, 1, 4)
+    y = m(x, g=torch.tensor([0.7]))
+    assert torch.allclose(y, srgb_to_linear(x).clamp(min=1e-8) ** 0.7, atol=1e-6)
+    assert torch.allclose(y[..., -1], torch.ones(1, 3, 1))  # 1 ** g: the clipping level stays 1.0
+
+
+def test_histograms_are_fractions_and_thumbnail_has_fixed_size():
+    x = torch.rand(2, 3, 50, 70, generator=torch.Generator().manual_seed(1))
+    t = thumbnail(x, 32)
+    assert t.shape == (2, 3, 32, 32) and 0 <= float(t.min()) and float(t.max()) <= 1
+    h = code_histograms(t, 8).view(2, 3, 8)
+    assert torch.allclose(h.sum(-1), torch.ones(2, 3), atol=1e-5)
+    const = code_histograms(torch.full((1, 3, 4, 4), 1.0), 8).view(3, 8)
+    assert torch.allclose(const[:, -1], torch.ones(3))  # all mass in the top bin
+
+
+def test_estimate_is_trainable_and_exponent_bounded():
+    m = create_model("curvenet_tiny")
+    torch.nn.init.normal_(m.head[-1].weight, std=10.0)
+    x = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(2))
+    g = m.estimate_from_thumbnail(x)
+    assert bool(((g > np.exp(-0.9) - 1e-6) & (g < np.exp(0.9) + 1e-6)).all())
+    g.sum().backward()
+    assert all(p.grad is not None for p in m.parameters())
+
+
+def test_tiled_prediction_equals_whole_image(tmp_path):
+    from hdrlift.checkpoint import save_model
+    from hdrlift.inference.predictor import Predictor
+
+    m = create_model("curvenet_tiny").eval()
+    torch.nn.init.normal_(m.head[-1].weight, std=1.0)
+    save_model(m, tmp_path / "cn")
+    x = np.random.default_rng(3).uniform(0, 1, (70, 90, 3)).astype(np.float32)
+    whole = Predictor(str(tmp_path / "cn"), device="cpu", tile=0)(x)
+    tiled = Predictor(str(tmp_path / "cn"), device="cpu", tile=32)(x)
+    assert Predictor(str(tmp_path / "cn"), device="cpu", tile=32).tile_for(70, 90) == 32
+    assert not np.allclose(whole, srgb_to_linear(torch.from_numpy(x)).numpy(), atol=1e-3)  # g != 1
+    assert np.allclose(whole, tiled, atol=1e-6)
+
+
+def test_oracle_exponent_recovers_a_power_curve():
+    from hdrlift.inference.suite import oracle_exponent
+
+    rng = np.random.default_rng(4)
+    hdr = np.repeat(rng.uniform(0.02, 0.9, (40, 40, 1)) ** 2, 3, axis=2)  # grey: luminance = each channel
+    ldr = linear_to_srgb(torch.from_numpy(hdr ** (1 / 0.8))).numpy()  # decoding needs exponent 0.8
+    g, var = oracle_exponent(ldr, hdr)
+    assert g == pytest.approx(0.8, abs=1e-3) and var > 0
+    assert oracle_exponent(np.ones((8, 8, 3)), np.ones((8, 8, 3))) is None  # nothing well exposed
+
+
+def test_blend_uses_the_given_decoded_photo():
+    x = torch.full((3, 4, 4), 0.4)
+    net = torch.full((3, 4, 4), 0.5)
+    assert torch.allclose(blend_with_decoded(x, net, 0.9, 0.0), srgb_to_linear(x))
+    dec = torch.full((3, 4, 4), 0.2)
+    assert torch.allclose(blend_with_decoded(x, net, 0.9, 0.0, decoded=dec), dec)
+    assert torch.allclose(blend_with_decoded(x, net, 0.9, 0.5, decoded=dec), (0.2 * 0.5) ** 0.5 * torch.ones(3, 4, 4),
+                          atol=1e-5)
+
+
+def test_predictor_camera_choices(tmp_path):
+    from hdrlift.checkpoint import save_model
+    from hdrlift.inference.predictor import Predictor
+
+    net = create_model("twostage_tiny").eval()
+    cam = create_model("curvenet_tiny").eval()
+    torch.nn.init.constant_(cam.head[-1].bias, 0.5)  # g = exp(0.9 tanh 0.5) != 1
+    save_model(net, tmp_path / "net", meta={"output_blend": {"tau": 0.9, "mid": 0.0, "camera": str(tmp_path / "cam")}})
+    save_model(cam, tmp_path / "cam")
+    x = np.random.default_rng(5).uniform(0.05, 0.8, (24, 30, 3)).astype(np.float32)
+    auto = Predictor(str(tmp_path / "net"), device="cpu")
+    assert auto.camera is not None
+    srgb = Predictor(str(tmp_path / "net"), device="cpu", camera="srgb")
+    assert srgb.camera is None
+    ya, ys = auto(x), srgb(x)
+    with torch.no_grad():
+        g = float(cam.estimate(torch.from_numpy(x).permute(2, 0, 1)[None]))
+    lin = srgb_to_linear(torch.from_numpy(x)).numpy()
+    assert np.allclose(ys, lin, atol=1e-5)  # no pixel reaches tau: the decoded photo
+    assert np.allclose(ya, np.maximum(lin, 1e-8) ** g, atol=1e-5)
+    with pytest.raises(HdrliftError, match="no blend applies"):
+        Predictor(str(tmp_path / "net"), device="cpu", blend="none", camera=str(tmp_path / "cam"))
+    with pytest.raises(HdrliftError, match="not a model"):
+        Predictor(str(tmp_path / "net"), device="cpu", camera="linear")
+
+
+def test_training_runs_on_tiny_scenes(tmp_path):
+    from hdrlift.checkpoint import load_model
+    from hdrlift.io import write_image
+    from hdrlift.train.curvenet import main
+
+    rng = np.random.default_rng(6)
+    for i in range(3):
+        img = rng.uniform(0.01, 1.0, (32, 64, 3)).astype(np.float32) ** 3
+        img[:8, :12] *= 30.0
+        write_image(tmp_path / f"s{i}.exr", img)
+    (tmp_path / "train.txt").write_text("s0.exr\ns1.exr\n")
+    (tmp_path / "val.txt").write_text("s2.exr\n")
+    rc = main(["--out", str(tmp_path / "run"), "--root", str(tmp_path), "--train-split", str(tmp_path / "train.txt"),
+               "--val-split", str(tmp_path / "val.txt"), "--crf-file", "", "--val-parts", "c_srgb,c_srgb_clean",
+               "--model", "curvenet_tiny", "--samples", "24", "--epochs", "2", "--val-every", "1", "--batch", "8"])
+    assert rc == 0
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in log] == [1, 2] and all(np.isfinite(r["loss"]) for r in log)
+    assert set(log[0]["val"]) == {"c_srgb", "c_srgb_clean", "score"}
+    best = load_model(tmp_path / "run" / "best")
+    assert best.checkpoint_config["meta"]["samples"] == 24
+    assert load_model(tmp_path / "run" / "last").checkpoint_config["meta"]["epoch"] == 2
