@@ -8,7 +8,9 @@ c_srgb_clean) its PSNR-mu, linear's PSNR-mu, the gain, PSNR-mu on well-exposed /
 clipped error in stops, PU21-PSNR and the per-region oracle, plus the score (smallest gain) and the
 command. ``--use NAME=TAU,MID`` records the row of that blend variant instead and declares the blend
 in the weight (``meta.output_blend``), so the runtime applies it by default (``--blend auto``);
-``--use NAME=none`` records the raw row and removes a declared blend. ``hdrlift models --pretrained``
+``--use NAME=none`` records the raw row and removes a declared blend; ``--use NAME=TAU,MID@CAMERA``
+records the row scored with that decoder of the photo (``generalisation.py --camera CAMERA``) and
+declares it too (``meta.output_blend.camera``, see ``hdrlift predict --camera``). ``hdrlift models --pretrained``
 prints the figures.
 """
 
@@ -24,8 +26,9 @@ WEIGHTS = Path(__file__).resolve().parents[1] / "hdrlift" / "weights"
 KEYS = ("psnr_mu", "psnr_mu_well", "psnr_mu_clip", "clip_stops", "pu21_psnr")
 
 
-def _use(spec: str) -> tuple[str, tuple[float, ...] | None]:
+def _use(spec: str) -> tuple[str, tuple[tuple[float, ...], str | None] | None]:
     name, _, blend = spec.partition("=")
+    blend, _, camera = blend.partition("@")
     if not blend:
         raise SystemExit(f"error: --use takes NAME=TAU,MID or NAME=none, got {spec!r}")
     if blend == "none":
@@ -36,13 +39,13 @@ def _use(spec: str) -> tuple[str, tuple[float, ...] | None]:
             raise ValueError
     except ValueError:
         raise SystemExit(f"error: --use {spec!r}: TAU,MID[,SIGMA] must be numbers") from None
-    return name, vals
+    return name, (vals, camera or None)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("suite_json", type=Path, help="report of benchmarks/generalisation.py --json")
-    ap.add_argument("--use", action="append", default=[], metavar="NAME=TAU,MID[,SIGMA]|none",
+    ap.add_argument("--use", action="append", default=[], metavar="NAME=TAU,MID[,SIGMA][@CAMERA]|none",
                     help="record this blend variant for weight NAME and declare it in the weight")
     args = ap.parse_args(argv)
     from hdrlift.inference.suite import blend_label
@@ -58,7 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     for cfg_path in sorted(WEIGHTS.glob("*/config.json")):
         name = cfg_path.parent.name
         blend = uses.get(name, "keep")
-        label = name if blend in ("keep", None) else blend_label(name, blend)
+        label = name
+        if isinstance(blend, tuple):
+            label = blend_label(name, blend[0]) + (f"@{blend[1]}" if blend[1] else "")
         if not all(label in rows for rows in parts.values()):
             if name in uses:
                 print(f"error: {args.suite_json} has no row {label!r} in every part", file=sys.stderr)
@@ -84,8 +89,11 @@ def main(argv: list[str] | None = None) -> int:
         meta["suite"] = rec
         if blend is None:
             meta.pop("output_blend", None)
-        elif blend != "keep":
-            meta["output_blend"] = {"tau": blend[0], "mid": blend[1], "sigma": blend[2] if len(blend) == 3 else 0.0}
+        elif isinstance(blend, tuple):
+            b, cam = blend
+            meta["output_blend"] = {"tau": b[0], "mid": b[1], "sigma": b[2] if len(b) == 3 else 0.0}
+            if cam:
+                meta["output_blend"]["camera"] = cam
         tmp = cfg_path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
         tmp.replace(cfg_path)

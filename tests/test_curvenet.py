@@ -71,8 +71,8 @@ def test_oracle_exponent_recovers_a_power_curve():
     rng = np.random.default_rng(4)
     hdr = np.repeat(rng.uniform(0.02, 0.9, (40, 40, 1)) ** 2, 3, axis=2)  # grey: luminance = each channel
     ldr = linear_to_srgb(torch.from_numpy(hdr ** (1 / 0.8))).numpy()  # decoding needs exponent 0.8
-    g, var = oracle_exponent(ldr, hdr)
-    assert g == pytest.approx(0.8, abs=1e-3) and var > 0
+    g, var, resid = oracle_exponent(ldr, hdr)
+    assert g == pytest.approx(0.8, abs=1e-3) and var > 0 and resid < 1e-4
     assert oracle_exponent(np.ones((8, 8, 3)), np.ones((8, 8, 3))) is None  # nothing well exposed
 
 
@@ -126,7 +126,8 @@ def test_training_runs_on_tiny_scenes(tmp_path):
     (tmp_path / "val.txt").write_text("s2.exr\n")
     rc = main(["--out", str(tmp_path / "run"), "--root", str(tmp_path), "--train-split", str(tmp_path / "train.txt"),
                "--val-split", str(tmp_path / "val.txt"), "--crf-file", "", "--val-parts", "c_srgb,c_srgb_clean",
-               "--model", "curvenet_tiny", "--samples", "24", "--epochs", "2", "--val-every", "1", "--batch", "8"])
+               "--model", "curvenet_tiny", "--samples", "24", "--epochs", "2", "--val-every", "1", "--batch", "8",
+               "--data-cache", str(tmp_path / "cache.pt")])
     assert rc == 0
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in log] == [1, 2] and all(np.isfinite(r["loss"]) for r in log)
@@ -134,3 +135,15 @@ def test_training_runs_on_tiny_scenes(tmp_path):
     best = load_model(tmp_path / "run" / "best")
     assert best.checkpoint_config["meta"]["samples"] == 24
     assert load_model(tmp_path / "run" / "last").checkpoint_config["meta"]["epoch"] == 2
+    assert (tmp_path / "cache.pt").is_file()
+
+
+def test_decibel_loss_punishes_errors_on_clean_captures_more():
+    from hdrlift.train.curvenet import curve_loss
+
+    g, w = torch.tensor([1.0, 1.0]), torch.tensor([1.0, 1.0])
+    e0 = torch.tensor([0.0, 0.1])  # a clean capture and a noisy one, same exponent error
+    per = [float(curve_loss(torch.tensor([1.1]), g[i:i + 1], w[i:i + 1], e0[i:i + 1])) for i in range(2)]
+    assert per[0] > 5 * per[1]
+    assert float(curve_loss(g, g, w, e0)) == 0.0
+    assert float(curve_loss(torch.tensor([1.1, 1.1]), g, w, e0, "mse")) == pytest.approx(0.01)

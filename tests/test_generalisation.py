@@ -320,6 +320,8 @@ def test_every_shipped_weight_is_at_or_above_linear_on_every_suite_part(name):
         assert part in suite_rec, f"{name}: suite part {part} missing"
         assert suite_rec[part]["gain"] >= 0.0, f"{name}: below linear on {part}"
     declared = resolve_blend("auto", model)
-    expected = suite_rec["row"].partition("+blend(")[2].rstrip(")")
+    expected, _, camera = suite_rec["row"].partition("+blend(")[2].partition(")")
     got = "" if declared is None else ",".join(f"{v:g}" for v in (declared if declared[2] else declared[:2]))
     assert got == expected, f"{name}: declared blend {got!r} is not the one the figures were measured with"
+    declared_camera = (meta.get("output_blend") or {}).get("camera", "srgb")
+    assert declared_camera == (camera.removeprefix("@") or "srgb"), f"{name}: declared camera differs from the row"

@@ -140,17 +140,18 @@ def align_on_well_exposed(ref: np.ndarray, res: np.ndarray, ldr: np.ndarray, flo
     return float(2.0 ** np.mean(np.log2(yr[m]) - np.log2(yt[m])))
 
 
-def oracle_exponent(ldr: np.ndarray, hdr: np.ndarray, min_pixels: int = 200) -> tuple[float, float] | None:
-    """``(g, var)``: the exponent ``g`` for which ``srgb_to_linear(ldr) ** g`` best matches the true
-    luminance on the well-exposed pixels (least squares in log2 with a free scale, as the suite aligns),
-    and the variance of log2 of the decoded luminance there; None with fewer than ``min_pixels`` such
-    pixels or no spread. ``var * (g' - g) ** 2`` is the extra squared log2 error an exponent ``g'`` leaves
-    after alignment (CurveNet's training target and loss, :mod:`hdrlift.train.curvenet`).
+def oracle_exponent(ldr: np.ndarray, hdr: np.ndarray, min_pixels: int = 200) -> tuple[float, float, float] | None:
+    """``(g, var, resid)``: the exponent ``g`` for which ``srgb_to_linear(ldr) ** g`` best matches the
+    true luminance on the well-exposed pixels (least squares in log2 with a free scale, as the suite
+    aligns), the variance of log2 of the decoded luminance there and the mean squared log2 error left at
+    ``g``; None with fewer than ``min_pixels`` such pixels or no spread. ``resid + var * (g' - g) ** 2``
+    is the squared log2 error an exponent ``g'`` leaves after alignment (CurveNet's training target and
+    loss, :mod:`hdrlift.train.curvenet`).
 
     Domain: ``ldr`` sRGB-encoded LDR in [0, 1], ``hdr`` linear HDR.
 
     Shape:
-        (H, W, 3), (H, W, 3) -> (float, float) | None
+        (H, W, 3), (H, W, 3) -> (float, float, float) | None
     """
     import torch
 
@@ -166,7 +167,9 @@ def oracle_exponent(ldr: np.ndarray, hdr: np.ndarray, min_pixels: int = 200) -> 
     va = float(a.var())
     if va < 1e-4:
         return None
-    return float(((a - a.mean()) * (b - b.mean())).mean() / va), va
+    g = float(((a - a.mean()) * (b - b.mean())).mean() / va)
+    resid = float((((b - b.mean()) - g * (a - a.mean())) ** 2).mean())
+    return g, va, resid
 
 
 def pair_metrics(ref: np.ndarray, res: np.ndarray, ldr: np.ndarray) -> dict[str, float]:

@@ -8,8 +8,10 @@ filmic, EMoR-basis curves and the *training* DoRF curves (``crf_table_subset="tr
 fifth stays unseen for the suite's part b), the default noise and JPEG, 1-15 % clipped pixels.
 Target per capture: the oracle exponent ``g`` of ``srgb_to_linear(ldr) ** g`` fitted to the true
 luminance on the well-exposed pixels (least squares in log2, with a free scale, as the suite aligns).
-Loss: ``var(log2 Y_lin) * (g_pred - g)^2`` on those pixels, which is the extra squared log error the
-wrong exponent leaves after the alignment.
+Loss (``--loss db``, the default): ``log(e0 + var(log2 Y_lin) * (g_pred - g)^2) - log(e0)`` with
+``e0`` the squared log2 error left at the oracle exponent (plus a quantisation floor): the extra error
+of a wrong exponent *in decibels*, as the suite averages PSNR. A clean sRGB photo (tiny ``e0``) is
+then expensive to get wrong, as it is on the suite; ``--loss mse`` is the plain excess error.
 
 Checkpoints are picked on the suite's four parts (21 validation scenes, never trained on): the
 smallest PSNR-mu gain over sRGB decoding, the suite score. Writes ``OUT/best`` and ``OUT/last``
@@ -61,7 +63,8 @@ TRAIN_CRF_WEIGHTS = {"srgb": 0.35, "gamma": 0.1, "filmic": 0.1, "basis": 0.15, "
 
 
 def make_dataset(files: list[Path], n: int, seed: int, side: int, crf_file: str | None) -> dict[str, torch.Tensor]:
-    """``n`` training captures: thumbnails (n, 3, side, side) float16, targets g (n,), weights (n,).
+    """``n`` training captures: thumbnails (n, 3, side, side) float16, targets g (n,), weights w (n,)
+    (variance of log2 decoded luminance) and residuals e0 (n,) (squared log2 error at the target).
 
     ``crf_file=None`` (no DoRF file): the captures use the parametric curves only."""
     from hdrlift.data.hdr_folder import load_hdr_images
@@ -76,7 +79,7 @@ def make_dataset(files: list[Path], n: int, seed: int, side: int, crf_file: str 
     imgs, _ = load_hdr_images(files)
     rng = np.random.default_rng(seed)
     g_torch = torch.Generator().manual_seed(seed)
-    thumbs, gs, ws = [], [], []
+    thumbs, gs, ws, es = [], [], [], []
     t0 = time.time()
     while len(gs) < n:
         img = imgs[int(rng.integers(len(imgs)))]
@@ -89,9 +92,29 @@ def make_dataset(files: list[Path], n: int, seed: int, side: int, crf_file: str 
         thumbs.append(thumbnail(res.ldr[None].float(), side)[0].half())
         gs.append(o[0])
         ws.append(o[1])
+        es.append(o[2])
         if len(gs) % 1000 == 0:
             print(f"  data {len(gs)}/{n} ({time.time() - t0:.0f} s)", flush=True)
-    return {"thumbs": torch.stack(thumbs), "g": torch.tensor(gs), "w": torch.tensor(ws)}
+    return {"thumbs": torch.stack(thumbs), "g": torch.tensor(gs), "w": torch.tensor(ws), "e0": torch.tensor(es)}
+
+
+#: squared log2 error added to every capture's residual in the decibel loss (8-bit quantisation order)
+E0_FLOOR = 1e-4
+
+
+def curve_loss(
+    g_pred: torch.Tensor, g: torch.Tensor, w: torch.Tensor, e0: torch.Tensor, kind: str = "db"
+) -> torch.Tensor:
+    """Mean training loss of predicted exponents (see the module docstring).
+
+    Shape:
+        (B,) x4 -> ()
+    """
+    excess = w * (g_pred - g) ** 2
+    if kind == "mse":
+        return excess.mean()
+    base = e0 + E0_FLOOR
+    return torch.log1p(excess / base).mean()
 
 
 def validate(model: torch.nn.Module, pairs: list[Any]) -> dict[str, float]:
@@ -135,13 +158,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--val-every", type=int, default=5, help="epochs between suite validations")
     ap.add_argument("--val-limit", type=int, default=0, help="validation scenes (0 = all)")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--loss", choices=("db", "mse"), default="db", help="training loss (default: %(default)s)")
+    ap.add_argument("--data-cache", type=Path, help="reuse / write the generated captures here (.pt)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     model = create_model(args.model)
     t0 = time.time()
     crf = args.crf_file or None
-    data = make_dataset(read_split(args.train_split, args.root), args.samples, args.seed, model.side, crf)
+    key = {"samples": args.samples, "seed": args.seed, "side": model.side, "crf": crf, "split": args.train_split}
+    data = None
+    if args.data_cache and args.data_cache.is_file():
+        cached = torch.load(args.data_cache, weights_only=True)
+        data = cached["data"] if cached.get("key") == json.dumps(key, sort_keys=True) else None
+    if data is None:
+        data = make_dataset(read_split(args.train_split, args.root), args.samples, args.seed, model.side, crf)
+        if args.data_cache:
+            tmp = args.data_cache.with_suffix(".tmp")
+            torch.save({"key": json.dumps(key, sort_keys=True), "data": data}, tmp)
+            tmp.replace(args.data_cache)
     val_files = read_split(args.val_split, args.root)
     pairs = build_suite(val_files[: args.val_limit] if args.val_limit else val_files,
                         [p for p in args.val_parts.split(",") if p], crf_file=args.crf_file)
@@ -155,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=steps, pct_start=0.1)
     gen = torch.Generator().manual_seed(args.seed + 1)
     best = -1e9
-    meta = {"trained_on": args.train_split, "samples": n, "epochs": args.epochs,
+    meta = {"trained_on": args.train_split, "samples": n, "epochs": args.epochs, "loss": args.loss,
             "command": "python -m hdrlift.train.curvenet " + " ".join(sys.argv[1:] if argv is None else argv)}
     for ep in range(1, args.epochs + 1):
         model.train()
@@ -167,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
             flip = torch.rand(len(idx), generator=gen) < 0.5
             th = torch.where(flip.view(-1, 1, 1, 1), th.flip(-1), th)
             g = model.estimate_from_thumbnail(th)
-            loss = (data["w"][idx] * (g - data["g"][idx]) ** 2).mean()
+            loss = curve_loss(g, data["g"][idx], data["w"][idx], data["e0"][idx], args.loss)
             opt.zero_grad()
             loss.backward()
             opt.step()
