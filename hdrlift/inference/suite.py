@@ -324,13 +324,30 @@ def run_suite(
                 res[p][lab] = {k: _nanmean(v) for k, v in acc[lab][p].items()}
                 res[p][lab]["sec_per_image"] = float(np.median(times)) if times else None
     oracle: dict[str, float | None] = {}
+    oracle_exp: dict[str, float | None] = {}
     for p in parts:
         vals = [o["oracle region constant"] for pr in pairs if pr.part == p
                 for o in [oracle_rmses(pr.hdr, pr.ldr)] if o is not None]
         oracle[p] = _nanmean(vals)
+        oracle_exp[p] = _nanmean([exponent_oracle_psnr(pr) for pr in pairs if pr.part == p])
     score = {m: suite_score(res, m) for m in labels}
-    return {"parts": res, "oracle": oracle, "score": score,
+    return {"parts": res, "oracle": oracle, "oracle_exponent_psnr_mu": oracle_exp, "score": score,
             "n": {p: sum(1 for pr in pairs if pr.part == p) for p in parts}}
+
+
+def exponent_oracle_psnr(pair: SuitePair) -> float:
+    """PSNR-mu of ``srgb_to_linear(ldr) ** g`` with the pair's :func:`oracle_exponent` ``g`` (given the
+    reference): what knowing the camera curve up to one exponent is worth (NaN when nothing is well exposed).
+    """
+    import torch
+
+    from hdrlift.ops.transfer import srgb_to_linear
+
+    o = oracle_exponent(pair.ldr, pair.hdr)
+    if o is None:
+        return float("nan")
+    lin = srgb_to_linear(torch.from_numpy(np.asarray(pair.ldr, np.float64))).numpy()
+    return pair_metrics(pair.hdr, np.maximum(lin, 1e-8) ** o[0], pair.ldr)["psnr_mu"]
 
 
 def blend_label(method: str, blend: Sequence[float]) -> str:
@@ -357,8 +374,10 @@ def format_suite(report: dict[str, Any]) -> str:
     for part, rows in report["parts"].items():
         lin = rows.get("linear", {}).get("psnr_mu")
         orc = report["oracle"].get(part)
+        oe = report.get("oracle_exponent_psnr_mu", {}).get(part)
         lines.append(f"{part} ({report['n'][part]} pairs; per-region oracle clip error "
-                     f"{'-' if orc is None else f'{orc:.2f}'} stops)")
+                     f"{'-' if orc is None else f'{orc:.2f}'} stops; exponent oracle PSNR-mu "
+                     f"{'-' if oe is None else f'{oe:.2f}'})")
         lines.append(f"  {'method':<34}{'PSNR-mu':>8}{'vs lin':>8}{'well':>8}{'clip':>8}{'stops':>7}{'PU21':>8}")
         for m, r in rows.items():
 
@@ -390,6 +409,11 @@ def format_suite_markdown(report: dict[str, Any], rows: Sequence[str] | None = N
         sc = report["score"].get(m)
         lines.append(f"| {m} | " + " | ".join(cells) + f" | {'-' if sc is None else f'{sc:+.2f}'} |")
     orc = ["-" if report["oracle"].get(p) is None else f"{report['oracle'][p]:.2f}" for p in parts]
+    oe = report.get("oracle_exponent_psnr_mu")
+    if oe:
+        lines.append("| exponent oracle (sRGB decoding ** g, g given the reference) | " + " | ".join(
+            "-" if oe.get(p) is None else f"{oe[p]:.2f} ({oe[p] - report['parts'][p]['linear']['psnr_mu']:+.2f})"
+            for p in parts) + " | " + " | ".join("" for _ in parts) + " | |")
     lines.append("| per-region oracle (given the reference) | " + " | ".join("" for _ in parts) + " | "
                  + " | ".join(orc) + " | |")
     return "\n".join(lines)
