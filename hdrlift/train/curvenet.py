@@ -150,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--crf-file", default=DEFAULT_CRF_FILE, help="DoRF curves ('' = parametric curves only)")
     ap.add_argument("--val-parts", default=",".join(PARTS), help="suite parts validated on (default all four)")
     ap.add_argument("--model", default="curvenet", help="registry name (curvenet, curvenet_tiny)")
+    ap.add_argument("--hparams", default="{}", help="JSON hyper-parameters over the registry's ('{\"gate\": true}')")
     ap.add_argument("--samples", type=int, default=8000)
     ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--batch", type=int, default=64)
@@ -163,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    model = create_model(args.model)
+    model = create_model(args.model, **json.loads(args.hparams))
     t0 = time.time()
     crf = args.crf_file or None
     key = {"samples": args.samples, "seed": args.seed, "side": model.side, "crf": crf, "split": args.train_split}
