@@ -113,6 +113,9 @@ class HDRModel(nn.Module):
     def __init__(self, **hparams: Any) -> None:
         super().__init__()
         self.hparams: dict[str, Any] = dict(hparams)
+        #: the ``config.json`` of the checkpoint this model was loaded from (``meta`` holds e.g. the
+        #: declared ``output_blend``); ``None`` for a model built by ``create_model``
+        self.checkpoint_config: dict[str, Any] | None = None
 
     # Subclasses define ``forward(self, ldr) -> hdr``:
     #     ldr: (B, 3, H, W) sRGB-encoded in [0, 1] -> (B, 3, H, W) linear HDR >= 0 (1.0 = clipping).
