@@ -9,6 +9,7 @@ run on it as well (tests/test_model_contract.py).
 from __future__ import annotations
 
 import ast
+import copy
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -123,6 +124,25 @@ def test_bench_case_and_arithmetic(toy: None) -> None:
     row = run_case("toy_tiny", 64, 96, runs=1, tile=32, precision="fp32")
     assert row["tile"] == 32 and row["tiles"] > 1 and row["tile_overhead"] > 1.0
     assert row["median_s"] > 0 and row["precision"] == "fp32"
+
+
+def test_the_contract_defaults_apply_to_what_the_toy_does_not_declare(toy: None) -> None:
+    from hdrlift.inference.methods import Method
+    from hdrlift.inference.precision import CastModel
+    from hdrlift.inference.predictor import Predictor
+
+    model = create_model("toy_tiny").eval()
+    assert model.export_module() is model
+    assert model.cpu_bf16 == "network" and not model.cpu_channels_last and not model.accepts_out
+    with pytest.raises(NotImplementedError):
+        model.use_cpu_bf16(True)
+    img = _image(20, 24)
+    ref = Predictor(Method(name="toy", kind="network", fn=model, model=model), device="cpu", tile=0,
+                    precision="fp32")(img)
+    low = copy.deepcopy(model)  # CastModel converts the model it is given
+    pred = Predictor(Method(name="toy", kind="network", fn=low, model=low), device="cpu", tile=0, precision="bf16")
+    assert isinstance(pred.net, CastModel)  # the whole network in bfloat16, float32 at the boundary
+    np.testing.assert_allclose(pred(img), ref, rtol=0.05, atol=0.02)
 
 
 def _code_strings(path: Path) -> Iterator[tuple[int, str]]:
