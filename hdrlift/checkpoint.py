@@ -204,7 +204,7 @@ def load_model(name_or_path: str | os.PathLike, map_location: str | torch.device
     except RuntimeError as exc:
         raise ModelError(f"{wfile}: weights do not match '{config['arch']}' ({one_line(exc)})") from None
     model.eval()
-    model.checkpoint_config = config  # type: ignore[attr-defined]
+    model.checkpoint_config = config
     return model
 
 

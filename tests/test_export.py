@@ -11,7 +11,8 @@ from hdrlift.models import create_model
 ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
-from hdrlift.inference.export import export_onnx, jacobi_projector  # noqa: E402
+from hdrlift.inference.export import export_onnx  # noqa: E402
+from hdrlift.nn.tucker import jacobi_projector  # noqa: E402
 
 # (name, max abs diff allowed per unit of the output's maximum)
 CASES = [("hdrunet_tiny", 1e-3), ("twostage_tiny", 1e-4), ("duhdr_tiny", 2e-3), ("uhd_bilateral_tiny", 2e-3)]
@@ -54,3 +55,26 @@ def test_jacobi_projector_matches_eigh() -> None:
         x = x * torch.logspace(0, -2, n, dtype=torch.float64)[:, None]
         gram = x @ x.transpose(-1, -2)
         torch.testing.assert_close(jacobi_projector(gram, r), subspace_projector(gram, r), rtol=0, atol=1e-9)
+
+
+def test_declared_symbolics_are_registered_for_one_export_only() -> None:
+    import io
+    import warnings
+
+    from hdrlift.nn.export import EXPM1, registered_symbolics
+
+    class Expm1(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.expm1(x)
+
+    def export() -> bytes:
+        buf = io.BytesIO()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(Expm1(), (torch.rand(1, 3),), buf, dynamo=False, opset_version=17)
+        return buf.getvalue()
+
+    with registered_symbolics([EXPM1]):
+        assert export()
+    with pytest.raises(Exception):  # noqa: B017 - no ONNX Expm1: the exporter refuses (its error type varies)
+        export()

@@ -68,7 +68,7 @@ def test_auto_precision(monkeypatch: pytest.MonkeyPatch) -> None:
     assert prec.resolve_precision("auto", "cuda", model) == "fp32"
     assert prec.resolve_precision("fp32", "cpu", model) == "fp32"
     uhd = create_model("uhd_bilateral_tiny").eval()
-    assert prec.resolve_precision("auto", "cpu", uhd) == "bf16"  # its VGG trunk only ("lowres")
+    assert prec.resolve_precision("auto", "cpu", uhd) == "bf16"  # its VGG trunk only (cpu_bf16 = "own")
     assert Predictor(Method(name="u", kind="network", fn=uhd, model=uhd), device="cpu",
                      precision="auto").net is uhd and uhd.vgg_dtype == torch.bfloat16
     Predictor(Method(name="u", kind="network", fn=uhd, model=uhd), device="cpu", precision="fp32")

@@ -118,7 +118,8 @@ def make_monotonic(curve: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     Shape:
         (..., n) -> (..., n)
     """
-    steps = torch.diff(curve, dim=-1).clamp(min=0.0) + eps
+    # slice difference (== torch.diff, which has no ONNX op: DuHDR's curve estimate is exported)
+    steps = (curve[..., 1:] - curve[..., :-1]).clamp(min=0.0) + eps
     cum = torch.cumsum(steps, dim=-1)
     cum = cum / cum[..., -1:]
     return torch.cat([torch.zeros_like(cum[..., :1]), cum], dim=-1)

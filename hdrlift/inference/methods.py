@@ -10,11 +10,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from hdrlift.errors import ModelError
+
+if TYPE_CHECKING:
+    from hdrlift.models.base import HDRModel
 
 #: Used when no trained network is shipped: the best *expanding* classical operator in BENCHMARKS.md
 #: (linear / akyuz / masia score marginally higher PSNR-mu but leave clipped highlights at 1.0, i.e.
@@ -24,12 +27,15 @@ DEFAULT_OPERATOR = "kovaleski"
 
 @dataclass
 class Method:
-    """A resolved method: ``fn`` maps (B,3,H,W) sRGB LDR -> (B,3,H,W) linear HDR."""
+    """A resolved method: ``fn`` maps (B,3,H,W) sRGB LDR -> (B,3,H,W) linear HDR.
+
+    ``model``: the network of a ``"network"`` method; the runtime reads its declared contract
+    (:class:`~hdrlift.models.base.HDRModel`), never its name."""
 
     name: str
     kind: str  # "operator" | "network"
     fn: Any
-    model: torch.nn.Module | None = None
+    model: HDRModel | None = None
 
 
 def default_method_name() -> str:

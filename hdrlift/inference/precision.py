@@ -10,9 +10,12 @@ float32 and the bfloat16 output, measured per model).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
+
+if TYPE_CHECKING:
+    from hdrlift.models.base import HDRModel
 
 #: Model methods whose tensor arguments are cast to the compute dtype and results back to float32.
 CAST_METHODS = frozenset({
@@ -29,11 +32,11 @@ def cpu_has_bf16() -> bool:
         return False
 
 
-def resolve_precision(precision: str, device: torch.device | str, model: Any = None) -> str:
+def resolve_precision(precision: str, device: torch.device | str, model: HDRModel | None = None) -> str:
     """``auto`` -> ``bf16`` on a CPU with native bfloat16 (:func:`cpu_has_bf16`) for a model that allows
-    it (``cpu_bf16`` attribute: ``True`` (default) = the whole network, ``"lowres"`` = the model's own
-    partial bfloat16 path via ``model.use_cpu_bf16()``, ``False`` = never), else ``fp32``; other values are
-    returned unchanged.
+    it (:attr:`~hdrlift.models.base.HDRModel.cpu_bf16`: ``"network"`` (default) = the whole network,
+    ``"own"`` = the model's own partial bfloat16 path via ``model.use_cpu_bf16()``, ``"never"``), else
+    ``fp32``; other values are returned unchanged.
 
     On CUDA ``auto`` is ``fp32`` (half-precision autocast stays opt-in until its accuracy is measured
     on a GPU).
@@ -42,7 +45,7 @@ def resolve_precision(precision: str, device: torch.device | str, model: Any = N
         return precision
     if torch.device(device).type != "cpu" or model is None:
         return "fp32"
-    return "bf16" if getattr(model, "cpu_bf16", True) and cpu_has_bf16() else "fp32"
+    return "bf16" if model.cpu_bf16 != "never" and cpu_has_bf16() else "fp32"
 
 
 def _cast(obj: Any, dtype: torch.dtype) -> Any:

@@ -109,22 +109,22 @@ class Predictor:
         self.camera = resolve_camera(camera, self.method.model, self.blend, self.device)
         self.net: Any = self.method.model
         if self.method.model is not None and (
-            self.device.type == "cuda" or getattr(self.method.model, "cpu_channels_last", False)
+            self.device.type == "cuda" or self.method.model.cpu_channels_last
         ):
             # channels-last weights make oneDNN run NHWC end to end; without them every CPU conv of a
             # model without its own lean path reorders NCHW <-> blocked (duhdr: 2.3x slower in bf16)
             self.method.model.to(memory_format=torch.channels_last)
-        mode = getattr(self.method.model, "cpu_bf16", True)
-        if mode == "lowres":  # the model's own partial bfloat16 path (uhd_bilateral: VGG trunk only)
+        mode = "never" if self.method.model is None else self.method.model.cpu_bf16  # see HDRModel.cpu_bf16
+        if mode == "own":  # the model's own partial bfloat16 path, switched on or off (a model may be shared)
             self.method.model.use_cpu_bf16(self.device.type == "cpu" and precision == "bf16")
         if self.method.model is not None and self.device.type != "cuda" and precision != "fp32":
             if precision == "fp16":
                 raise HdrliftError("--precision fp16 needs a CUDA device; on the CPU use bf16")
             from hdrlift.inference.precision import CastModel, cpu_has_bf16
 
-            if mode is True:  # the whole network (models may opt out: cpu_bf16 = False or "lowres")
+            if mode == "network":  # the whole network (models may opt out: cpu_bf16 = "own" or "never")
                 self.net = CastModel(self.method.model, torch.bfloat16)
-            if mode and not cpu_has_bf16():
+            if mode != "never" and not cpu_has_bf16():
                 log.warning("bf16: this CPU has no AVX512-BF16/AMX, bfloat16 is emulated and slower than fp32")
 
     @property
@@ -189,7 +189,7 @@ class Predictor:
             if self.device.type == "cuda":
                 x = x.contiguous(memory_format=torch.channels_last)
             if tile <= 0 or max(h, w) <= tile or self.strategy == "none":
-                if out is not None and getattr(model, "accepts_out", False) and model is self.method.model:
+                if out is not None and model is self.method.model and model.accepts_out:
                     return model(x, out=out)  # reads the HWC view, writes the result in place
                 return model(x.contiguous() if self.device.type == "cpu" else x).float()
             from hdrlift.inference.strategies import run_large
@@ -277,7 +277,7 @@ def resolve_blend(blend: str, model: Any) -> tuple[float, float, float] | None:
     if model is None or blend == "none":
         return None
     if blend == "auto":
-        spec = (getattr(model, "checkpoint_config", None) or {}).get("meta", {}).get("output_blend")
+        spec = (model.checkpoint_config or {}).get("meta", {}).get("output_blend")
         if spec is None:
             return None
         try:

@@ -6,14 +6,35 @@ Public model contract (all methods):
     output (B, 3, H, W) linear HDR >= 0, scaled so that 1.0 is the input camera's clipping level.
 A method working in another domain inside (NTIRE gamma 2.24, mean-0.5 normalisation, ...) converts
 at its own boundary; nothing outside the model needs to know.
+
+Runtime contract: everything the inference runtime (:mod:`hdrlift.inference`) does differently for
+one model is declared by the model, never decided from its name. :class:`HDRModel` holds the defaults,
+so a new architecture declares only what differs:
+
+- size and tiling: :class:`SizeRequirements` in its :class:`ModelSpec`; a hyper-parameter-dependent
+  ``receptive_field`` (int attribute or property) on the instance; optional ``forward_region(x, box)``
+  (local models computing only a window of a tile); for a global part ``global_context(x)``,
+  ``forward_with_context(tile, ctx, offset, full_size)`` and ``global_max_pixels``
+  (:mod:`hdrlift.inference.strategies`);
+- CPU precision and layout: :attr:`HDRModel.cpu_bf16` (with :meth:`HDRModel.use_cpu_bf16` for
+  ``"own"``), :attr:`HDRModel.cpu_channels_last`, :attr:`HDRModel.accepts_out`;
+- ONNX export: :meth:`HDRModel.export_module` (the module to trace, default the model itself) and
+  :attr:`HDRModel.export_requirements` (:class:`ExportRequirements`: minimum opset, static batch,
+  custom symbolics), read by :func:`hdrlift.inference.export.export_onnx`. The exportable form is the
+  model's own code (a wrapper module or a flag on a copy); nothing is patched from outside.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from torch import nn
+
+from hdrlift.nn.export import OnnxSymbolic
+
+#: how a model runs under ``precision="bf16"`` on the CPU (see :attr:`HDRModel.cpu_bf16`)
+CpuBf16 = Literal["network", "own", "never"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +54,23 @@ class SizeRequirements:
     receptive_field: int = 0
     global_context: str = ""
     min_size: int = 2
+
+
+@dataclass(frozen=True)
+class ExportRequirements:
+    """What ONNX export of a model needs beyond tracing :meth:`HDRModel.export_module`.
+
+    Attributes:
+        min_opset: lowest ONNX opset the exported graph works with; a lower requested opset is raised
+            to it (0 = no minimum beyond the exporter's default).
+        static_batch: export with a fixed batch of 1 (only height and width dynamic).
+        symbolics: custom ONNX translations of aten ops in the traced graph
+            (:class:`~hdrlift.nn.export.OnnxSymbolic`), registered for the duration of the export.
+    """
+
+    min_opset: int = 0
+    static_batch: bool = False
+    symbolics: tuple[OnnxSymbolic, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -59,10 +97,25 @@ class HDRModel(nn.Module):
     arch: ClassVar[str] = ""
     #: one line describing the domain the model works in internally
     inside_domain: ClassVar[str] = ""
+    #: ``precision="bf16"`` on the CPU: ``"network"`` = the runtime converts the whole network to
+    #: bfloat16 (:class:`~hdrlift.inference.precision.CastModel`); ``"own"`` = the model switches its own
+    #: partial bfloat16 path (:meth:`use_cpu_bf16`) and stays float32 at its boundary; ``"never"`` =
+    #: float32 only (``precision="auto"`` then picks fp32)
+    cpu_bf16: ClassVar[CpuBf16] = "network"
+    #: the runtime converts the weights to channels-last for CPU inference (on CUDA it always does)
+    cpu_channels_last: ClassVar[bool] = False
+    #: ``forward(ldr, out=buf)`` writes the linear HDR result into ``buf`` (a float32 (B, 3, H, W) view
+    #: of any strides, e.g. of the Predictor's HWC result array) and returns it
+    accepts_out: ClassVar[bool] = False
+    #: what ONNX export needs (opset, static batch, custom symbolics); see :meth:`export_module`
+    export_requirements: ClassVar[ExportRequirements] = ExportRequirements()
 
     def __init__(self, **hparams: Any) -> None:
         super().__init__()
         self.hparams: dict[str, Any] = dict(hparams)
+        #: the ``config.json`` of the checkpoint this model was loaded from (``meta`` holds e.g. the
+        #: declared ``output_blend``); ``None`` for a model built by ``create_model``
+        self.checkpoint_config: dict[str, Any] | None = None
 
     # Subclasses define ``forward(self, ldr) -> hdr``:
     #     ldr: (B, 3, H, W) sRGB-encoded in [0, 1] -> (B, 3, H, W) linear HDR >= 0 (1.0 = clipping).
@@ -70,3 +123,24 @@ class HDRModel(nn.Module):
     def num_parameters(self, trainable_only: bool = False) -> int:
         """Number of parameters (all, or only those with ``requires_grad``)."""
         return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
+
+    def use_cpu_bf16(self, enabled: bool = True) -> None:
+        """Switch the model's own partial bfloat16 CPU path on or off (models declaring
+        ``cpu_bf16 = "own"`` implement it; the Predictor calls it instead of converting the network)."""
+        raise NotImplementedError(f"{type(self).__name__} declares cpu_bf16={self.cpu_bf16!r} and has no "
+                                  "partial bfloat16 path of its own")
+
+    def export_module(self) -> nn.Module:
+        """The module the ONNX exporter traces: maps (B, 3, H, W) sRGB-encoded LDR in [0, 1] to linear HDR
+        like ``forward`` at *every* size, with only exportable ops.
+
+        Default: the model itself (fully convolutional models without Python size logic). A model whose
+        forward computes sizes in Python or uses ops without an ONNX translation returns its exportable
+        form: a wrapper module (e.g. :class:`~hdrlift.nn.export.DynamicPad`) or a copy set to trace the
+        exportable variants of its ops. It must not change this model (the caller keeps using it).
+
+        Shape:
+            (B, 3, H, W) sRGB-encoded LDR -> (B, 3, H, W) linear HDR >= 0 (B = 1 with
+            ``export_requirements.static_batch``)
+        """
+        return self

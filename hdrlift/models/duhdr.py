@@ -16,10 +16,12 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from hdrlift.errors import ModelError
 from hdrlift.models.base import HDRModel, ModelSpec, SizeRequirements
 from hdrlift.models.duhdr_parts import CRFNet, Dnet, ITnet, OOnet, apply_curves
+from hdrlift.nn.export import dynamic_pad
 from hdrlift.ops.padding import crop_to, pad_to_multiple
 
 _MULTIPLE = 32
@@ -228,6 +230,42 @@ class DuHDR(HDRModel):
         vgg = VGGFeatures("vgg16", outputs=("relu5_3",), weights=path, normalize=False)
         own = self.itnet.sae.encoder
         own.load_state_dict(vgg.features.state_dict(), strict=True)
+
+    def export_module(self) -> nn.Module:
+        """Exportable form: the primary path with dynamic padding to 32 (:class:`DuHDRExport`).
+
+        Shape:
+            (B, 3, H, W) sRGB-encoded LDR -> (B, 3, H, W) linear HDR >= 0
+        """
+        return DuHDRExport(self)
+
+
+class DuHDRExport(nn.Module):
+    """DuHDR's primary path (:meth:`DuHDR.forward_all`) with the padding to 32 done by shape-dependent
+    ops (:func:`~hdrlift.nn.export.dynamic_pad`), so a trace pads any size.
+
+    Same order of operations as ``forward_all``: the inverse camera curve is estimated on the un-padded
+    dequantised image; the sub-networks' own ops are exportable as they are (``crf_features`` keeps the
+    channel count constant and ``make_monotonic`` uses a slice difference).
+
+    Shape:
+        (B, 3, H, W) sRGB-encoded LDR in [0, 1] -> (B, 3, H, W) linear HDR >= 0
+    """
+
+    def __init__(self, model: DuHDR) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        m = self.model
+        h, w = x.shape[-2], x.shape[-1]
+        xp = dynamic_pad(x, _MULTIPLE)
+        i_n = m.dnet(xp)
+        crf = m.innet.curve(i_n[..., :h, :w])
+        b = apply_curves(i_n, crf)
+        hal, _ = m.itnet(b)
+        first = hal if m.oo_inputs == "paper" else xp
+        return m.oonet(torch.cat([first, b, i_n], dim=1))[..., :h, :w]
 
 
 _GLOBAL = (

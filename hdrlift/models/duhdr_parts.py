@@ -34,16 +34,18 @@ def crf_features(x: torch.Tensor) -> torch.Tensor:
         (B, 3, H, W) values in [0, 1] (non-linear LDR for INnet, linear clipped for Nnet)
         -> (B, 102, H, W)
     """
-    b, c, h, w = x.shape
+    # the channel count and the border mode are Python constants and the histograms are flattened, not
+    # reshaped to the size: a trace (ONNX export) keeps the spatial size dynamic
+    c = int(x.shape[1])
     ky = torch.tensor([[-1.0, -2.0, -1.0], [0.0, 0.0, 0.0], [1.0, 2.0, 1.0]], dtype=x.dtype, device=x.device)
     kernel = torch.stack([ky, ky.t()]).unsqueeze(1).repeat(c, 1, 1, 1)  # (2c, 1, 3, 3)
-    mode = "reflect" if min(h, w) >= 2 else "replicate"
+    mode = "reflect" if min(int(x.shape[-2]), int(x.shape[-1])) >= 2 else "replicate"
     edges = F.conv2d(F.pad(x, (1, 1, 1, 1), mode=mode), kernel, groups=c)
     hists = []
     for bins in HIST_BINS:
         centers = torch.arange(bins + 1, dtype=x.dtype, device=x.device) / bins
         d = (x.unsqueeze(2) - centers.view(1, 1, -1, 1, 1)).abs() * bins  # (B, c, bins+1, H, W)
-        hists.append(torch.relu(1.0 - d).reshape(b, c * (bins + 1), h, w))
+        hists.append(torch.relu(1.0 - d).flatten(1, 2))
     return torch.cat([x, edges, *hists], dim=1)
 
 

@@ -25,6 +25,7 @@ from torch import nn
 
 from hdrlift.errors import ModelError, one_line
 from hdrlift.models.base import HDRModel, ModelSpec, SizeRequirements
+from hdrlift.nn.export import DynamicPad
 from hdrlift.nn.sft import (
     SFTLayer,
     SFTResTrunk,
@@ -326,6 +327,16 @@ class HDRUNet(HDRModel):
             y = conv3x3_rows_(y, block.conv2)
             x = y.add_(x)
         return x if len(trunk) else x.clone(memory_format=torch.channels_last)
+
+    def export_module(self) -> nn.Module:
+        """Exportable form: reflect padding to the multiple of 4 with shape-dependent ops
+        (:class:`~hdrlift.nn.export.DynamicPad`; the model's own Python padding is then a no-op), output
+        cropped back.
+
+        Shape:
+            (B, 3, H, W) sRGB-encoded LDR -> (B, 3, H, W) linear HDR >= 0
+        """
+        return DynamicPad(self, 4)
 
 
 Box = tuple[int, int, int, int]

@@ -1,13 +1,19 @@
 """Explicit registry of architectures (no import side effects, no folder scan).
 
-Each method module exposes ``SPECS: list[ModelSpec]``; this module lists the modules.
+Each method module exposes ``SPECS: list[ModelSpec]``; this module lists the modules (:data:`_MODULES`):
+adding an architecture to hdrlift is one new module in ``hdrlift/models/`` plus its line there. A model
+defined elsewhere (an application's own, a test's toy) is added at run time with :func:`register` /
+:func:`unregister` or the :func:`temporary_registration` context manager; the inference runtime then
+treats it like a shipped one (it reads only the declared contract, :mod:`hdrlift.models.base`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
 import numbers
+from collections.abc import Iterator
 from typing import Any
 
 from torch.overrides import TorchFunctionMode
@@ -56,6 +62,49 @@ def get_spec(name: str) -> ModelSpec:
     if name not in reg:
         raise ModelError(f"unknown model '{name}'; available: {', '.join(sorted(reg))}")
     return reg[name]
+
+
+def register(spec: ModelSpec, *, replace: bool = False) -> None:
+    """Add an architecture variant to the registry (after the shipped ones are loaded).
+
+    ``spec.cls`` must be an :class:`HDRModel` subclass whose ``arch`` names the variant family:
+    ``spec.name`` is ``arch`` or ``arch + "_<suffix>"`` (the runtime finds the size requirements of an
+    instance by its ``arch``). A name already registered is refused unless ``replace``. Raises
+    :class:`ModelError` in one line.
+    """
+    if not isinstance(spec, ModelSpec):
+        raise ModelError(f"register() takes a ModelSpec, got {type(spec).__name__}")
+    if not (isinstance(spec.cls, type) and issubclass(spec.cls, HDRModel)):
+        raise ModelError(f"model '{spec.name}': cls must be an HDRModel subclass, got {spec.cls!r}")
+    arch = spec.cls.arch
+    if not arch or not (spec.name == arch or spec.name.startswith(arch + "_")):
+        raise ModelError(f"model '{spec.name}': the name must be {spec.cls.__name__}.arch ({arch!r}) or "
+                         f"start with it and '_'")
+    reg = _load()
+    if spec.name in reg and not replace:
+        raise ModelError(f"model '{spec.name}' is already registered")
+    reg[spec.name] = spec
+
+
+def unregister(name: str) -> ModelSpec:
+    """Remove ``name`` from the registry and return its spec; raises :class:`ModelError` if unknown."""
+    spec = get_spec(name)
+    del _load()[name]
+    return spec
+
+
+@contextlib.contextmanager
+def temporary_registration(*specs: ModelSpec) -> Iterator[None]:
+    """Register ``specs`` (new names only) for the duration of the block, unregister them after."""
+    done: list[str] = []
+    try:
+        for spec in specs:
+            register(spec)
+            done.append(spec.name)
+        yield
+    finally:
+        for name in reversed(done):
+            unregister(name)
 
 
 #: most tensor elements a model's constructor may allocate (parameters, buffers and temporaries): 4x the

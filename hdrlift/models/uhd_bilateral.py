@@ -48,13 +48,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from hdrlift.errors import ModelError
-from hdrlift.models.base import HDRModel, ModelSpec, SizeRequirements
+from hdrlift.models.base import ExportRequirements, HDRModel, ModelSpec, SizeRequirements
 from hdrlift.models.uhd_inference import UHDInferenceMixin
 from hdrlift.nn import native
 from hdrlift.nn.adain import LeakyAdaIN
-from hdrlift.nn.bilateral import GuideNet, slice_apply
+from hdrlift.nn.bilateral import GuideNet, slice_apply, slice_apply_whole
+from hdrlift.nn.export import AA_BILINEAR, EXPM1
 from hdrlift.nn.mobile import InvertedResidual
-from hdrlift.nn.tucker import tucker_smooth
+from hdrlift.nn.tucker import jacobi_projector, subspace_projector, tucker_smooth
 from hdrlift.nn.vgg import VGGFeatures
 
 __all__ = ["UHDBilateral", "SPECS", "FAST_TILE"]
@@ -75,19 +76,26 @@ def _gray3(x: torch.Tensor) -> torch.Tensor:
 
 
 def _gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur with replicate borders (radius ceil(3 sigma), at most size - 1)."""
+    """Separable Gaussian blur with replicate borders (radius ceil(3 sigma), at most size - 1).
+
+    Radius and channel count are Python ints and the kernels are materialised (``repeat``), so a trace
+    (ONNX export, at the fixed low resolution) holds constant kernels.
+
+    Shape:
+        (B, C, H, W) -> (B, C, H, W)
+    """
     if sigma <= 0:
         return x
-    radius = min(int(math.ceil(3.0 * sigma)), x.shape[-1] - 1, x.shape[-2] - 1)
+    radius = min(int(math.ceil(3.0 * sigma)), int(x.shape[-1]) - 1, int(x.shape[-2]) - 1)
     if radius < 1:
         return x
     t = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)
     k = torch.exp(-0.5 * (t / sigma) ** 2)
     k = k / k.sum()
-    c = x.shape[1]
-    x = F.conv2d(F.pad(x, (radius, radius, 0, 0), mode="replicate"), k.view(1, 1, 1, -1).expand(c, 1, 1, -1),
+    c = int(x.shape[1])
+    x = F.conv2d(F.pad(x, (radius, radius, 0, 0), mode="replicate"), k.view(1, 1, 1, -1).repeat(c, 1, 1, 1),
                  groups=c)
-    return F.conv2d(F.pad(x, (0, 0, radius, radius), mode="replicate"), k.view(1, 1, -1, 1).expand(c, 1, -1, 1),
+    return F.conv2d(F.pad(x, (0, 0, radius, radius), mode="replicate"), k.view(1, 1, -1, 1).repeat(c, 1, 1, 1),
                     groups=c)
 
 
@@ -166,11 +174,11 @@ class UHDBilateral(UHDInferenceMixin, HDRModel):
     """
 
     arch = "uhd_bilateral"
-    #: bfloat16 on the CPU only for the low-resolution VGG trunk (``"lowres"``): the full-resolution part
+    #: bfloat16 on the CPU only for the low-resolution VGG trunk (``"own"``): the full-resolution part
     #: is memory-bound pointwise work whose fused float32 kernels a bfloat16 network would bypass (16 s vs
     #: 3 s at 4K), while the VGG at 256x256 runs ~4.5x faster in bfloat16 channels-last (0.42 -> 0.09 s);
     #: the Predictor calls :meth:`use_cpu_bf16` instead of converting the model
-    cpu_bf16 = "lowres"
+    cpu_bf16 = "own"
     #: ``forward(ldr, out=...)`` writes into a caller's buffer (the Predictor passes its HWC result array)
     accepts_out = True
     inside_domain = (
@@ -332,7 +340,8 @@ class UHDBilateral(UHDInferenceMixin, HDRModel):
         for k, block in enumerate(self.blocks):
             u, v = block(u, v, fc[k + 1], fs[k + 1])
         grids = torch.stack((self.content_head(u), self.colour_head(v)), dim=1)
-        return tucker_smooth(grids, self.tucker_ranks, self.tucker_mode)
+        return tucker_smooth(grids, self.tucker_ranks, self.tucker_mode,
+                             projector=jacobi_projector if self.export_form else subspace_projector)
 
     def _use_fast(self, x: torch.Tensor) -> bool:
         """Fused inference kernels apply: eval mode, no autograd, CPU float32, not exporting."""
@@ -356,6 +365,8 @@ class UHDBilateral(UHDInferenceMixin, HDRModel):
         fs = tuple(ldr.shape[-2:]) if full_size is None else (int(full_size[0]), int(full_size[1]))
         g_c = self.guide_content(ldr)
         g_s = g_c if self.guide_colour is None else self.guide_colour(ldr)
+        if self.export_form:  # whole image, positions from the traced size (see export_module)
+            return torch.cat((slice_apply_whole(grids[:, 0], g_c, ldr), slice_apply_whole(grids[:, 1], g_s, ldr)), 1)
         m_c = slice_apply(grids[:, 0], g_c, ldr, offset, fs, chunk_pixels=1 << 30)
         m_s = slice_apply(grids[:, 1], g_s, ldr, offset, fs, chunk_pixels=1 << 30)
         return torch.cat((m_c, m_s), dim=1)
@@ -474,6 +485,31 @@ class UHDBilateral(UHDInferenceMixin, HDRModel):
     def _check_input(ldr: torch.Tensor) -> None:
         if ldr.dim() != 4 or ldr.shape[1] != 3:
             raise ModelError(f"uhd_bilateral expects (B, 3, H, W) input, got {tuple(ldr.shape)}")
+
+    # ------------------------------------------------------------------ ONNX export
+    #: opset 20 for the 5-D ``GridSample`` of the trilinear slicing (antialiased ``Resize`` needs 18);
+    #: a fixed batch of 1, as the unrolled Jacobi sweeps have constant shapes (a dynamic batch through them
+    #: makes onnxruntime's session set-up take seconds instead of a fraction of one)
+    export_requirements = ExportRequirements(min_opset=20, static_batch=True, symbolics=(AA_BILINEAR, EXPM1))
+    #: trace the exportable forms (set only on the copy made by :meth:`export_module`): the Tucker
+    #: projectors by :func:`~hdrlift.nn.tucker.jacobi_projector` instead of ``eigh`` and whole-image
+    #: slicing with positions from the traced size (:func:`~hdrlift.nn.bilateral.slice_apply_whole`)
+    export_form = False
+
+    def export_module(self) -> nn.Module:
+        """A copy of this model with :attr:`export_form` set, to be traced for ONNX.
+
+        Equal to the model up to float rounding (the Jacobi projectors agree with ``eigh`` to ~1e-12).
+        Tracing never takes the fused inference kernels (:meth:`_use_fast`) or the chunked paths.
+
+        Shape:
+            (1, 3, H, W) sRGB-encoded LDR in [0, 1] -> (1, 3, H, W) linear HDR >= 0
+        """
+        import copy
+
+        m = copy.deepcopy(self)
+        m.export_form = True
+        return m
 
 
 _PAPER = "Zheng et al., Ultra-High-Definition Image HDR Reconstruction via Collaborative Bilateral Learning, ICCV 2021"

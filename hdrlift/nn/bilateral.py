@@ -25,6 +25,9 @@ several grids at once with one vectorised 2-D ``grid_sample`` over (depth, colum
 affine maps channel-planar (PyTorch's 5-D ``grid_sample`` on CPU is ~4x slower per pixel), and
 :meth:`GuideNet.folded` gives the guide network with its BatchNorm folded into the first conv. Same
 formula as above; equal to :func:`slice_apply` up to float rounding.
+
+Export: :func:`slice_apply_whole` slices a whole image with positions computed from the guide's
+(traced) size, so an exported graph slices any size; same formula as :func:`slice_apply` at offset 0.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["GuideNet", "slice_grid", "apply_affine", "slice_apply", "DEFAULT_CHUNK_PIXELS", "row_tables",
-           "slice_apply_rows"]
+           "slice_apply_rows", "slice_apply_whole"]
 
 #: pixels sliced per chunk (12 float coefficients each -> 48 MiB at the default)
 DEFAULT_CHUNK_PIXELS = 1 << 20
@@ -237,3 +240,24 @@ def slice_apply_rows(
     for k in range(n_in):
         res.addcmul_(coef[:, :, :, k], xr[:, k].unsqueeze(1))
     return out
+
+
+def slice_apply_whole(grid: torch.Tensor, guide: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """:func:`slice_apply` of a whole image (offset 0, one chunk), positions from the (traced) size.
+
+    The exportable form: ``torch.arange`` of the guide's height and width stay graph ops in a trace, where
+    :func:`slice_apply` computes positions from Python ints (frozen at the example size). Equal to
+    ``slice_apply(grid, guide, x)`` up to float rounding.
+
+    Shape:
+        grid: (B, n_out*(n_in+1), D, GH, GW), guide: (B, 1, h, w) in [-1, 1], x: (B, n_in, h, w)
+        -> (B, n_out, h, w)
+    """
+    h, w = guide.shape[-2], guide.shape[-1]
+    xs = (torch.arange(w, dtype=guide.dtype, device=guide.device) + 0.5) * 2.0 / w - 1.0
+    ys = (torch.arange(h, dtype=guide.dtype, device=guide.device) + 0.5) * 2.0 / h - 1.0
+    gx = xs.view(1, 1, 1, -1) + torch.zeros_like(guide)
+    gy = ys.view(1, 1, -1, 1) + torch.zeros_like(guide)
+    coords = torch.stack((gx, gy, guide), dim=-1)
+    coeffs = F.grid_sample(grid, coords, mode="bilinear", padding_mode="border", align_corners=False).squeeze(2)
+    return apply_affine(coeffs, x)
