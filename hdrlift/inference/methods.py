@@ -50,6 +50,18 @@ def default_method_name() -> str:
     return DEFAULT_OPERATOR
 
 
+def default_camera_estimator() -> str:
+    """The decoder ``--camera estimate`` loads: ``camera_estimator`` of the shipped ``default.json``."""
+    from hdrlift.checkpoint import WEIGHTS_DIR, pretrained_names
+
+    dfile = WEIGHTS_DIR / "default.json"
+    name = json.loads(dfile.read_text()).get("camera_estimator") if dfile.is_file() else None
+    if name not in pretrained_names():
+        raise ModelError("no camera estimator is shipped in this installation (default.json camera_estimator); "
+                         "give --camera a weight or checkpoint, or use --camera srgb")
+    return str(name)
+
+
 def _run_dir_checkpoint(p: Path) -> Path | None:
     for which in ("best.json", "last.json"):
         f = p / which

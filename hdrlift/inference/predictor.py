@@ -62,8 +62,8 @@ class Predictor:
             (tau, mid, sigma) or None is ``self.blend``.
         camera: how the photo the network's output is blended with is decoded: ``auto`` (what the
             weight declares in ``meta.output_blend.camera``, else sRGB), ``srgb``, ``estimate`` (the
-            shipped per-photo curve estimator :data:`DEFAULT_CAMERA_ESTIMATOR`) or any model name or
-            checkpoint whose output serves as the decoded photo. The loaded decoder or None is
+            shipped per-photo curve estimator, :func:`~hdrlift.inference.methods.default_camera_estimator`)
+            or any model name or checkpoint whose output serves as the decoded photo. The loaded decoder or None is
             ``self.camera``.
         max_memory: resident memory hdrlift may add to what the process held when the predictor was made
             (the whole process for the command line, :func:`~hdrlift.inference.memory.set_process_scope`),
@@ -298,10 +298,6 @@ def resolve_blend(blend: str, model: Any) -> tuple[float, float, float] | None:
     return (tau, mid, sigma)
 
 
-#: the curve estimator ``camera="estimate"`` loads (hdrlift.models.curvenet)
-DEFAULT_CAMERA_ESTIMATOR = "curvenet.polyhaven"
-
-
 def resolve_camera(camera: str, model: Any, blend: tuple[float, float, float] | None,
                    device: torch.device) -> Any:
     """The decoder of the photo for the blend (a model in eval mode on ``device``), or None for sRGB.
@@ -320,9 +316,9 @@ def resolve_camera(camera: str, model: Any, blend: tuple[float, float, float] | 
     if blend is None:
         raise HdrliftError(f"camera {camera!r} decodes the photo the network is blended with, but no blend "
                            "applies here (--blend none or an operator); drop --camera or give --blend")
-    from hdrlift.inference.methods import resolve_method
+    from hdrlift.inference.methods import default_camera_estimator, resolve_method
 
-    name = DEFAULT_CAMERA_ESTIMATOR if camera == "estimate" else camera
+    name = default_camera_estimator() if camera == "estimate" else camera
     dec = resolve_method(name, device).model
     if dec is None:
         raise HdrliftError(f"camera {camera!r} is not a model (use srgb, estimate, a weight or a checkpoint)")

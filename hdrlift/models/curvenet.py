@@ -23,7 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hdrlift.models.base import HDRModel, ModelSpec, SizeRequirements
+from hdrlift.models.base import ExportRequirements, HDRModel, ModelSpec, SizeRequirements
+from hdrlift.nn.export import AA_BILINEAR
 from hdrlift.ops.transfer import srgb_to_linear
 
 
@@ -74,6 +75,8 @@ class CurveNet(HDRModel):
 
     arch = "curvenet"
     inside_domain = "sRGB decoding raised to one per-image exponent (estimated on a thumbnail)"
+    #: the thumbnail is an antialiased resize (ONNX Resize with antialias, opset 18)
+    export_requirements = ExportRequirements(min_opset=18, symbolics=(AA_BILINEAR,))
 
     def __init__(self, width: int = 16, hist_bins: int = 32, side: int = 128, log_range: float = 0.9,
                  gate: bool = False) -> None:
