@@ -98,6 +98,24 @@ def make_dataset(files: list[Path], n: int, seed: int, side: int, crf_file: str 
     return {"thumbs": torch.stack(thumbs), "g": torch.tensor(gs), "w": torch.tensor(ws), "e0": torch.tensor(es)}
 
 
+def load_or_make(files: list[Path], n: int, seed: int, side: int, crf: str | None, split: str,
+                 cache: str | None) -> dict[str, torch.Tensor]:
+    """:func:`make_dataset`, read from / written to ``cache`` (``{seed}`` replaced) when given; a cache made
+    with other settings is regenerated."""
+    key = json.dumps({"samples": n, "seed": seed, "side": side, "crf": crf, "split": split}, sort_keys=True)
+    path = Path(cache.replace("{seed}", str(seed))) if cache else None
+    if path is not None and path.is_file():
+        cached = torch.load(path, weights_only=True)
+        if cached.get("key") == key:
+            return cached["data"]
+    data = make_dataset(files, n, seed, side, crf)
+    if path is not None:
+        tmp = path.with_suffix(".tmp")
+        torch.save({"key": key, "data": data}, tmp)
+        tmp.replace(path)
+    return data
+
+
 #: squared log2 error added to every capture's residual in the decibel loss (8-bit quantisation order)
 E0_FLOOR = 1e-4
 
@@ -160,24 +178,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--val-limit", type=int, default=0, help="validation scenes (0 = all)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--loss", choices=("db", "mse"), default="db", help="training loss (default: %(default)s)")
-    ap.add_argument("--data-cache", type=Path, help="reuse / write the generated captures here (.pt)")
+    ap.add_argument("--data-cache", help="reuse / write the generated captures here (.pt; '{seed}' is replaced)")
+    ap.add_argument("--data-seeds", default="", help="comma-separated data seeds, --samples each (default --seed)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     model = create_model(args.model, **json.loads(args.hparams))
     t0 = time.time()
     crf = args.crf_file or None
-    key = {"samples": args.samples, "seed": args.seed, "side": model.side, "crf": crf, "split": args.train_split}
-    data = None
-    if args.data_cache and args.data_cache.is_file():
-        cached = torch.load(args.data_cache, weights_only=True)
-        data = cached["data"] if cached.get("key") == json.dumps(key, sort_keys=True) else None
-    if data is None:
-        data = make_dataset(read_split(args.train_split, args.root), args.samples, args.seed, model.side, crf)
-        if args.data_cache:
-            tmp = args.data_cache.with_suffix(".tmp")
-            torch.save({"key": json.dumps(key, sort_keys=True), "data": data}, tmp)
-            tmp.replace(args.data_cache)
+    files = read_split(args.train_split, args.root)
+    sets = [load_or_make(files, args.samples, int(sd), model.side, crf, args.train_split, args.data_cache)
+            for sd in (args.data_seeds.split(",") if args.data_seeds else [args.seed])]
+    data = {k: torch.cat([d[k] for d in sets]) for k in sets[0]}
     val_files = read_split(args.val_split, args.root)
     pairs = build_suite(val_files[: args.val_limit] if args.val_limit else val_files,
                         [p for p in args.val_parts.split(",") if p], crf_file=args.crf_file)
