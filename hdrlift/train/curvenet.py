@@ -31,15 +31,29 @@ from typing import Any
 import numpy as np
 import torch
 
+#: kinds of view of a panorama and their probabilities (``--views mix``): a pinhole view, the whole
+#: equirectangular image (as photos of panoramas are often shown, and as the suite and the
+#: independent sets capture them), a crop of it
+PANORAMA_VIEWS = {"perspective": 0.4, "whole": 0.3, "crop": 0.3}
 
-def _views(img: np.ndarray, rng: np.random.Generator, size: int) -> torch.Tensor:
-    """A random view (3, h, w) linear of one scene: perspective for panoramas, a crop otherwise."""
+
+def _views(img: np.ndarray, rng: np.random.Generator, size: int, mix: bool = False) -> torch.Tensor:
+    """A random view (3, h, w) linear of one scene: for panoramas a perspective view (or, with ``mix``,
+    one of :data:`PANORAMA_VIEWS`), a crop otherwise."""
     import torch.nn.functional as F
 
     from hdrlift.data.hdr_folder import perspective_view
 
     h, w = img.shape[:2]
-    if w == 2 * h:
+    kind = "perspective"
+    if mix and w == 2 * h:
+        kind = str(rng.choice(list(PANORAMA_VIEWS), p=list(PANORAMA_VIEWS.values())))
+    if kind == "whole":
+        t = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float()
+        out = (max(8, size // 2), size)
+        v = F.interpolate(t, size=out, mode="bilinear", antialias=True, align_corners=False)[0]
+        return (v.flip(-1) if rng.random() < 0.5 else v).clamp(min=0).contiguous()
+    if w == 2 * h and kind == "perspective":
         v = perspective_view(img, size, yaw=float(rng.uniform(-180, 180)), pitch=float(rng.uniform(-25, 35)),
                              roll=float(rng.uniform(-8, 8)), fov=float(rng.uniform(50, 100)))
     else:
@@ -62,11 +76,13 @@ def _views(img: np.ndarray, rng: np.random.Generator, size: int) -> torch.Tensor
 TRAIN_CRF_WEIGHTS = {"srgb": 0.35, "gamma": 0.1, "filmic": 0.1, "basis": 0.15, "table": 0.3}
 
 
-def make_dataset(files: list[Path], n: int, seed: int, side: int, crf_file: str | None) -> dict[str, torch.Tensor]:
+def make_dataset(files: list[Path], n: int, seed: int, side: int, crf_file: str | None,
+                 views: str = "perspective") -> dict[str, torch.Tensor]:
     """``n`` training captures: thumbnails (n, 3, side, side) float16, targets g (n,), weights w (n,)
     (variance of log2 decoded luminance) and residuals e0 (n,) (squared log2 error at the target).
 
-    ``crf_file=None`` (no DoRF file): the captures use the parametric curves only."""
+    ``crf_file=None`` (no DoRF file): the captures use the parametric curves only. ``views``:
+    ``perspective`` (pinhole views of panoramas) or ``mix`` (:data:`PANORAMA_VIEWS`)."""
     from hdrlift.data.hdr_folder import load_hdr_images
     from hdrlift.degrade import CameraConfig, sample_params, simulate
     from hdrlift.inference.suite import oracle_exponent
@@ -83,7 +99,7 @@ def make_dataset(files: list[Path], n: int, seed: int, side: int, crf_file: str 
     t0 = time.time()
     while len(gs) < n:
         img = imgs[int(rng.integers(len(imgs)))]
-        view = _views(img, rng, int(rng.integers(160, 400)))
+        view = _views(img, rng, int(rng.integers(160, 400)), mix=views == "mix")
         res = simulate(view, sample_params(cam, g_torch, view))
         ldr = res.ldr.permute(1, 2, 0).numpy()
         o = oracle_exponent(ldr, res.hdr_target.permute(1, 2, 0).numpy())
@@ -99,16 +115,19 @@ def make_dataset(files: list[Path], n: int, seed: int, side: int, crf_file: str 
 
 
 def load_or_make(files: list[Path], n: int, seed: int, side: int, crf: str | None, split: str,
-                 cache: str | None) -> dict[str, torch.Tensor]:
+                 cache: str | None, views: str = "perspective") -> dict[str, torch.Tensor]:
     """:func:`make_dataset`, read from / written to ``cache`` (``{seed}`` replaced) when given; a cache made
     with other settings is regenerated."""
-    key = json.dumps({"samples": n, "seed": seed, "side": side, "crf": crf, "split": split}, sort_keys=True)
+    fields: dict[str, Any] = {"samples": n, "seed": seed, "side": side, "crf": crf, "split": split}
+    if views != "perspective":
+        fields["views"] = views
+    key = json.dumps(fields, sort_keys=True)
     path = Path(cache.replace("{seed}", str(seed))) if cache else None
     if path is not None and path.is_file():
         cached = torch.load(path, weights_only=True)
         if cached.get("key") == key:
             return cached["data"]
-    data = make_dataset(files, n, seed, side, crf)
+    data = make_dataset(files, n, seed, side, crf, views)
     if path is not None:
         tmp = path.with_suffix(".tmp")
         torch.save({"key": key, "data": data}, tmp)
@@ -179,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--loss", choices=("db", "mse"), default="db", help="training loss (default: %(default)s)")
     ap.add_argument("--data-cache", help="reuse / write the generated captures here (.pt; '{seed}' is replaced)")
+    ap.add_argument("--views", choices=("perspective", "mix"), default="mix",
+                    help="panorama views: pinhole only, or pinhole / whole / crop (default: %(default)s)")
     ap.add_argument("--data-seeds", default="", help="comma-separated data seeds, --samples each (default --seed)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -187,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     crf = args.crf_file or None
     files = read_split(args.train_split, args.root)
-    sets = [load_or_make(files, args.samples, int(sd), model.side, crf, args.train_split, args.data_cache)
+    sets = [load_or_make(files, args.samples, int(sd), model.side, crf, args.train_split, args.data_cache, args.views)
             for sd in (args.data_seeds.split(",") if args.data_seeds else [args.seed])]
     data = {k: torch.cat([d[k] for d in sets]) for k in sets[0]}
     val_files = read_split(args.val_split, args.root)
@@ -203,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=steps, pct_start=0.1)
     gen = torch.Generator().manual_seed(args.seed + 1)
     best = -1e9
-    meta = {"trained_on": args.train_split, "samples": n, "epochs": args.epochs, "loss": args.loss,
+    meta = {"trained_on": args.train_split, "samples": n, "epochs": args.epochs, "loss": args.loss, "views": args.views,
             "command": "python -m hdrlift.train.curvenet " + " ".join(sys.argv[1:] if argv is None else argv)}
     for ep in range(1, args.epochs + 1):
         model.train()
