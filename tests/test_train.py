@@ -308,8 +308,84 @@ def test_duhdr_recipe_uses_camera_targets(hdr_dir: Path, tmp_path: Path) -> None
 
 @pytest.mark.parametrize("path", sorted((REPO / "configs" / "train").glob("*.yaml")), ids=lambda p: p.stem)
 def test_shipped_training_configs_load(path: Path) -> None:
+    """Every config in configs/train passes the whole check (sections and the recipe's loss keys)."""
+    from hdrlift.train.recipes import check_config, get_recipe
+
     cfg = load_config(path)
-    assert cfg.steps > 0 and cfg.method in ("hdrunet", "twostage", "uhd_bilateral", "duhdr")
+    loss = check_config(cfg, where=str(path))
+    assert cfg.steps > 0 and isinstance(loss, get_recipe(cfg.method).Loss)
+    for key, value in cfg.loss.items():  # every key given reached the typed section
+        assert getattr(loss, key) == (tuple(value) if isinstance(getattr(loss, key), tuple) else value), key
+
+
+@pytest.mark.parametrize("method", ["hdrunet", "uhd_bilateral", "twostage", "duhdr"])
+def test_unknown_loss_key_is_one_line_error_listing_valid_keys(method: str) -> None:
+    from hdrlift.train.recipes import check_config, get_recipe
+
+    cfg = config_from_dict({"method": method, "model": {"name": f"{method}_tiny"}, "loss": {"mu_weigth": 1.0}})
+    with pytest.raises(ConfigError) as info:
+        check_config(cfg, where="c.yaml")
+    msg = str(info.value)
+    assert "\n" not in msg and msg.startswith("c.yaml: loss: unknown key(s) mu_weigth; valid: ")
+    valid = msg.split("valid: ")[1].split(", ")
+    assert valid == sorted(f.name for f in __import__("dataclasses").fields(get_recipe(method).Loss))
+    with pytest.raises(ConfigError, match="mu_weigth"):  # building the recipe checks it too, before any model
+        get_recipe(method)(cfg, torch.device("cpu"))
+
+
+@pytest.mark.parametrize("method,loss,match", [
+    ("hdrunet", {"kind": "l2"}, "loss.kind must be one of tanh_l1, l1"),
+    ("hdrunet", {"mu_weight": "x"}, "loss.mu_weight must be a number"),
+    ("uhd_bilateral", {"mask_source": "both"}, "loss.mask_source must be one of output, input"),
+    ("twostage", {"labels": "fuzzy"}, "loss.labels must be one of hard, soft, noisy"),
+    ("twostage", {"d_width": 0}, "loss.d_width must be >= 1"),
+    ("duhdr", {"oo_loss": "l3"}, "loss.oo_loss must be one of l2, released, mu"),
+    ("duhdr", {"stages": [["dnet", 1.0]]}, "unknown DuHDR stage 'dnet'"),
+    ("duhdr", {"stages": [["oonet"]]}, r"loss.stages\[0\] must be"),
+    ("duhdr", {"vgg_layers": "relu1_2"}, "loss.vgg_layers must be a list"),
+])
+def test_bad_loss_values_are_config_errors(method: str, loss: dict, match: str) -> None:
+    from hdrlift.train.recipes import check_config
+
+    with pytest.raises(ConfigError, match=match):
+        check_config(config_from_dict({"method": method, "loss": loss}))
+
+
+def test_loss_option_values_match_the_losses() -> None:
+    """The recipes' declared choices are exactly those the loss functions accept."""
+    import typing
+
+    from hdrlift.losses.basic import mu_loss
+    from hdrlift.losses.duhdr import loss_oo, truncate
+    from hdrlift.losses.gan import LABEL_MODES
+    from hdrlift.losses.msssim import VARIANTS
+    from hdrlift.train.recipes.base import MuKind
+    from hdrlift.train.recipes.duhdr import DuHDRRecipeLoss
+    from hdrlift.train.recipes.twostage import TwoStageLoss
+
+    hints = typing.get_type_hints(TwoStageLoss)
+    assert typing.get_args(hints["msssim_variant"]) == VARIANTS
+    assert typing.get_args(hints["labels"]) == LABEL_MODES
+    x = torch.rand(1, 3, 16, 16)
+    for kind in typing.get_args(MuKind):
+        assert torch.isfinite(mu_loss(x, x + 0.1, kind))
+    dh = typing.get_type_hints(DuHDRRecipeLoss)
+    for mode in typing.get_args(dh["oo_loss"]):
+        assert torch.isfinite(loss_oo(x, x + 0.1, mode))
+    for mode in typing.get_args(dh["truncation"]):
+        assert truncate(x, mode).shape == x.shape
+
+
+def test_cli_train_reports_a_loss_typo_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from hdrlift.cli.main import main
+
+    f = tmp_path / "c.yaml"
+    f.write_text(f"method: twostage\nmodel: {{name: twostage_tiny}}\nloss: {{w_gann: 1}}\nout_dir: {tmp_path / 'r'}\n")
+    assert main(["train", str(f)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert f"{f}: loss: unknown key(s) w_gann; valid: d_width, labels," in err
+    assert not (tmp_path / "r").exists()
 
 
 def test_camera_target_options_need_the_camera(hdr_dir: Path, tmp_path: Path) -> None:

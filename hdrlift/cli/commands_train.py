@@ -85,6 +85,7 @@ def add_parsers(sub: Any) -> None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from hdrlift.train.config import config_from_dict, load_config
+    from hdrlift.train.recipes import check_config
     from hdrlift.train.trainer import train
 
     if args.resume:
@@ -98,12 +99,14 @@ def cmd_train(args: argparse.Namespace) -> int:
             cfg = config_from_dict(apply_overrides(saved, args.overrides))
         except ConfigError as exc:
             raise ConfigError(f"{rd / 'config.yaml'} (with --set): {exc}") from None
+        check_config(cfg, where=f"{rd / 'config.yaml'}")
         run = train(cfg, resume=rd, device=args.device, progress=not args.no_progress,
                     max_steps_this_run=args.max_steps)
     else:
         if not args.config:
             raise HdrliftError("give a config file or --resume RUN_DIR")
         cfg = load_config(args.config, args.overrides)
+        check_config(cfg, where=args.config)
         if args.out:
             cfg.out_dir = args.out
         if (Path(cfg.out_dir) / "last.json").exists():
