@@ -21,6 +21,7 @@ import torch
 from hdrlift.errors import ModelError, one_line
 from hdrlift.models import HDRModel, create_model, get_spec
 from hdrlift.models.registry import validate_hparams
+from hdrlift.nn.state import check_state_shapes
 
 FORMAT = "hdrlift-checkpoint"
 FORMAT_VERSION = 1
@@ -155,19 +156,12 @@ def _weights_header(wfile: Path) -> dict[str, tuple[tuple[int, ...], str]]:
 
 def _check_weights(wfile: Path, arch: str, header: dict[str, tuple[tuple[int, ...], str]],
                    own: dict[str, torch.Tensor]) -> None:
-    """Names, shapes and dtypes of the file's tensors against the model's state dict (one-line ModelError)."""
-    missing = [k for k in own if k not in header]
-    unexpected = [k for k in header if k not in own]
-    if missing or unexpected:
-        raise ModelError(
-            f"{wfile}: weights do not match '{arch}' "
-            f"(missing {len(missing)}: {missing[:3]}, unexpected {len(unexpected)}: {unexpected[:3]})"
-        )
+    """Names, shapes and dtypes of the file's tensors against the model's state dict (one-line ModelError:
+    a shape that differs from the checkpoint's config names the file, the tensor, expected and found)."""
+    check_state_shapes(wfile, {k: shape for k, (shape, _) in header.items()}, own,
+                       f"'{arch}' as {wfile.parent / 'config.json'} configures it")
     for k, t in own.items():
-        shape, dtype = header[k]
-        if shape != tuple(t.shape):
-            raise ModelError(f"{wfile}: tensor {k} has shape {list(shape)} but '{arch}' with this config "
-                             f"needs {list(t.shape)}")
+        _, dtype = header[k]
         if t.is_floating_point() != (dtype in _FLOAT_DTYPES):
             raise ModelError(f"{wfile}: tensor {k} has dtype {dtype}, '{arch}' needs {t.dtype}")
 

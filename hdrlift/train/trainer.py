@@ -268,7 +268,8 @@ def init_weights(model: torch.nn.Module, source: str, skip: Sequence[str] = ()) 
     names such as ``dnet``) keep the model's fresh initialisation; a prefix that matches nothing is an
     error."""
     from hdrlift.checkpoint import load_model
-    from hdrlift.errors import ConfigError
+    from hdrlift.errors import ConfigError, ModelError
+    from hdrlift.nn.state import check_state_shapes
 
     run = Path(source)
     if (run / "best.json").is_file():
@@ -283,7 +284,7 @@ def init_weights(model: torch.nn.Module, source: str, skip: Sequence[str] = ()) 
         own = model.state_dict()
         state = {k: (own[k] if k.startswith(prefixes) else v) for k, v in state.items()}
     try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        first = str(exc).splitlines()[0]
-        raise ConfigError(f"init: {source}: weights do not fit the configured model ({first})") from None
+        check_state_shapes(source, {k: v.shape for k, v in state.items()}, model.state_dict(), "the configured model")
+    except ModelError as exc:
+        raise ConfigError(f"init: {exc}") from None
+    model.load_state_dict(state, strict=True)
