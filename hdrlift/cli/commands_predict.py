@@ -24,6 +24,7 @@ examples:
   hdrlift predict photos/ -r -o out/ --skip-existing  # a folder tree; run again to resume
   hdrlift predict photo.jpg -m hdrunet -f uhdr        # another network; an Ultra HDR gain-map JPEG
   hdrlift predict big.tif --max-memory 4GB            # any size within a memory budget
+  hdrlift predict photos/ -o out/ --shard 0/4         # the first of 4 processes sharing a folder
   hdrlift view out/rocket.exr examples/rocket.jpg     # look at a result (exposure slider, before/after)
 
 The HDR is linear light with 1.0 = the photo's clipping level; highlights above 1.0 are the
@@ -69,6 +70,10 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--skip-existing", action="store_true", help="skip inputs whose outputs exist (resume)")
     p.add_argument("-r", "--recursive", action="store_true", help="search folders recursively")
+    p.add_argument("--shard", type=argtypes.shard, default=None, metavar="INDEX/COUNT",
+                   help="predict only inputs INDEX, INDEX+COUNT, ... of the sorted list, so COUNT processes "
+                   "share them (e.g. --shard $RANK/$WORLD_SIZE; indices from 0); default: all inputs, "
+                   "WORLD_SIZE/RANK are never used implicitly")
     p.add_argument("--device", default="auto", type=argtypes.device,
                    help="auto (CUDA when available, else CPU) | cpu | cuda | cuda:N (default auto)")
     p.add_argument("--tile", type=argtypes.tile, default=None,
@@ -206,6 +211,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         roots=roots,
         options=options,
+        shard=args.shard,
         **extra,
     )
     failed = len(errors) + sum(1 for r in results if r["status"] == "error")
