@@ -6,22 +6,27 @@ config.json::
      "hparams": {...}, "domain": "...", "hdrlift_version": "0.1.0", "meta": {...}}
 
 Pretrained weights shipped with the package live in ``hdrlift/weights/<name.tag>/`` and are loaded
-by name (``load_model("hdrunet.polyhaven")``).
+by name (``load_model("hdrunet.polyhaven")``). :func:`resolve_name` is the one place that turns a name a
+user gives (``default``, operator, architecture, shipped weight, checkpoint or run directory) into what
+it means.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
+from hdrlift import rundir
 from hdrlift.errors import ModelError, one_line
-from hdrlift.models import HDRModel, create_model, get_spec
+from hdrlift.models import HDRModel, create_model, get_spec, list_models
 from hdrlift.models.registry import validate_hparams
 from hdrlift.nn.state import check_state_shapes
+from hdrlift.operators import list_operators
 
 FORMAT = "hdrlift-checkpoint"
 FORMAT_VERSION = 1
@@ -121,20 +126,93 @@ def pretrained_names() -> list[str]:
     return sorted(p.name for p in WEIGHTS_DIR.iterdir() if (p / "config.json").is_file())
 
 
-def resolve(name_or_path: str | os.PathLike) -> Path:
-    """Map a pretrained name (``hdrunet.polyhaven``) or a path to a checkpoint directory."""
-    p = Path(name_or_path)
+#: Used when no trained network is shipped: the best *expanding* classical operator in BENCHMARKS.md
+#: (linear / akyuz / masia score marginally higher PSNR-mu but leave clipped highlights at 1.0, i.e.
+#: reconstruct nothing; kovaleski is the best of the operators that expand highlights).
+DEFAULT_OPERATOR = "kovaleski"
+
+
+def default_name() -> str:
+    """What ``default`` means: the shipped default network (``weights/default.json``), else the best
+    expanding operator."""
+    dfile = WEIGHTS_DIR / "default.json"
+    if dfile.is_file():
+        try:
+            name = json.loads(dfile.read_text()).get("default")
+        except (OSError, ValueError, AttributeError):
+            name = None
+        if name in pretrained_names():
+            return str(name)
+    return DEFAULT_OPERATOR
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What a method name means (:func:`resolve_name`).
+
+    Attributes:
+        kind: ``operator`` (a classical operator), ``checkpoint`` (a shipped weight, a checkpoint directory
+            or a training run) or ``architecture`` (a registered architecture name, ``hdrunet_tiny``).
+        name: the operator / architecture / shipped name, or the path as given.
+        path: the checkpoint directory to load; for an architecture its shipped weight (None if none is
+            shipped); None for an operator.
+    """
+
+    kind: Literal["operator", "checkpoint", "architecture"]
+    name: str
+    path: Path | None = None
+
+
+def resolve_name(name: str | os.PathLike) -> Resolved:
+    """The one resolution of the names users give for a method (``-m``/``--model``, ``init:``,
+    ``hdrlift.create_model``, ``load_model``), in this order:
+
+    ``default`` (:func:`default_name`); an existing directory: a training run (its best checkpoint, else
+    its last: :func:`hdrlift.rundir.run_checkpoint`) or a checkpoint directory; a ``config.json`` /
+    ``.safetensors`` path (its directory); a classical operator; a shipped weight (``hdrunet.polyhaven``);
+    an architecture (``hdrunet``; ``path`` = its shipped weight when there is one). Anything else is a
+    one-line :class:`ModelError` listing the valid names. Nothing is loaded.
+    """
+    s = os.fspath(name)
+    if s == "default":
+        s = default_name()
+    p = Path(s)
     if p.is_dir():
-        return p
+        if rundir.is_run_dir(p):
+            ck = rundir.run_checkpoint(p)
+            if ck is None:
+                raise ModelError(f"{p}: a training run without a loadable checkpoint (best.json / last.json "
+                                 "point at none with a config.json)")
+            return Resolved("checkpoint", s, ck)
+        return Resolved("checkpoint", s, p)
     if p.name == "config.json" or p.suffix == ".safetensors":
-        return p.parent
-    cand = WEIGHTS_DIR / str(name_or_path)
-    if cand.is_dir():
-        return cand
-    raise ModelError(
-        f"'{name_or_path}' is neither a checkpoint directory nor a shipped weight "
-        f"(shipped: {', '.join(pretrained_names()) or 'none'})"
-    )
+        return Resolved("checkpoint", s, p.parent)
+    operators = [o.name for o in list_operators()]
+    if s in operators:
+        return Resolved("operator", s)
+    shipped = pretrained_names()
+    if s in shipped:
+        return Resolved("checkpoint", s, WEIGHTS_DIR / s)
+    archs = [m.name for m in list_models()]
+    if s in archs:
+        own = [n for n in shipped if n.split(".")[0] == s]
+        return Resolved("architecture", s, WEIGHTS_DIR / own[0] if own else None)
+    raise ModelError(f"unknown method '{s}': not a checkpoint or run directory, an operator "
+                     f"({', '.join(operators)}), a shipped weight ({', '.join(shipped) or 'none'}) or an "
+                     f"architecture ({', '.join(archs)})")
+
+
+def resolve(name_or_path: str | os.PathLike) -> Path:
+    """The checkpoint directory a network name means (:func:`resolve_name`; an architecture name means its
+    shipped weight); a one-line :class:`ModelError` for an operator or an architecture without one."""
+    r = resolve_name(name_or_path)
+    if r.kind == "operator":
+        raise ModelError(f"'{r.name}' is a classical operator, not a network checkpoint")
+    if r.path is None:
+        raise ModelError(f"no trained weights are shipped for '{r.name}' (shipped: "
+                         f"{', '.join(pretrained_names()) or 'none'}); pass a checkpoint directory "
+                         "(see 'hdrlift train')")
+    return r.path
 
 
 def _weights_header(wfile: Path) -> dict[str, tuple[tuple[int, ...], str]]:

@@ -25,12 +25,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("checkpoints", nargs="+", help="checkpoint directory names under RUN/checkpoints")
     ap.add_argument("-o", "--out", type=Path, default=None)
     args = ap.parse_args(argv)
-    dirs = [args.run / "checkpoints" / c for c in args.checkpoints]
+    from hdrlift import rundir
+
+    dirs = [args.run / rundir.CHECKPOINTS / c for c in args.checkpoints]
     missing = [str(d) for d in dirs if not d.is_dir()]
     if missing:
         print(f"no such checkpoint: {', '.join(missing)}", file=sys.stderr)
         return 1
-    steps = [c.replace("step-", "").lstrip("0") or "0" for c in args.checkpoints]
+    steps = [str(rundir.step_of(d)) if rundir.step_of(d) >= 0 else d.name for d in dirs]
     out = args.out or args.run / "averaged" / f"avg-{'-'.join(steps)}"
     if out.exists():
         print(f"{out}: exists", file=sys.stderr)

@@ -888,6 +888,7 @@ def run_dir(args: argparse.Namespace) -> int:
     ``scripts/ship_weights.py`` ships (config.yaml, log.jsonl, best.json, last.json, checkpoints/step-N/)."""
     import yaml
 
+    from hdrlift import rundir
     from hdrlift.checkpoint import read_config
 
     src, dst = Path(args.checkpoint), Path(args.run)
@@ -898,13 +899,13 @@ def run_dir(args: argparse.Namespace) -> int:
     if dst.exists() and any(dst.iterdir()) and not args.overwrite:
         raise ConfigError(f"{dst}: not empty (use --overwrite)")
     step = int(meta["step"])
-    ck = dst / "checkpoints" / f"step-{step:07d}"
+    ck = rundir.checkpoint_dir(dst, step)
     ck.mkdir(parents=True, exist_ok=True)
     for name in ("model.safetensors", "config.json"):
         shutil.copy2(src / name, ck / name)
     run_cfg = dict(meta["config"])
     run_cfg["out_dir"] = str(dst)
-    (dst / "config.yaml").write_text(yaml.safe_dump(run_cfg, sort_keys=False))
+    (dst / rundir.CONFIG).write_text(yaml.safe_dump(run_cfg, sort_keys=False))
     rows = []
     for h in meta.get("history", []):
         t = float(h.get("time", 0.0))
@@ -912,11 +913,9 @@ def run_dir(args: argparse.Namespace) -> int:
                      **{k[6:]: v for k, v in h.items() if k.startswith("train_")}})
         val = {k: v for k, v in h.items() if k not in ("step", "time", "minutes") and not k.startswith("train_")}
         rows.append({"step": h["step"], "kind": "val", "time": t, **val})
-    (dst / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    rel = str(ck.relative_to(dst))
-    (dst / "best.json").write_text(json.dumps({"step": step, "dir": rel, "meta": {k: meta[k] for k in
-                                               ("step", "val", "best_psnr_mu") if k in meta}}) + "\n")
-    (dst / "last.json").write_text(json.dumps({"step": step, "dir": rel}) + "\n")
+    (dst / rundir.LOG).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    rundir.write_pointer(dst, "best", step, ck, meta={k: meta[k] for k in ("step", "val", "best_psnr_mu") if k in meta})
+    rundir.write_pointer(dst, "last", step, ck)
     _log(f"{dst}: run directory of {src} (step {step}, score {meta.get('val', {}).get('score', float('nan')):+.2f}"
          f" dB); ship with: python scripts/ship_weights.py {dst} --name {cfg['arch']}.polyhaven "
          f"--machine \"{meta.get('device', '?')}\"")

@@ -39,23 +39,26 @@ def golden_input() -> torch.Tensor:
 
 def run_meta(run: Path, step: int | None = None) -> dict:
     """Run facts for the card; ``val`` = the in-training validation of the shipped ``step``."""
-    log = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines() if x.strip()]
+    from hdrlift import rundir
+
+    log = [json.loads(x) for x in (run / rundir.LOG).read_text().splitlines() if x.strip()]
     train = [r for r in log if r["kind"] == "train"]
     wall = (train[-1]["time"] - train[0]["time"]) if len(train) > 1 else 0.0
-    best = json.loads((run / "best.json").read_text())
+    best = rundir.read_pointer(run, "best") or {}
     val = best.get("meta", {}).get("val", {})
     if step is not None:
         rows = [r for r in log if r["kind"] == "val" and r["step"] == step]
         val = {k: v for k, v in rows[-1].items() if k not in ("step", "kind", "time")} if rows else {}
-    return {"run_dir": run.name, "best_step": best["step"],
+    return {"run_dir": run.name, "best_step": best.get("step"),
             "best_psnr_mu": best.get("meta", {}).get("best_psnr_mu"),  # the run's, not the shipped step's
             "last_step": train[-1]["step"] if train else 0,
             "train_wall_hours_logged": round(wall / 3600, 2), "val": val}
 
 
 def main(argv: list[str] | None = None) -> int:
+    from hdrlift import rundir
     from hdrlift.checkpoint import load_model, save_model
-    from hdrlift.inference.methods import _run_dir_checkpoint
+    from hdrlift.errors import ConfigError
 
     ap = argparse.ArgumentParser()
     ap.add_argument("run", type=Path)
@@ -66,21 +69,10 @@ def main(argv: list[str] | None = None) -> int:
                          " | a checkpoint directory path")
     ap.add_argument("--machine", default=f"{platform.machine()} {platform.processor() or ''} 2 cores".strip())
     args = ap.parse_args(argv)
-    if args.checkpoint == "last":
-        ptr = args.run / "last.json"
-        ck = args.run / json.loads(ptr.read_text())["dir"] if ptr.is_file() else None
-    elif Path(args.checkpoint).is_dir():
-        ck = Path(args.checkpoint)
-    elif args.checkpoint.startswith("step-"):
-        ck = args.run / "checkpoints" / args.checkpoint
-        ck = ck if ck.is_dir() else None
-    elif args.checkpoint != "best":
-        print(f"--checkpoint: expected best, last, step-N or a directory, got {args.checkpoint!r}", file=sys.stderr)
-        return 2
-    else:
-        ck = _run_dir_checkpoint(args.run)
-    if ck is None:
-        print(f"{args.run}: no checkpoint", file=sys.stderr)
+    try:
+        ck = rundir.select_checkpoint(args.run, args.checkpoint)
+    except ConfigError as exc:
+        print(f"hdrlift: error: {exc}", file=sys.stderr)
         return 1
     model = load_model(ck)
     meta = dict(model.checkpoint_config.get("meta", {}))
@@ -90,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         from hdrlift.train.config import load_config
         from hdrlift.train.trainer import validate
 
-        cfg = load_config(args.run / "config.yaml")
+        cfg = load_config(args.run / rundir.CONFIG)
         meta["val"] = validate(model, build_val_pairs(cfg), torch.device("cpu"))
         meta["val_note"] = "the run's in-training validation, computed when shipping"
     meta["machine"] = args.machine
@@ -98,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     meta["shipped_checkpoint"] = f"{args.checkpoint} ({ck.name})"
     import yaml
 
-    init = (yaml.safe_load((args.run / "config.yaml").read_text()) or {}).get("init")
+    init = (yaml.safe_load((args.run / rundir.CONFIG).read_text()) or {}).get("init")
     if init:
         meta["init"] = init
     out = WEIGHTS / args.name

@@ -214,9 +214,9 @@ def test_train_every_method_tiny_and_what_comes_back(packed, capsys, monkeypatch
     facts = ship.run_meta(run, 2)
     assert facts["best_step"] == 2 and facts["val"]["score"] == pytest.approx(
         load_model(out / "hdrunet").checkpoint_config["meta"]["val"]["score"])
-    from hdrlift.inference.methods import _run_dir_checkpoint
+    from hdrlift.rundir import run_checkpoint
 
-    assert _run_dir_checkpoint(run) is not None
+    assert run_checkpoint(run) == run / "checkpoints" / "step-0000002"
 
 
 def test_storage_dtype_and_the_16_mib_limit():

@@ -91,6 +91,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.resume:
         rd = Path(args.resume)
         from hdrlift.errors import ConfigError
+        from hdrlift.rundir import CONFIG
         from hdrlift.train.config import apply_overrides
         from hdrlift.train.state import read_run_config
 
@@ -98,8 +99,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         try:
             cfg = config_from_dict(apply_overrides(saved, args.overrides))
         except ConfigError as exc:
-            raise ConfigError(f"{rd / 'config.yaml'} (with --set): {exc}") from None
-        check_config(cfg, where=f"{rd / 'config.yaml'}")
+            raise ConfigError(f"{rd / CONFIG} (with --set): {exc}") from None
+        check_config(cfg, where=f"{rd / CONFIG}")
         run = train(cfg, resume=rd, device=args.device, progress=not args.no_progress,
                     max_steps_this_run=args.max_steps)
     else:
@@ -109,7 +110,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         check_config(cfg, where=args.config)
         if args.out:
             cfg.out_dir = args.out
-        if (Path(cfg.out_dir) / "last.json").exists():
+        from hdrlift.rundir import is_run_dir
+
+        if is_run_dir(cfg.out_dir):
             raise HdrliftError(f"{cfg.out_dir}: run exists; use --resume {cfg.out_dir} or another --out")
         run = train(cfg, device=args.device, progress=not args.no_progress, max_steps_this_run=args.max_steps)
     print(f"run directory: {run}")

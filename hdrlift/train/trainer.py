@@ -21,6 +21,7 @@ import yaml
 from torch import nn
 from torch.utils.data import DataLoader, Sampler
 
+from hdrlift import rundir
 from hdrlift.io.atomic import write_bytes_atomic
 from hdrlift.train.config import TrainConfig, config_from_dict, config_to_dict
 from hdrlift.train.distributed import DistInfo, barrier, cleanup, setup
@@ -90,7 +91,7 @@ def validate(model: nn.Module, pairs: list[dict[str, Any]], device: torch.device
 class _Logger:
     def __init__(self, run_dir: Path, enabled: bool, tensorboard: bool) -> None:
         self.enabled = enabled
-        self.file = open(run_dir / "log.jsonl", "a") if enabled else None  # noqa: SIM115
+        self.file = open(run_dir / rundir.LOG, "a") if enabled else None  # noqa: SIM115
         self.tb = None
         if enabled and tensorboard:
             try:
@@ -173,7 +174,7 @@ def train(
         init_weights(recipe.model, cfg.init, skip=cfg.init_skip)
     if info.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
-        write_bytes_atomic(run_dir / "config.yaml", yaml.safe_dump(config_to_dict(cfg), sort_keys=False).encode())
+        write_bytes_atomic(run_dir / rundir.CONFIG, yaml.safe_dump(config_to_dict(cfg), sort_keys=False).encode())
     barrier(info)
     recipe.wrap_distributed(info)
 
@@ -234,7 +235,7 @@ def train(
                         "best_psnr_mu": best if math.isfinite(best) else None}
                 save_train_state(run_dir, step, recipe.predictor(),
                                  {"step": step, "best": best, "recipe": recipe.state_dict()},
-                                 meta, best=is_best or not (run_dir / "best.json").exists(),
+                                 meta, best=is_best or rundir.read_pointer(run_dir, "best") is None,
                                  keep=cfg.keep_checkpoints)
             barrier(info)
         if info.enabled:
@@ -271,10 +272,7 @@ def init_weights(model: torch.nn.Module, source: str, skip: Sequence[str] = ()) 
     from hdrlift.errors import ConfigError, ModelError
     from hdrlift.nn.state import check_state_shapes
 
-    run = Path(source)
-    if (run / "best.json").is_file():
-        source = str(run / json.loads((run / "best.json").read_text())["dir"])
-    src = load_model(source)
+    src = load_model(source)  # a run directory means its best checkpoint (hdrlift.checkpoint.resolve_name)
     state = src.state_dict()
     prefixes = tuple(f"{p.rstrip('.')}." for p in skip)
     for p in prefixes:
