@@ -10,7 +10,7 @@ it, and returns at most 8 files of at most 16 MiB from ``$OUT``. So training the
     python scripts/ship_weights.py runs/twostage_gpu --name twostage.polyhaven  # ... that ships as usual
 
 ``pack`` writes a git-ignored folder with the v2 training scenes (exposure-normalised as
-:func:`hdrlift.data.hdr_folder.load_hdr_images` does, down-scaled to ``--max-side``, float16 rounded to
+:func:`hdrlift.data.sources.load_hdr_images` does, down-scaled to ``--max-side``, float16 rounded to
 8 mantissa bits - the precision of the Radiance files most scenes come from), the measured DoRF curves
 (``crf/dorf.npy``, row 0 the grid, row 1 + i curve i of the file, so ``crf_table_subset`` train / holdout
 name the same curves), the generalisation suite's pairs (:func:`hdrlift.inference.suite.build_suite`,
@@ -172,7 +172,7 @@ def _is_ignored(root: Path, path: Path) -> bool:
 
 def pack(args: argparse.Namespace) -> int:
     """``pack``: write the packed folder (atomically: built beside it, renamed when complete)."""
-    from hdrlift.data.hdr_folder import load_hdr_images
+    from hdrlift.data.sources import load_hdr_images
     from hdrlift.data.splits import read_split
     from hdrlift.degrade.crf_basis import load_dorf, resample_curves
     from hdrlift.inference.suite import SUITE_EXPOSURES, build_suite
@@ -243,7 +243,7 @@ def pack(args: argparse.Namespace) -> int:
 def _pack_into(tmp: Path, args: argparse.Namespace, train_files: list[Path], val_files: list[Path],
                load_hdr_images: Any, load_dorf: Any, resample_curves: Any, build_suite: Any,
                suite_exposures: Any) -> dict[str, Any]:
-    from hdrlift.data.hdr_folder import normalise_exposure
+    from hdrlift.data.sources import normalise_exposure
 
     root = Path(args.root)
     manifest: dict[str, Any] = {
@@ -253,7 +253,7 @@ def _pack_into(tmp: Path, args: argparse.Namespace, train_files: list[Path], val
         "sources": {"root": str(root), "train_split": str(args.train_split), "val_split": str(args.val_split),
                     "crf_file": str(args.crf_file)},
         "train": {"max_side": args.max_side, "mantissa_bits": TRAIN_MANTISSA_BITS,
-                  "normalisation": "hdrlift.data.hdr_folder.load_hdr_images, then again after down-scaling "
+                  "normalisation": "hdrlift.data.sources.load_hdr_images, then again after down-scaling "
                                    "(median luminance 0.18)",
                   "scenes": []},
         "sizes": {},
@@ -296,10 +296,10 @@ def _pack_into(tmp: Path, args: argparse.Namespace, train_files: list[Path], val
         s, gain = _scene_of(scenes, arrays, p)
         ldr8 = np.round(np.asarray(p.ldr) * 255.0).astype(np.uint8)
         if np.abs(ldr8 / 255.0 - p.ldr).max() > 1e-5:
-            raise DataError(f"suite pair {p.part}/{p.name}: LDR is not 8-bit; cannot pack it as uint8")
+            raise DataError(f"suite pair {p.group}/{p.name}: LDR is not 8-bit; cannot pack it as uint8")
         k = f"ldr_{len(s['pairs']):02d}"
         arrays[s["file"]][k] = np.ascontiguousarray(ldr8.transpose(2, 0, 1))
-        s["pairs"].append({"part": p.part, "name": p.name, "ldr": k, "gain": gain})
+        s["pairs"].append({"part": p.group, "name": p.name, "ldr": k, "gain": gain})
     val_bytes = sum(write_npz_lzma(tmp / key, arr) for key, arr in arrays.items())
     manifest["val"] = {"max_side": args.val_max_side, "parts": list(VAL_PARTS), "exposures": list(suite_exposures),
                        "builder": "hdrlift.inference.suite.build_suite (seed 22)",
@@ -321,7 +321,7 @@ def _scene_of(scenes: dict[str, dict[str, Any]], arrays: dict[str, dict[str, np.
             if g is not None:
                 found.append((s, g))
     if len(found) != 1:
-        raise DataError(f"suite pair {pair.part}/{pair.name}: {len(found)} validation scenes reproduce its "
+        raise DataError(f"suite pair {pair.group}/{pair.name}: {len(found)} validation scenes reproduce its "
                         f"reference as scene x exposure x white balance; cannot pack it")
     return found[0]
 
@@ -378,26 +378,25 @@ def unpack_train(packed: Path, manifest: dict[str, Any], work: Path) -> Path:
     return split
 
 
-def load_val_pairs(packed: Path, manifest: dict[str, Any], per_part: int = 0) -> list[dict[str, Any]]:
-    """The packed suite pairs (the first ``per_part`` of each part; 0 = all): ``ldr`` sRGB-encoded
-    (H, W, 3) float32 in [0, 1], ``hdr`` linear float32.
+def load_val_pairs(packed: Path, manifest: dict[str, Any], per_part: int = 0) -> list[Any]:
+    """The packed suite pairs (the first ``per_part`` of each part; 0 = all) as
+    pairs (:class:`hdrlift.data.pair.Pair`, ``group`` = the part), as :func:`~hdrlift.inference.suite.build_suite`
+    makes them."""
+    from hdrlift.data.pair import Pair
 
-    Shape:
-        each -> {"part", "name", "ldr": (H, W, 3), "hdr": (H, W, 3)}
-    """
     out = []
     for s in manifest["val"]["scenes"]:
         z = _load_npz(packed / s["file"])
         scene = decode_f16(z["hi"], z["lo"]).astype(np.float32)
         for p in s["pairs"]:
             ldr = z[p["ldr"]].transpose(1, 2, 0).astype(np.float32) / 255.0
-            out.append({"part": p["part"], "name": p["name"], "ldr": np.ascontiguousarray(ldr),
-                        "hdr": scene * np.asarray(p["gain"], np.float32)})
+            out.append(Pair(p["name"], np.ascontiguousarray(ldr), scene * np.asarray(p["gain"], np.float32),
+                            group=p["part"]))
     if per_part > 0:
         kept, seen = [], {}
         for p in out:
-            seen[p["part"]] = seen.get(p["part"], 0) + 1
-            if seen[p["part"]] <= per_part:
+            seen[p.group] = seen.get(p.group, 0) + 1
+            if seen[p.group] <= per_part:
                 kept.append(p)
         out = kept
     return out
@@ -447,22 +446,20 @@ def method_config(method: str, packed: Path, split: Path, work: Path, tiny: bool
 # ============================================================================= validation
 
 
-def _linear_baseline(pairs: list[dict[str, Any]]) -> dict[str, float]:
+def _linear_baseline(pairs: list[Any]) -> dict[str, float]:
     """Mean PSNR-mu of plain sRGB decoding per part (the baseline of the gains)."""
-    import torch
-
     from hdrlift.inference.suite import pair_metrics
     from hdrlift.operators.global_ops import linear
 
     acc: dict[str, list[float]] = {}
     for p in pairs:
-        x = torch.from_numpy(p["ldr"]).permute(2, 0, 1)[None]
+        x, _ = p.tensors()
         out = linear(x)[0].permute(1, 2, 0).numpy()
-        acc.setdefault(p["part"], []).append(pair_metrics(p["hdr"], out, p["ldr"])["psnr_mu"])
+        acc.setdefault(p.group, []).append(pair_metrics(p.hdr, out, p.ldr)["psnr_mu"])
     return {k: float(np.nanmean(v)) for k, v in acc.items()}
 
 
-def validate_suite(model: Any, pairs: list[dict[str, Any]], device: Any, linear: dict[str, float]) -> dict[str, float]:
+def validate_suite(model: Any, pairs: list[Any], device: Any, linear: dict[str, float]) -> dict[str, float]:
     """Suite metrics of ``model`` (float32 inference) on the packed pairs: per part the means of
     :func:`~hdrlift.inference.suite.pair_metrics`, the gain over ``linear``; ``score`` = the smallest
     gain across the parts, ``psnr_mu`` = the mean PSNR-mu over the parts."""
@@ -475,10 +472,10 @@ def validate_suite(model: Any, pairs: list[dict[str, Any]], device: Any, linear:
     acc: dict[str, dict[str, list[float]]] = {}
     with torch.inference_mode():
         for p in pairs:
-            x = torch.from_numpy(p["ldr"]).permute(2, 0, 1)[None].contiguous().to(device)
+            x = p.tensors()[0].to(device)
             y = model(x)[0].float().clamp(min=0).permute(1, 2, 0).cpu().numpy()
-            part = acc.setdefault(p["part"], {k: [] for k in METRICS})
-            for k, v in pair_metrics(p["hdr"], y, p["ldr"]).items():
+            part = acc.setdefault(p.group, {k: [] for k in METRICS})
+            for k, v in pair_metrics(p.hdr, y, p.ldr).items():
                 part[k].append(v)
     model.train(was)
     out: dict[str, float] = {}

@@ -14,7 +14,7 @@ import pytest
 import scipy.io
 from conftest import make_hdr_scene
 
-from hdrlift.data.hdr_folder import load_hdr_images, normalise_exposure
+from hdrlift.data.sources import load_hdr_images, normalise_exposure
 from hdrlift.degrade.camera import table_subset
 from hdrlift.degrade.crf_basis import load_dorf, resample_curves
 from hdrlift.errors import DataError
@@ -172,12 +172,12 @@ def test_pack_holds_the_scenes_curves_and_suite_pairs(packed):
     want = build_suite([tmp_path / "hdr" / "a" / "s4.hdr"], parts=gt.VAL_PARTS, max_side=48,
                        crf_file=tmp_path / "dorf.mat")
     got = gt.load_val_pairs(packed, man)
-    assert sorted((p["part"], p["name"]) for p in got) == sorted((p.part, p.name) for p in want)
-    by = {(p.part, p.name): p for p in want}
+    assert sorted((p.group, p.name) for p in got) == sorted((p.group, p.name) for p in want)
+    by = {(p.group, p.name): p for p in want}
     for p in got:
-        w = by[(p["part"], p["name"])]
-        np.testing.assert_array_equal(p["ldr"], w.ldr)
-        np.testing.assert_allclose(p["hdr"], w.hdr, rtol=2e-3, atol=1e-6)
+        w = by[(p.group, p.name)]
+        np.testing.assert_array_equal(p.ldr, w.ldr)
+        np.testing.assert_allclose(p.hdr, w.hdr, rtol=2e-3, atol=1e-6)
 
 
 def test_train_every_method_tiny_and_what_comes_back(packed, capsys, monkeypatch):

@@ -452,7 +452,7 @@ def _corpus(folder: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
 
 def test_every_input_decodes_correctly_or_is_refused_in_one_line(tmp_path: Path) -> None:
     from hdrlift.errors import HdrliftError
-    from hdrlift.io.ldr import read_photo
+    from hdrlift.io.api import read_photo
 
     folder = tmp_path / "corpus"
     folder.mkdir()

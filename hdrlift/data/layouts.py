@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hdrlift.data.pair import Pair
 from hdrlift.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -414,12 +415,9 @@ def _read_target(rec: PairRecord, ldr: np.ndarray) -> np.ndarray:
     return srgb_decode_np(img)
 
 
-def load_pair(rec: PairRecord) -> tuple[np.ndarray, np.ndarray]:
-    """Read one pair: (LDR (H,W,3) float32 sRGB-encoded [0,1], target (H,W,3) float32 linear, 1.0 = clip).
-
-    Shape:
-        -> (H, W, 3), (H, W, 3)
-    """
+def load_pair(rec: PairRecord) -> Pair:
+    """Read one pair: ``ldr`` (H,W,3) float32 sRGB-encoded [0,1], ``hdr`` the target (H,W,3) float32 linear
+    (1.0 = clip); ``group`` and ``source`` from the record."""
     from hdrlift.io import read_image_info
 
     ldr, info = read_image_info(rec.ldr)
@@ -430,4 +428,4 @@ def load_pair(rec: PairRecord) -> tuple[np.ndarray, np.ndarray]:
     if tgt.shape[:2] != ldr.shape[:2]:
         raise DataError(f"{rec.ldr} ({ldr.shape[1]}x{ldr.shape[0]}) and {rec.target} "
                         f"({tgt.shape[1]}x{tgt.shape[0]}) differ in size")
-    return ldr, np.ascontiguousarray(tgt, dtype=np.float32)
+    return Pair(rec.name, ldr, np.ascontiguousarray(tgt, dtype=np.float32), group=rec.group, source=str(rec.ldr))

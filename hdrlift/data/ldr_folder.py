@@ -1,7 +1,7 @@
 """Unpaired LDR photos (DuHDR's semi-supervised Algorithm 2) and the crop geometry shared with the
 paired datasets.
 
-Every sample is a pure function of ``(seed, index)`` (see :func:`hdrlift.data.hdr_folder.sample_seed`):
+Every sample is a pure function of ``(seed, index)`` (see :func:`hdrlift.data.sources.sample_seed`):
 the photo (a per-epoch permutation, like :meth:`HDRFolder.image_index`), the crop, its scale and the
 flips / rot90 come from one ``torch.Generator`` seeded with them, so runs replay and resume exactly.
 Rescaled crops are resampled in linear light (sRGB-decoded, resampled, re-encoded); crops that need no
@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from hdrlift.data.hdr_folder import sample_seed
+from hdrlift.data.sources import sample_seed
 from hdrlift.errors import DataError, HdrliftError
 from hdrlift.ops.transfer import linear_to_srgb, srgb_to_linear
 

@@ -191,7 +191,7 @@ def reconstruct(
         raise ModelError(f"method={os.fspath(method)!r}: {exc}") from None
     if isinstance(image, (str, os.PathLike)):
         from hdrlift.io import check_size
-        from hdrlift.io.ldr import read_photo
+        from hdrlift.io.api import read_photo
 
         img = read_photo(image, max_pixels=max_pixels)  # HDR files refused, never clipped
         check_size(img, image)

@@ -57,7 +57,8 @@ def _memory_guard(predictor: Any) -> tuple[int, int] | None:
 
 def _read(path: Path, max_pixels: int | None, guard: tuple[int, int] | None = None) -> Any:
     from hdrlift.io import check_size
-    from hdrlift.io.ldr import peek_size, read_photo
+    from hdrlift.io.api import read_photo
+    from hdrlift.io.ldr import peek_size
 
     if guard is not None:  # refuse before decoding what cannot fit --max-memory at any tile size
         from hdrlift.inference.memory import check_image_memory

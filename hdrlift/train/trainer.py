@@ -22,6 +22,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Sampler
 
 from hdrlift import rundir
+from hdrlift.data.pair import Pair
 from hdrlift.io.atomic import write_bytes_atomic
 from hdrlift.train.config import TrainConfig, config_from_dict, config_to_dict
 from hdrlift.train.distributed import DistInfo, barrier, cleanup, setup
@@ -55,7 +56,7 @@ class StepSampler(Sampler[int]):
         return max(self.steps - self.start, 0) * self.batch
 
 
-def build_datasets(cfg: TrainConfig, info: DistInfo) -> tuple[Any, list[dict[str, Any]]]:
+def build_datasets(cfg: TrainConfig, info: DistInfo) -> tuple[Any, list[Pair]]:
     """Training dataset and fixed validation pairs for ``cfg.data``."""
     from hdrlift.data import build_train_dataset, build_val_pairs
 
@@ -63,7 +64,7 @@ def build_datasets(cfg: TrainConfig, info: DistInfo) -> tuple[Any, list[dict[str
 
 
 @torch.inference_mode()
-def validate(model: nn.Module, pairs: list[dict[str, Any]], device: torch.device) -> dict[str, float]:
+def validate(model: nn.Module, pairs: Sequence[Pair], device: torch.device) -> dict[str, float]:
     """Mean PSNR-mu, PSNR-L and clipped-region log2 RMSE of ``model`` over validation pairs."""
     from hdrlift.metrics import clipped_log_rmse, psnr_l, psnr_mu
 
@@ -71,13 +72,10 @@ def validate(model: nn.Module, pairs: list[dict[str, Any]], device: torch.device
     model.eval()
     mu, pl, cl = [], [], []
     for p in pairs:
-        ldr = p["ldr"][None].to(device)
-        out = model(ldr)[0].float().clamp(min=0).permute(1, 2, 0).cpu().numpy()
-        ref = p["hdr"].permute(1, 2, 0).numpy()
-        ldr_np = p["ldr"].permute(1, 2, 0).numpy()
-        mu.append(psnr_mu(ref, out))
-        pl.append(psnr_l(ref, out))
-        c = clipped_log_rmse(ref, out, ldr_np)
+        out = model(p.tensors()[0].to(device))[0].float().clamp(min=0).permute(1, 2, 0).cpu().numpy()
+        mu.append(psnr_mu(p.hdr, out))
+        pl.append(psnr_l(p.hdr, out))
+        c = clipped_log_rmse(p.hdr, out, p.ldr)
         if c is not None and not (isinstance(c, float) and math.isnan(c)):
             cl.append(float(c))
     model.train(was_training)
@@ -112,7 +110,7 @@ class _Logger:
                 if isinstance(v, (int, float)) and math.isfinite(v):
                     self.tb.add_scalar(f"{kind}/{k}", v, step)
 
-    def images(self, step: int, model: nn.Module, pairs: list[dict[str, Any]], device: torch.device) -> None:
+    def images(self, step: int, model: nn.Module, pairs: Sequence[Pair], device: torch.device) -> None:
         if not self.enabled or self.tb is None or not pairs:
             return
         from hdrlift.io.preview import tonemap_preview
@@ -120,9 +118,8 @@ class _Logger:
         with torch.inference_mode():
             model.eval()
             for i, p in enumerate(pairs[:3]):
-                out = model(p["ldr"][None].to(device))[0].float().clamp(min=0).permute(1, 2, 0).cpu().numpy()
-                ref = p["hdr"].permute(1, 2, 0).numpy()
-                row = np.concatenate([tonemap_preview(ref), tonemap_preview(out)], axis=1)
+                out = model(p.tensors()[0].to(device))[0].float().clamp(min=0).permute(1, 2, 0).cpu().numpy()
+                row = np.concatenate([tonemap_preview(p.hdr), tonemap_preview(out)], axis=1)
                 self.tb.add_image(f"val/{i}_ref_pred", row, step, dataformats="HWC")
             model.train()
 
