@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +25,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from hdrlift.data.layouts import (
-    KINDS,
-    TRAIN_KINDS,
+    DATASET_KINDS,
     PairRecord,
     default_split,
     exclude_ids,
@@ -75,19 +74,14 @@ def _default_part(kind: str, root: Path, which: str, split_root: Path | None = N
     return default_split(kind, root, which)
 
 
-def _check_kind(kind: str, kinds: Sequence[str]) -> None:
-    if kind == "hdr_eye" and kind not in kinds:
-        raise DataError("hdr_eye (HDR-Eye) is a test set only; train on hdr_real or an HDR folder")
-    if kind == "si_hdr" and kind not in kinds:
-        raise DataError("si_hdr (SI-HDR) is a test set only; train on an HDR folder or aim2025")
-    if kind not in kinds:
-        raise DataError(f"unknown dataset kind '{kind}'; known: {', '.join(kinds)}")
+def _check_kind(kind: str, train: bool) -> None:
+    DATASET_KINDS.get(kind).check(train)
 
 
 def train_records(cfg: Any) -> list[PairRecord]:
     """Training pairs of a config (see the module docstring)."""
     d = cfg.data
-    _check_kind(d.kind, TRAIN_KINDS)
+    _check_kind(d.kind, train=True)
     root = Path(d.root)
     tr, va = _given(d, "train_split"), _given(d, "val_split")
     if tr and _is_pair_list(tr):
@@ -103,7 +97,7 @@ def train_records(cfg: Any) -> list[PairRecord]:
 def val_records(cfg: Any) -> list[PairRecord]:
     """Validation pairs of a config: ``val_split`` of ``val_root or root``, else the kind's test part."""
     d = cfg.data
-    _check_kind(d.kind, TRAIN_KINDS)
+    _check_kind(d.kind, train=True)
     root = Path(d.val_root or d.root)
     va = _given(d, "val_split")
     if va and _is_pair_list(va):
@@ -181,7 +175,7 @@ def _hwc(t: torch.Tensor) -> np.ndarray:
 def dataset_records(kind: str, root: Path) -> list[PairRecord]:
     """The test split of ``kind`` at ``root``; ``root`` may also be a CSV/JSON pair list (any kind) or a
     text file of ids selecting from the dataset in its folder."""
-    _check_kind(kind, KINDS)
+    _check_kind(kind, train=False)
     root = Path(root)
     if root.is_file():
         if _is_pair_list(str(root)):

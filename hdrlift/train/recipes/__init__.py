@@ -7,27 +7,27 @@ from typing import Any
 import torch
 
 from hdrlift.errors import ConfigError
+from hdrlift.registry import Registry
 from hdrlift.train.config import TrainConfig
 from hdrlift.train.recipes.base import Recipe
 from hdrlift.train.recipes.duhdr import DuHDRRecipe
 from hdrlift.train.recipes.simple import BilateralRecipe, HDRUNetRecipe
 from hdrlift.train.recipes.twostage import TwoStageRecipe
 
-_RECIPES: dict[str, type[Recipe]] = {"hdrunet": HDRUNetRecipe, "uhd_bilateral": BilateralRecipe,
-                                     "twostage": TwoStageRecipe, "duhdr": DuHDRRecipe}
+#: the training methods (``method:`` of a config)
+RECIPES: Registry[type[Recipe]] = Registry("training method", [
+    ("hdrunet", HDRUNetRecipe), ("twostage", TwoStageRecipe), ("uhd_bilateral", BilateralRecipe),
+    ("duhdr", DuHDRRecipe)])
 
 
 def list_recipes() -> list[str]:
-    """The training methods (``method:`` of a config), sorted."""
-    return sorted(_RECIPES)
+    """The training methods (``method:`` of a config), in the listed order."""
+    return RECIPES.names()
 
 
 def get_recipe(method: str) -> type[Recipe]:
     """The recipe class of ``method``; :class:`ConfigError` listing the valid methods otherwise."""
-    try:
-        return _RECIPES[method]
-    except KeyError:
-        raise ConfigError(f"unknown training method '{method}'; available: {', '.join(list_recipes())}") from None
+    return RECIPES.get(method)
 
 
 def check_config(cfg: TrainConfig, where: str = "") -> Any:
@@ -45,4 +45,4 @@ def build_recipe(cfg: TrainConfig, device: torch.device) -> Recipe:
     return get_recipe(cfg.method)(cfg, device)
 
 
-__all__ = ["Recipe", "build_recipe", "check_config", "get_recipe", "list_recipes"]
+__all__ = ["RECIPES", "Recipe", "build_recipe", "check_config", "get_recipe", "list_recipes"]
