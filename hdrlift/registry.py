@@ -54,10 +54,6 @@ class Registry(Generic[T]):
             self._items = self._build(self._source())
         return self._items
 
-    def as_dict(self) -> dict[str, T]:
-        """``{name: entry}`` in the listed order (a copy)."""
-        return dict(self._loaded())
-
     def names(self) -> list[str]:
         """The names, in the listed order."""
         return list(self._loaded())

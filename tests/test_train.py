@@ -423,3 +423,18 @@ def test_ship_weights_validates_a_step_the_run_did_not(hdr_dir: Path, tmp_path: 
     assert meta2["val"]["psnr_mu"] != meta4["val"]["psnr_mu"]
     assert meta2["best_step"] == meta4["best_step"] == 4
     assert meta2["best_psnr_mu"] == pytest.approx(logged["psnr_mu"])  # the run's best, not the shipped step's
+
+
+@pytest.mark.parametrize(("preview_every", "want"), [(0, [2, 4]), (1, [1, 2, 3, 4])])
+def test_preview_images_follow_preview_every(hdr_dir: Path, tmp_path: Path, monkeypatch, preview_every: int,
+                                            want: list[int]) -> None:
+    """``preview_every`` (0 = with validation, every ``val_every`` steps) is when the preview images are logged."""
+    import hdrlift.train.trainer as trainer_mod
+
+    seen: list[int] = []
+    monkeypatch.setattr(trainer_mod._Logger, "images", lambda self, step, *a: seen.append(step))
+    cfg = config_from_dict(_cfg(hdr_dir, tmp_path / "pv", "hdrunet", "hdrunet_tiny", steps=4,
+                                preview_every=preview_every))
+    cfg.val_every = 2
+    train(cfg, progress=False)
+    assert seen == want

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -153,16 +152,6 @@ class LDRFolder(Dataset):
             raise DataError("LDRFolder: no photos given")
         self.patch, self.seed, self.scale_min = int(patch), int(seed), float(scale_min)
         self.length, self.on_bad, self.flips, self.rot90 = int(length), on_bad, flips, rot90
-
-    @classmethod
-    def from_config(cls, cfg: Any) -> LDRFolder:
-        """From a training config: ``cfg.data.unpaired_root`` / ``patch`` / ``scale_min`` / ``on_bad``,
-        ``cfg.seed``."""
-        d = cfg.data
-        if not d.unpaired_root:
-            raise DataError("data.unpaired_root is not set (folder of unpaired LDR photos)")
-        return cls(Path(d.unpaired_root), patch=d.patch, seed=cfg.seed, scale_min=d.scale_min,
-                   on_bad=d.on_bad)
 
     def __len__(self) -> int:
         return self.length

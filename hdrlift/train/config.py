@@ -72,7 +72,7 @@ class TrainConfig:
     val_every: int = 250
     ckpt_every: int = 250
     log_every: int = 10
-    preview_every: int = 0  # 0 = with validation
+    preview_every: int = 0  # TensorBoard preview images every N steps; 0 = with each validation
     keep_checkpoints: int = 2
     seed: int = 0
     threads: int = 0  # 0 = all cores

@@ -217,13 +217,15 @@ def train(
                 running = {}
             do_val = step % cfg.val_every == 0 or step == end_step
             do_ck = step % cfg.ckpt_every == 0 or step == end_step
+            do_preview = step % cfg.preview_every == 0 if cfg.preview_every > 0 else do_val
             metrics: dict[str, float] = {}
             if do_val and info.is_main and val_pairs:
                 metrics = validate(recipe.predictor(), val_pairs, info.device)
                 logger.scalars(step, "val", metrics)
-                logger.images(step, recipe.predictor(), val_pairs, info.device)
                 if bar is not None:
                     bar.write(f"step {step}: " + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
+            if do_preview and info.is_main and val_pairs:
+                logger.images(step, recipe.predictor(), val_pairs, info.device)
             if do_ck and info.is_main:
                 is_best = bool(metrics) and metrics.get("psnr_mu", -math.inf) > best
                 if is_best:
