@@ -119,3 +119,17 @@ def test_completion_methods(capsys) -> None:
     assert main(["completion", "methods"]) == 0
     names = capsys.readouterr().out.split()
     assert "default" in names and "linear" in names and default_name() in names
+
+
+def test_one_module_per_command() -> None:
+    """hdrlift/cli/commands holds exactly one module per command, each with add_parser and cmd_<name>."""
+    from pathlib import Path
+
+    from hdrlift.cli import commands
+
+    subs = next(a for a in build_parser()._actions if a.choices and "predict" in a.choices)
+    assert list(subs.choices) == list(commands.COMMANDS)
+    files = sorted(p.stem for p in Path(commands.__file__).parent.glob("*.py") if p.stem != "__init__")
+    assert files == sorted(commands.COMMANDS)
+    for mod, name in zip(commands.command_modules(), commands.COMMANDS):
+        assert callable(mod.add_parser) and subs.choices[name].get_default("func") is getattr(mod, f"cmd_{name}")
