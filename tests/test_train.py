@@ -306,9 +306,14 @@ def test_duhdr_recipe_uses_camera_targets(hdr_dir: Path, tmp_path: Path) -> None
     assert any(r.get("curve", 0) > 0 for r in train_rows)
 
 
-@pytest.mark.parametrize("path", sorted((REPO / "configs" / "train").glob("*.yaml")), ids=lambda p: p.stem)
+TRAIN_CONFIGS = sorted((REPO / "configs" / "train").glob("*.yaml"))
+HISTORY_CONFIGS = sorted((REPO / "docs" / "history" / "configs").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", TRAIN_CONFIGS + HISTORY_CONFIGS, ids=lambda p: f"{p.parent.parent.name}/{p.stem}")
 def test_shipped_training_configs_load(path: Path) -> None:
-    """Every config in configs/train passes the whole check (sections and the recipe's loss keys)."""
+    """Every config in configs/train and docs/history/configs passes the whole check (sections and the
+    recipe's loss keys)."""
     from hdrlift.train.recipes import check_config, get_recipe
 
     cfg = load_config(path)
@@ -316,6 +321,29 @@ def test_shipped_training_configs_load(path: Path) -> None:
     assert cfg.steps > 0 and isinstance(loss, get_recipe(cfg.method).Loss)
     for key, value in cfg.loss.items():  # every key given reached the typed section
         assert getattr(loss, key) == (tuple(value) if isinstance(getattr(loss, key), tuple) else value), key
+
+
+def test_configs_train_run_from_a_clean_clone() -> None:
+    """configs/train: the papers' recipes, the GPU recipes and exactly one recipe per shipped weight (the file its
+    meta.recipe names); every init: is empty or a shipped weight, never a path into runs/."""
+    import json
+
+    from hdrlift.checkpoint import WEIGHTS_DIR, pretrained_names, resolve
+
+    names = {p.name for p in TRAIN_CONFIGS}
+    recipes = {json.loads((WEIGHTS_DIR / w / "config.json").read_text())["meta"]["recipe"] for w in pretrained_names()}
+    assert len(recipes) == len(pretrained_names()) and {Path(r).name for r in recipes} <= names
+    papers = {f"{m}.yaml" for m in ("hdrunet", "twostage", "uhd_bilateral", "duhdr")}
+    gpu = {f"{m}_gpu.yaml" for m in ("hdrunet", "twostage", "uhd_bilateral", "duhdr")}
+    datasets = {"hdrunet_ntire.yaml", "twostage_ntire.yaml", "uhd_bilateral_sice.yaml", "uhd_bilateral_fivek.yaml",
+                "duhdr_hdrreal.yaml"}
+    assert names == papers | gpu | datasets | {Path(r).name for r in recipes}
+    for p in TRAIN_CONFIGS:
+        cfg = load_config(p)
+        assert "runs/" not in cfg.init, p
+        if cfg.init:
+            assert cfg.init in pretrained_names() and resolve(cfg.init).is_dir(), p
+    assert not {p.name for p in HISTORY_CONFIGS} & names
 
 
 @pytest.mark.parametrize("method", ["hdrunet", "uhd_bilateral", "twostage", "duhdr"])

@@ -11,8 +11,8 @@ from hdrlift.errors import HdrliftError
 
 TRAIN_EPILOG = """\
 examples:
-  hdrlift train configs/train/hdrunet_cpu.yaml --max-steps 200      # a short CPU run
-  hdrlift train configs/train/twostage_cpu.yaml --set optim.lr=1e-4 --out runs/ts_lr
+  hdrlift train configs/train/hdrunet.yaml --max-steps 200          # the paper's recipe, a short run
+  hdrlift train configs/train/twostage_cpu_v5.yaml --set optim.lr=1e-4 --out runs/ts_lr   # continue the default
   hdrlift train --resume runs/ts_lr                                 # continue after a stop or crash
   hdrlift predict photo.jpg -m runs/ts_lr                           # use the run's best checkpoint
   torchrun --nproc_per_node 4 -m hdrlift train configs/train/hdrunet.yaml   # DDP on 4 GPUs
