@@ -86,6 +86,57 @@ def save_model(model: HDRModel, directory: str | os.PathLike, meta: dict[str, An
     return d
 
 
+def state_bytes(model: torch.nn.Module, dtype: str | None = None) -> int:
+    """Bytes of the model's tensors when stored with its floating tensors in ``dtype`` (``fp32``, ``fp16``,
+    ``bf16``; None = as they are)."""
+    total = 0
+    for v in model.state_dict().values():
+        size = v.element_size() if dtype is None or not v.is_floating_point() else (2 if dtype != "fp32" else 4)
+        total += v.numel() * size
+    return total
+
+
+def storage_dtype(model: HDRModel, limit: int) -> str:
+    """``fp32`` when the float32 weights take at most ``limit`` bytes, else ``fp16``; a one-line ModelError
+    when even 16 bits exceed it."""
+    if state_bytes(model, "fp32") <= limit:
+        return "fp32"
+    if state_bytes(model, "fp16") <= limit:
+        return "fp16"
+    raise ModelError(f"{model.arch}: weights of {state_bytes(model, 'fp16') / 2**20:.1f} MiB even in 16 bits, "
+                     f"above the limit of {limit / 2**20:.2f} MiB; use reduced widths")
+
+
+def save_model_as(model: HDRModel, directory: str | os.PathLike, dtype: str, meta: dict[str, Any] | None = None,
+                  ) -> str:
+    """:func:`save_model` with the floating tensors in ``dtype`` (``fp32``, or ``fp16``, which becomes ``bf16``
+    when a value exceeds the float16 range); ``meta.stored_dtype`` records it and :func:`load_model` loads the
+    file into the float32 network. Returns the dtype used."""
+    import copy
+
+    if dtype not in ("fp32", "fp16", "bf16"):
+        raise ModelError(f"storage dtype must be fp32, fp16 or bf16, got {dtype!r}")
+    m = copy.deepcopy(model).to("cpu")
+    used = dtype
+    if dtype == "fp16" and any(v.is_floating_point() and bool((v.detach().abs() > torch.finfo(torch.float16).max)
+                                                              .any()) for v in m.state_dict().values()):
+        used = "bf16"
+    if used != "fp32":
+        m = m.to(torch.float16 if used == "fp16" else torch.bfloat16)
+    save_model(m, directory, meta={**(meta or {}), "stored_dtype": used})
+    return used
+
+
+def golden_input() -> torch.Tensor:
+    """The fixed smooth LDR input with a clipped region (1x3x24x40) whose output every shipped weight records
+    in its ``golden.json`` (written by ``scripts/ship_weights.py``, checked by tests/test_weights.py)."""
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, 24), torch.linspace(0, 1, 40), indexing="ij")
+    r = (0.2 + 0.9 * xx).clamp(0, 1)
+    g = (0.1 + 0.7 * yy + 0.3 * torch.sin(6 * xx)).clamp(0, 1)
+    b = (0.3 + 0.4 * xx * yy + 0.8 * torch.exp(-((xx - 0.7) ** 2 + (yy - 0.3) ** 2) / 0.02)).clamp(0, 1)
+    return torch.stack([r, g, b])[None].contiguous()
+
+
 def read_config(directory: str | os.PathLike) -> dict[str, Any]:
     """Read and validate ``config.json`` of a checkpoint directory (types and ranges of every field,
     hyper-parameters included, before anything is allocated)."""

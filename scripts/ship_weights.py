@@ -7,9 +7,10 @@ last one (preferable when the validation set is small and noisy: no selection on
 that checkpoint directory (e.g. picked on a second, larger evaluation set), or any checkpoint directory
 path (e.g. one written by ``scripts/average_checkpoints.py``).
 
-Writes ``hdrlift/weights/<name>/model.safetensors`` + ``config.json`` (with the run's meta: steps, wall
-time, validation metrics) and ``golden.json`` (the output on a fixed procedural input, checked by
-tests/test_weights.py). ``--default`` makes it the default of ``hdrlift predict``.
+Writes ``hdrlift/weights/<name>/model.safetensors`` (``--weights-dir`` elsewhere) + ``config.json`` (with
+the run's meta: steps, wall time, validation metrics) and ``golden.json`` (the output on
+:func:`hdrlift.checkpoint.golden_input`, checked by tests/test_weights.py). ``--default`` makes it the
+default of ``hdrlift predict``.
 """
 
 from __future__ import annotations
@@ -25,16 +26,9 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # this checkout's hdrlift, whatever is installed
+    sys.path.insert(0, str(ROOT))
 WEIGHTS = ROOT / "hdrlift" / "weights"
-
-
-def golden_input() -> torch.Tensor:
-    """Fixed smooth LDR test input with a clipped region (1x3x24x40)."""
-    yy, xx = torch.meshgrid(torch.linspace(0, 1, 24), torch.linspace(0, 1, 40), indexing="ij")
-    r = (0.2 + 0.9 * xx).clamp(0, 1)
-    g = (0.1 + 0.7 * yy + 0.3 * torch.sin(6 * xx)).clamp(0, 1)
-    b = (0.3 + 0.4 * xx * yy + 0.8 * torch.exp(-((xx - 0.7) ** 2 + (yy - 0.3) ** 2) / 0.02)).clamp(0, 1)
-    return torch.stack([r, g, b])[None].contiguous()
 
 
 def run_meta(run: Path, step: int | None = None) -> dict:
@@ -57,7 +51,7 @@ def run_meta(run: Path, step: int | None = None) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     from hdrlift import rundir
-    from hdrlift.checkpoint import load_model, save_model
+    from hdrlift.checkpoint import golden_input, load_model, save_model
     from hdrlift.errors import ConfigError
 
     ap = argparse.ArgumentParser()
@@ -67,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--checkpoint", default="best",
                     help="best | last | step-NNNNNNN (a checkpoint directory of the run, e.g. picked on a second set)"
                          " | a checkpoint directory path")
+    ap.add_argument("--weights-dir", type=Path, default=WEIGHTS,
+                    help="where shipped weights live (default hdrlift/weights of this checkout)")
     ap.add_argument("--machine", default=f"{platform.machine()} {platform.processor() or ''} 2 cores".strip())
     args = ap.parse_args(argv)
     try:
@@ -86,26 +82,28 @@ def main(argv: list[str] | None = None) -> int:
         meta["val"] = validate(model, build_val_pairs(cfg), torch.device("cpu"))
         meta["val_note"] = "the run's in-training validation, computed when shipping"
     meta["machine"] = args.machine
-    meta["recipe"] = f"configs/train/{args.run.name}.yaml"
+    recipe = [f"{d}/{args.run.name}.yaml" for d in ("configs/train", "docs/history/configs")
+              if (ROOT / d / f"{args.run.name}.yaml").is_file()]
+    meta["recipe"] = recipe[0] if recipe else f"(no config file named {args.run.name}.yaml)"
     meta["shipped_checkpoint"] = f"{args.checkpoint} ({ck.name})"
     import yaml
 
     init = (yaml.safe_load((args.run / rundir.CONFIG).read_text()) or {}).get("init")
     if init:
         meta["init"] = init
-    out = WEIGHTS / args.name
+    out = args.weights_dir / args.name
     if out.exists():
         shutil.rmtree(out)
     save_model(model, out, meta=meta)
     with torch.inference_mode():
         y = model(golden_input())
     (out / "golden.json").write_text(json.dumps({
-        "input": "scripts/ship_weights.py:golden_input", "shape": list(y.shape),
+        "input": "hdrlift.checkpoint.golden_input", "shape": list(y.shape),
         "mean": float(y.mean()), "max": float(y.max()),
         "samples": [float(v) for v in y.flatten()[:: max(y.numel() // 64, 1)].tolist()],
     }, indent=1) + "\n")
     if args.default:
-        (WEIGHTS / "default.json").write_text(json.dumps({"default": args.name}) + "\n")
+        (args.weights_dir / "default.json").write_text(json.dumps({"default": args.name}) + "\n")
     size = sum(p.stat().st_size for p in out.iterdir()) / 1e6
     print(f"shipped {args.name} from {ck} ({size:.1f} MB); val {meta.get('val')}")
     print(f"golden mean {float(y.mean()):.5f}; numpy {np.__version__}")

@@ -429,20 +429,21 @@ def test_camera_target_options_need_the_camera(hdr_dir: Path, tmp_path: Path) ->
         build_train_dataset(config_from_dict(bad))
 
 
-def test_ship_weights_validates_a_step_the_run_did_not(hdr_dir: Path, tmp_path: Path, monkeypatch) -> None:
-    """scripts/ship_weights.py: a checkpoint without in-training validation gets the run's validation."""
-    sys.path.insert(0, str(REPO / "scripts"))
-    import ship_weights
-
+def test_ship_weights_validates_a_step_the_run_did_not(hdr_dir: Path, tmp_path: Path) -> None:
+    """scripts/ship_weights.py (run as a subprocess: tests do not import scripts/): a checkpoint without
+    in-training validation gets the run's validation."""
     from hdrlift.checkpoint import load_model
 
     run = train(config_from_dict(_cfg(hdr_dir, tmp_path / "run", "twostage", "twostage_tiny", steps=4,
                                       val_every=4, ckpt_every=2)), progress=False)
     log = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log if r["kind"] == "val"] == [4]
-    monkeypatch.setattr(ship_weights, "WEIGHTS", tmp_path / "weights")
     for step in (2, 4):
-        assert ship_weights.main([str(run), "--name", f"twostage.s{step}", "--checkpoint", f"step-{step:07d}"]) == 0
+        r = subprocess.run([sys.executable, str(REPO / "scripts" / "ship_weights.py"), str(run), "--name",
+                            f"twostage.s{step}", "--checkpoint", f"step-{step:07d}", "--weights-dir",
+                            str(tmp_path / "weights")], capture_output=True, text=True, timeout=600,
+                           env={**os.environ, "OMP_NUM_THREADS": "1"})
+        assert r.returncode == 0, r.stderr
     meta2 = load_model(tmp_path / "weights" / "twostage.s2").checkpoint_config["meta"]
     meta4 = load_model(tmp_path / "weights" / "twostage.s4").checkpoint_config["meta"]
     logged = next(r for r in log if r["kind"] == "val")

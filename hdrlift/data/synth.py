@@ -16,7 +16,12 @@ from hdrlift.data.pair import Pair
 from hdrlift.data.sources import load_hdr_images, sample_seed
 
 
-def _resize_max_side(img: np.ndarray, max_side: int | None) -> np.ndarray:
+def resize_max_side(img: np.ndarray, max_side: int | None) -> np.ndarray:
+    """Antialiased bilinear down-scaling so that the longer side is at most ``max_side`` (None/0: as it is).
+
+    Shape:
+        (H, W, 3) linear -> (h, w, 3) linear
+    """
     h, w = img.shape[:2]
     if not max_side or max(h, w) <= max_side:
         return img
@@ -46,7 +51,7 @@ def capture_pairs(
         cam = CameraConfig.from_dict(cam)
     imgs, kept = load_hdr_images(files, on_bad=on_bad, report=report)
     for i, (img, f) in enumerate(zip(imgs, kept)):
-        hdr_np = _resize_max_side(img, max_side)
+        hdr_np = resize_max_side(img, max_side)
         for j, ev in enumerate(exposures):
             g = torch.Generator().manual_seed(sample_seed(seed, i * 100 + j))
             params = sample_params(cam, g, hdr_np)
