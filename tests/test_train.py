@@ -338,11 +338,15 @@ def test_configs_train_run_from_a_clean_clone() -> None:
     datasets = {"hdrunet_ntire.yaml", "twostage_ntire.yaml", "uhd_bilateral_sice.yaml", "uhd_bilateral_fivek.yaml",
                 "duhdr_hdrreal.yaml"}
     assert names == papers | gpu | datasets | {Path(r).name for r in recipes}
+    from hdrlift.models import create_model
+    from hdrlift.train.trainer import init_weights
+
     for p in TRAIN_CONFIGS:
         cfg = load_config(p)
         assert "runs/" not in cfg.init, p
-        if cfg.init:
+        if cfg.init:  # resolves in a clean clone and fits the configured model (init_skip included)
             assert cfg.init in pretrained_names() and resolve(cfg.init).is_dir(), p
+            init_weights(create_model(cfg.model.name, **cfg.model.hparams), cfg.init, skip=cfg.init_skip)
     assert not {p.name for p in HISTORY_CONFIGS} & names
 
 
