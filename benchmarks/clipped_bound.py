@@ -39,7 +39,8 @@ def main() -> None:
     from hdrlift.metrics.clipped import clipped_log_rmse
 
     rows: dict[str, list[float]] = {k: [] for k in (*ORACLES, *args.method)}
-    for _pid, ldr, ref in iter_ntire_pairs(args.pairs):
+    for pair in iter_ntire_pairs(args.pairs):
+        ldr, ref = pair.ldr, pair.hdr
         o = oracle_rmses(ref, ldr)
         if o is None:
             continue

@@ -6,21 +6,27 @@ config.json::
      "hparams": {...}, "domain": "...", "hdrlift_version": "0.1.0", "meta": {...}}
 
 Pretrained weights shipped with the package live in ``hdrlift/weights/<name.tag>/`` and are loaded
-by name (``load_model("hdrunet.polyhaven")``).
+by name (``load_model("hdrunet.polyhaven")``). :func:`resolve_name` is the one place that turns a name a
+user gives (``default``, operator, architecture, shipped weight, checkpoint or run directory) into what
+it means.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
+from hdrlift import rundir
 from hdrlift.errors import ModelError, one_line
-from hdrlift.models import HDRModel, create_model, get_spec
+from hdrlift.models import HDRModel, create_model, get_spec, list_models
 from hdrlift.models.registry import validate_hparams
+from hdrlift.nn.state import check_state_shapes
+from hdrlift.operators import list_operators
 
 FORMAT = "hdrlift-checkpoint"
 FORMAT_VERSION = 1
@@ -80,6 +86,57 @@ def save_model(model: HDRModel, directory: str | os.PathLike, meta: dict[str, An
     return d
 
 
+def state_bytes(model: torch.nn.Module, dtype: str | None = None) -> int:
+    """Bytes of the model's tensors when stored with its floating tensors in ``dtype`` (``fp32``, ``fp16``,
+    ``bf16``; None = as they are)."""
+    total = 0
+    for v in model.state_dict().values():
+        size = v.element_size() if dtype is None or not v.is_floating_point() else (2 if dtype != "fp32" else 4)
+        total += v.numel() * size
+    return total
+
+
+def storage_dtype(model: HDRModel, limit: int) -> str:
+    """``fp32`` when the float32 weights take at most ``limit`` bytes, else ``fp16``; a one-line ModelError
+    when even 16 bits exceed it."""
+    if state_bytes(model, "fp32") <= limit:
+        return "fp32"
+    if state_bytes(model, "fp16") <= limit:
+        return "fp16"
+    raise ModelError(f"{model.arch}: weights of {state_bytes(model, 'fp16') / 2**20:.1f} MiB even in 16 bits, "
+                     f"above the limit of {limit / 2**20:.2f} MiB; use reduced widths")
+
+
+def save_model_as(model: HDRModel, directory: str | os.PathLike, dtype: str, meta: dict[str, Any] | None = None,
+                  ) -> str:
+    """:func:`save_model` with the floating tensors in ``dtype`` (``fp32``, or ``fp16``, which becomes ``bf16``
+    when a value exceeds the float16 range); ``meta.stored_dtype`` records it and :func:`load_model` loads the
+    file into the float32 network. Returns the dtype used."""
+    import copy
+
+    if dtype not in ("fp32", "fp16", "bf16"):
+        raise ModelError(f"storage dtype must be fp32, fp16 or bf16, got {dtype!r}")
+    m = copy.deepcopy(model).to("cpu")
+    used = dtype
+    if dtype == "fp16" and any(v.is_floating_point() and bool((v.detach().abs() > torch.finfo(torch.float16).max)
+                                                              .any()) for v in m.state_dict().values()):
+        used = "bf16"
+    if used != "fp32":
+        m = m.to(torch.float16 if used == "fp16" else torch.bfloat16)
+    save_model(m, directory, meta={**(meta or {}), "stored_dtype": used})
+    return used
+
+
+def golden_input() -> torch.Tensor:
+    """The fixed smooth LDR input with a clipped region (1x3x24x40) whose output every shipped weight records
+    in its ``golden.json`` (written by ``scripts/ship_weights.py``, checked by tests/test_weights.py)."""
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, 24), torch.linspace(0, 1, 40), indexing="ij")
+    r = (0.2 + 0.9 * xx).clamp(0, 1)
+    g = (0.1 + 0.7 * yy + 0.3 * torch.sin(6 * xx)).clamp(0, 1)
+    b = (0.3 + 0.4 * xx * yy + 0.8 * torch.exp(-((xx - 0.7) ** 2 + (yy - 0.3) ** 2) / 0.02)).clamp(0, 1)
+    return torch.stack([r, g, b])[None].contiguous()
+
+
 def read_config(directory: str | os.PathLike) -> dict[str, Any]:
     """Read and validate ``config.json`` of a checkpoint directory (types and ranges of every field,
     hyper-parameters included, before anything is allocated)."""
@@ -120,20 +177,93 @@ def pretrained_names() -> list[str]:
     return sorted(p.name for p in WEIGHTS_DIR.iterdir() if (p / "config.json").is_file())
 
 
-def resolve(name_or_path: str | os.PathLike) -> Path:
-    """Map a pretrained name (``hdrunet.polyhaven``) or a path to a checkpoint directory."""
-    p = Path(name_or_path)
+#: Used when no trained network is shipped: the best *expanding* classical operator in BENCHMARKS.md
+#: (linear / akyuz / masia score marginally higher PSNR-mu but leave clipped highlights at 1.0, i.e.
+#: reconstruct nothing; kovaleski is the best of the operators that expand highlights).
+DEFAULT_OPERATOR = "kovaleski"
+
+
+def default_name() -> str:
+    """What ``default`` means: the shipped default network (``weights/default.json``), else the best
+    expanding operator."""
+    dfile = WEIGHTS_DIR / "default.json"
+    if dfile.is_file():
+        try:
+            name = json.loads(dfile.read_text()).get("default")
+        except (OSError, ValueError, AttributeError):
+            name = None
+        if name in pretrained_names():
+            return str(name)
+    return DEFAULT_OPERATOR
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What a method name means (:func:`resolve_name`).
+
+    Attributes:
+        kind: ``operator`` (a classical operator), ``checkpoint`` (a shipped weight, a checkpoint directory
+            or a training run) or ``architecture`` (a registered architecture name, ``hdrunet_tiny``).
+        name: the operator / architecture / shipped name, or the path as given.
+        path: the checkpoint directory to load; for an architecture its shipped weight (None if none is
+            shipped); None for an operator.
+    """
+
+    kind: Literal["operator", "checkpoint", "architecture"]
+    name: str
+    path: Path | None = None
+
+
+def resolve_name(name: str | os.PathLike) -> Resolved:
+    """The one resolution of the names users give for a method (``-m``/``--model``, ``init:``,
+    ``hdrlift.create_model``, ``load_model``), in this order:
+
+    ``default`` (:func:`default_name`); an existing directory: a training run (its best checkpoint, else
+    its last: :func:`hdrlift.rundir.run_checkpoint`) or a checkpoint directory; a ``config.json`` /
+    ``.safetensors`` path (its directory); a classical operator; a shipped weight (``hdrunet.polyhaven``);
+    an architecture (``hdrunet``; ``path`` = its shipped weight when there is one). Anything else is a
+    one-line :class:`ModelError` listing the valid names. Nothing is loaded.
+    """
+    s = os.fspath(name)
+    if s == "default":
+        s = default_name()
+    p = Path(s)
     if p.is_dir():
-        return p
+        if rundir.is_run_dir(p):
+            ck = rundir.run_checkpoint(p)
+            if ck is None:
+                raise ModelError(f"{p}: a training run without a loadable checkpoint (best.json / last.json "
+                                 "point at none with a config.json)")
+            return Resolved("checkpoint", s, ck)
+        return Resolved("checkpoint", s, p)
     if p.name == "config.json" or p.suffix == ".safetensors":
-        return p.parent
-    cand = WEIGHTS_DIR / str(name_or_path)
-    if cand.is_dir():
-        return cand
-    raise ModelError(
-        f"'{name_or_path}' is neither a checkpoint directory nor a shipped weight "
-        f"(shipped: {', '.join(pretrained_names()) or 'none'})"
-    )
+        return Resolved("checkpoint", s, p.parent)
+    operators = [o.name for o in list_operators()]
+    if s in operators:
+        return Resolved("operator", s)
+    shipped = pretrained_names()
+    if s in shipped:
+        return Resolved("checkpoint", s, WEIGHTS_DIR / s)
+    archs = [m.name for m in list_models()]
+    if s in archs:
+        own = [n for n in shipped if n.split(".")[0] == s]
+        return Resolved("architecture", s, WEIGHTS_DIR / own[0] if own else None)
+    raise ModelError(f"unknown method '{s}': not a checkpoint or run directory, an operator "
+                     f"({', '.join(operators)}), a shipped weight ({', '.join(shipped) or 'none'}) or an "
+                     f"architecture ({', '.join(archs)})")
+
+
+def resolve(name_or_path: str | os.PathLike) -> Path:
+    """The checkpoint directory a network name means (:func:`resolve_name`; an architecture name means its
+    shipped weight); a one-line :class:`ModelError` for an operator or an architecture without one."""
+    r = resolve_name(name_or_path)
+    if r.kind == "operator":
+        raise ModelError(f"'{r.name}' is a classical operator, not a network checkpoint")
+    if r.path is None:
+        raise ModelError(f"no trained weights are shipped for '{r.name}' (shipped: "
+                         f"{', '.join(pretrained_names()) or 'none'}); pass a checkpoint directory "
+                         "(see 'hdrlift train')")
+    return r.path
 
 
 def _weights_header(wfile: Path) -> dict[str, tuple[tuple[int, ...], str]]:
@@ -155,19 +285,12 @@ def _weights_header(wfile: Path) -> dict[str, tuple[tuple[int, ...], str]]:
 
 def _check_weights(wfile: Path, arch: str, header: dict[str, tuple[tuple[int, ...], str]],
                    own: dict[str, torch.Tensor]) -> None:
-    """Names, shapes and dtypes of the file's tensors against the model's state dict (one-line ModelError)."""
-    missing = [k for k in own if k not in header]
-    unexpected = [k for k in header if k not in own]
-    if missing or unexpected:
-        raise ModelError(
-            f"{wfile}: weights do not match '{arch}' "
-            f"(missing {len(missing)}: {missing[:3]}, unexpected {len(unexpected)}: {unexpected[:3]})"
-        )
+    """Names, shapes and dtypes of the file's tensors against the model's state dict (one-line ModelError:
+    a shape that differs from the checkpoint's config names the file, the tensor, expected and found)."""
+    check_state_shapes(wfile, {k: shape for k, (shape, _) in header.items()}, own,
+                       f"'{arch}' as {wfile.parent / 'config.json'} configures it")
     for k, t in own.items():
-        shape, dtype = header[k]
-        if shape != tuple(t.shape):
-            raise ModelError(f"{wfile}: tensor {k} has shape {list(shape)} but '{arch}' with this config "
-                             f"needs {list(t.shape)}")
+        _, dtype = header[k]
         if t.is_floating_point() != (dtype in _FLOAT_DTYPES):
             raise ModelError(f"{wfile}: tensor {k} has dtype {dtype}, '{arch}' needs {t.dtype}")
 

@@ -15,8 +15,13 @@ import argparse
 import sys
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # this checkout's hdrlift, whatever is installed
+    sys.path.insert(0, str(ROOT))
+
 
 def main(argv: list[str] | None = None) -> int:
+    from hdrlift import rundir
     from hdrlift.checkpoint import average_checkpoints
     from hdrlift.errors import HdrliftError
 
@@ -25,12 +30,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("checkpoints", nargs="+", help="checkpoint directory names under RUN/checkpoints")
     ap.add_argument("-o", "--out", type=Path, default=None)
     args = ap.parse_args(argv)
-    dirs = [args.run / "checkpoints" / c for c in args.checkpoints]
+    dirs = [args.run / rundir.CHECKPOINTS / c for c in args.checkpoints]
     missing = [str(d) for d in dirs if not d.is_dir()]
     if missing:
         print(f"no such checkpoint: {', '.join(missing)}", file=sys.stderr)
         return 1
-    steps = [c.replace("step-", "").lstrip("0") or "0" for c in args.checkpoints]
+    steps = [str(rundir.step_of(d)) if rundir.step_of(d) >= 0 else d.name for d in dirs]
     out = args.out or args.run / "averaged" / f"avg-{'-'.join(steps)}"
     if out.exists():
         print(f"{out}: exists", file=sys.stderr)

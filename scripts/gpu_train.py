@@ -10,7 +10,7 @@ it, and returns at most 8 files of at most 16 MiB from ``$OUT``. So training the
     python scripts/ship_weights.py runs/twostage_gpu --name twostage.polyhaven  # ... that ships as usual
 
 ``pack`` writes a git-ignored folder with the v2 training scenes (exposure-normalised as
-:func:`hdrlift.data.hdr_folder.load_hdr_images` does, down-scaled to ``--max-side``, float16 rounded to
+:func:`hdrlift.data.sources.load_hdr_images` does, down-scaled to ``--max-side``, float16 rounded to
 8 mantissa bits - the precision of the Radiance files most scenes come from), the measured DoRF curves
 (``crf/dorf.npy``, row 0 the grid, row 1 + i curve i of the file, so ``crf_table_subset`` train / holdout
 name the same curves), the generalisation suite's pairs (:func:`hdrlift.inference.suite.build_suite`,
@@ -33,7 +33,6 @@ the stored file as loaded back.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import math
 import os
@@ -44,7 +43,6 @@ import sys
 import tempfile
 import threading
 import time
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +52,20 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # the device has the checkout but no installed hdrlift
     sys.path.insert(0, str(ROOT))
 
+from hdrlift.checkpoint import save_model_as, state_bytes  # noqa: E402
+from hdrlift.checkpoint import storage_dtype as _storage_dtype  # noqa: E402
+from hdrlift.data.packed import (  # noqa: E402
+    PACK_FORMAT,
+    PACK_VERSION,
+    decode_f16,
+    encode_f16,
+    fp16_scale,
+    load_val_pairs,
+    read_manifest,
+    unpack_train,
+    write_npz_lzma,
+)
+from hdrlift.data.synth import resize_max_side  # noqa: E402
 from hdrlift.errors import ConfigError, DataError, HdrliftError, one_line  # noqa: E402
 
 METHODS = ("twostage", "hdrunet", "uhd_bilateral", "duhdr")
@@ -66,9 +78,6 @@ FILE_LIMIT = 16 * 2**20
 CKPT_LIMIT = FILE_LIMIT - 256 * 1024
 #: mantissa bits kept in the packed training scenes (float16 has 10; Radiance RGBE files have 8)
 TRAIN_MANTISSA_BITS = 8
-FP16_MAX = 65504.0
-PACK_FORMAT = "hdrlift-packed"
-PACK_VERSION = 1
 
 
 def _log(msg: str) -> None:
@@ -76,71 +85,6 @@ def _log(msg: str) -> None:
 
 
 # ============================================================================= packed arrays
-
-
-def encode_f16(img: np.ndarray, mantissa_bits: int = 10) -> tuple[dict[str, np.ndarray], int]:
-    """Float16 byte planes of a linear HDR image, rounded to ``mantissa_bits`` (1-10) mantissa bits.
-
-    Values above the float16 range are clamped to 65504 (their count is returned).
-
-    Shape:
-        (H, W, 3) linear float -> ({"hi": (3, H, W) uint8, "lo": (3, H, W) uint8}, clamped pixel count)
-    """
-    if not 1 <= mantissa_bits <= 10:
-        raise ValueError(f"mantissa_bits must be in 1..10, got {mantissa_bits}")
-    a = np.maximum(np.asarray(img, np.float32), 0.0)
-    clamped = int((a > FP16_MAX).any(axis=-1).sum())
-    u = np.minimum(a, FP16_MAX).astype(np.float16).view(np.uint16).astype(np.uint32)
-    drop = 10 - mantissa_bits
-    if drop:
-        u = ((u + (1 << (drop - 1))) >> drop) << drop  # round to nearest; a carry moves into the exponent
-    u = np.minimum(u, 0x7BFF).astype(np.uint16)  # never inf
-    planes = u.transpose(2, 0, 1)
-    return {"hi": np.ascontiguousarray(planes >> 8).astype(np.uint8),
-            "lo": np.ascontiguousarray(planes & 0xFF).astype(np.uint8)}, clamped
-
-
-def fp16_scale(img: np.ndarray, peak: float = 32768.0) -> float:
-    """Factor (a power of two, at most 1) that brings the peak of a linear image under ``peak``, inside the
-    float16 range (suns of the panoramas reach 7e5 after exposure normalisation)."""
-    m = float(np.max(img)) if img.size else 0.0
-    return 1.0 if m <= peak else float(2.0 ** -math.ceil(math.log2(m / peak)))
-
-
-def decode_f16(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`encode_f16`.
-
-    Shape:
-        (3, H, W) uint8 x2 -> (H, W, 3) float16 linear
-    """
-    u = (hi.astype(np.uint16) << 8) | lo.astype(np.uint16)
-    return np.ascontiguousarray(u.view(np.float16).transpose(1, 2, 0))
-
-
-def write_npz_lzma(path: Path, arrays: dict[str, np.ndarray]) -> int:
-    """An ``.npz`` whose members are LZMA-compressed (``np.load`` reads it); returns its size in bytes."""
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_LZMA) as zf:
-        for k, v in arrays.items():
-            with zf.open(f"{k}.npy", "w", force_zip64=True) as fh:
-                np.lib.format.write_array(fh, np.ascontiguousarray(v), allow_pickle=False)
-    return path.stat().st_size
-
-
-def _resize_max_side(img: np.ndarray, max_side: int) -> np.ndarray:
-    """Antialiased bilinear down-scaling so that the longer side is at most ``max_side`` (as the suite does).
-
-    Shape:
-        (H, W, 3) linear -> (h, w, 3) linear float32
-    """
-    import torch
-    import torch.nn.functional as F
-
-    h, w = img.shape[:2]
-    if max(h, w) <= max_side:
-        return np.asarray(img, np.float32)
-    t = torch.from_numpy(np.ascontiguousarray(img, np.float32)).permute(2, 0, 1)[None]
-    t = F.interpolate(t, scale_factor=max_side / max(h, w), mode="bilinear", align_corners=False, antialias=True)
-    return t[0].clamp(min=0).permute(1, 2, 0).numpy().copy()
 
 
 # ============================================================================= pack
@@ -172,7 +116,7 @@ def _is_ignored(root: Path, path: Path) -> bool:
 
 def pack(args: argparse.Namespace) -> int:
     """``pack``: write the packed folder (atomically: built beside it, renamed when complete)."""
-    from hdrlift.data.hdr_folder import load_hdr_images
+    from hdrlift.data.sources import load_hdr_images
     from hdrlift.data.splits import read_split
     from hdrlift.degrade.crf_basis import load_dorf, resample_curves
     from hdrlift.inference.suite import SUITE_EXPOSURES, build_suite
@@ -243,7 +187,7 @@ def pack(args: argparse.Namespace) -> int:
 def _pack_into(tmp: Path, args: argparse.Namespace, train_files: list[Path], val_files: list[Path],
                load_hdr_images: Any, load_dorf: Any, resample_curves: Any, build_suite: Any,
                suite_exposures: Any) -> dict[str, Any]:
-    from hdrlift.data.hdr_folder import normalise_exposure
+    from hdrlift.data.sources import normalise_exposure
 
     root = Path(args.root)
     manifest: dict[str, Any] = {
@@ -253,7 +197,7 @@ def _pack_into(tmp: Path, args: argparse.Namespace, train_files: list[Path], val
         "sources": {"root": str(root), "train_split": str(args.train_split), "val_split": str(args.val_split),
                     "crf_file": str(args.crf_file)},
         "train": {"max_side": args.max_side, "mantissa_bits": TRAIN_MANTISSA_BITS,
-                  "normalisation": "hdrlift.data.hdr_folder.load_hdr_images, then again after down-scaling "
+                  "normalisation": "hdrlift.data.sources.load_hdr_images, then again after down-scaling "
                                    "(median luminance 0.18)",
                   "scenes": []},
         "sizes": {},
@@ -263,7 +207,7 @@ def _pack_into(tmp: Path, args: argparse.Namespace, train_files: list[Path], val
     for i, f in enumerate(train_files):
         imgs, _ = load_hdr_images([f], on_bad="error")
         # normalised again after down-scaling, so that load_hdr_images leaves the unpacked file as it is
-        img = normalise_exposure(_resize_max_side(imgs[0], args.max_side))
+        img = normalise_exposure(resize_max_side(imgs[0], args.max_side))
         scale = fp16_scale(img)  # load_hdr_images' normalisation undoes it
         planes, clamped = encode_f16(img * scale, TRAIN_MANTISSA_BITS)
         name = f"train/{i:03d}_{f.stem}.npz"
@@ -286,7 +230,7 @@ def _pack_into(tmp: Path, args: argparse.Namespace, train_files: list[Path], val
     scenes: dict[str, dict[str, Any]] = {}
     arrays: dict[str, dict[str, np.ndarray]] = {}
     for img, f in zip(imgs, kept):
-        scene = _resize_max_side(img, args.val_max_side)
+        scene = resize_max_side(img, args.val_max_side)
         planes, _ = encode_f16(scene * fp16_scale(scene), 10)  # the pairs' gains absorb the scale
         key = f"val/{len(scenes):03d}_{f.stem}.npz"
         scenes[str(f)] = {"file": key, "source": str(f.relative_to(root)), "shape": list(scene.shape[:2]),
@@ -296,10 +240,10 @@ def _pack_into(tmp: Path, args: argparse.Namespace, train_files: list[Path], val
         s, gain = _scene_of(scenes, arrays, p)
         ldr8 = np.round(np.asarray(p.ldr) * 255.0).astype(np.uint8)
         if np.abs(ldr8 / 255.0 - p.ldr).max() > 1e-5:
-            raise DataError(f"suite pair {p.part}/{p.name}: LDR is not 8-bit; cannot pack it as uint8")
+            raise DataError(f"suite pair {p.group}/{p.name}: LDR is not 8-bit; cannot pack it as uint8")
         k = f"ldr_{len(s['pairs']):02d}"
         arrays[s["file"]][k] = np.ascontiguousarray(ldr8.transpose(2, 0, 1))
-        s["pairs"].append({"part": p.part, "name": p.name, "ldr": k, "gain": gain})
+        s["pairs"].append({"part": p.group, "name": p.name, "ldr": k, "gain": gain})
     val_bytes = sum(write_npz_lzma(tmp / key, arr) for key, arr in arrays.items())
     manifest["val"] = {"max_side": args.val_max_side, "parts": list(VAL_PARTS), "exposures": list(suite_exposures),
                        "builder": "hdrlift.inference.suite.build_suite (seed 22)",
@@ -321,7 +265,7 @@ def _scene_of(scenes: dict[str, dict[str, Any]], arrays: dict[str, dict[str, np.
             if g is not None:
                 found.append((s, g))
     if len(found) != 1:
-        raise DataError(f"suite pair {pair.part}/{pair.name}: {len(found)} validation scenes reproduce its "
+        raise DataError(f"suite pair {pair.group}/{pair.name}: {len(found)} validation scenes reproduce its "
                         f"reference as scene x exposure x white balance; cannot pack it")
     return found[0]
 
@@ -338,69 +282,6 @@ def _pair_gain(planes: dict[str, np.ndarray], pair: Any) -> list[float] | None:
     if not np.allclose(rec, h, rtol=2e-3, atol=1e-6 * float(max(g.max(), 1e-12))):
         return None
     return [float(v) for v in g]
-
-
-def read_manifest(packed: Path) -> dict[str, Any]:
-    p = Path(packed) / "manifest.json"
-    try:
-        m = json.loads(p.read_text())
-    except FileNotFoundError:
-        raise DataError(f"{p}: not found (make it with: python scripts/gpu_train.py pack --out {packed})") from None
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{p}: unreadable ({one_line(exc)})") from None
-    if m.get("format") != PACK_FORMAT or int(m.get("format_version", 0)) > PACK_VERSION:
-        raise DataError(f"{p}: not a packed folder of this hdrlift (format {m.get('format')!r})")
-    return m
-
-
-def _load_npz(path: Path) -> dict[str, np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise DataError(f"{path}: unreadable packed array ({one_line(exc)})") from None
-
-
-def unpack_train(packed: Path, manifest: dict[str, Any], work: Path) -> Path:
-    """Training scenes as float16 ``.npy`` files (read by ``load_hdr_images``) and their split file.
-
-    Returns the split file (paths relative to ``work``)."""
-    (work / "train").mkdir(parents=True, exist_ok=True)
-    lines = []
-    for s in manifest["train"]["scenes"]:
-        z = _load_npz(packed / s["file"])
-        img = decode_f16(z["hi"], z["lo"])
-        rel = Path(s["file"]).with_suffix(".npy")
-        np.save(work / rel, img)
-        lines.append(f"{rel.as_posix()}  # {s['source']}")
-    split = work / "train.txt"
-    split.write_text("\n".join(lines) + "\n")
-    return split
-
-
-def load_val_pairs(packed: Path, manifest: dict[str, Any], per_part: int = 0) -> list[dict[str, Any]]:
-    """The packed suite pairs (the first ``per_part`` of each part; 0 = all): ``ldr`` sRGB-encoded
-    (H, W, 3) float32 in [0, 1], ``hdr`` linear float32.
-
-    Shape:
-        each -> {"part", "name", "ldr": (H, W, 3), "hdr": (H, W, 3)}
-    """
-    out = []
-    for s in manifest["val"]["scenes"]:
-        z = _load_npz(packed / s["file"])
-        scene = decode_f16(z["hi"], z["lo"]).astype(np.float32)
-        for p in s["pairs"]:
-            ldr = z[p["ldr"]].transpose(1, 2, 0).astype(np.float32) / 255.0
-            out.append({"part": p["part"], "name": p["name"], "ldr": np.ascontiguousarray(ldr),
-                        "hdr": scene * np.asarray(p["gain"], np.float32)})
-    if per_part > 0:
-        kept, seen = [], {}
-        for p in out:
-            seen[p["part"]] = seen.get(p["part"], 0) + 1
-            if seen[p["part"]] <= per_part:
-                kept.append(p)
-        out = kept
-    return out
 
 
 # ============================================================================= configs
@@ -447,22 +328,20 @@ def method_config(method: str, packed: Path, split: Path, work: Path, tiny: bool
 # ============================================================================= validation
 
 
-def _linear_baseline(pairs: list[dict[str, Any]]) -> dict[str, float]:
+def _linear_baseline(pairs: list[Any]) -> dict[str, float]:
     """Mean PSNR-mu of plain sRGB decoding per part (the baseline of the gains)."""
-    import torch
-
     from hdrlift.inference.suite import pair_metrics
     from hdrlift.operators.global_ops import linear
 
     acc: dict[str, list[float]] = {}
     for p in pairs:
-        x = torch.from_numpy(p["ldr"]).permute(2, 0, 1)[None]
+        x, _ = p.tensors()
         out = linear(x)[0].permute(1, 2, 0).numpy()
-        acc.setdefault(p["part"], []).append(pair_metrics(p["hdr"], out, p["ldr"])["psnr_mu"])
+        acc.setdefault(p.group, []).append(pair_metrics(p.hdr, out, p.ldr)["psnr_mu"])
     return {k: float(np.nanmean(v)) for k, v in acc.items()}
 
 
-def validate_suite(model: Any, pairs: list[dict[str, Any]], device: Any, linear: dict[str, float]) -> dict[str, float]:
+def validate_suite(model: Any, pairs: list[Any], device: Any, linear: dict[str, float]) -> dict[str, float]:
     """Suite metrics of ``model`` (float32 inference) on the packed pairs: per part the means of
     :func:`~hdrlift.inference.suite.pair_metrics`, the gain over ``linear``; ``score`` = the smallest
     gain across the parts, ``psnr_mu`` = the mean PSNR-mu over the parts."""
@@ -475,10 +354,10 @@ def validate_suite(model: Any, pairs: list[dict[str, Any]], device: Any, linear:
     acc: dict[str, dict[str, list[float]]] = {}
     with torch.inference_mode():
         for p in pairs:
-            x = torch.from_numpy(p["ldr"]).permute(2, 0, 1)[None].contiguous().to(device)
+            x = p.tensors()[0].to(device)
             y = model(x)[0].float().clamp(min=0).permute(1, 2, 0).cpu().numpy()
-            part = acc.setdefault(p["part"], {k: [] for k in METRICS})
-            for k, v in pair_metrics(p["hdr"], y, p["ldr"]).items():
+            part = acc.setdefault(p.group, {k: [] for k in METRICS})
+            for k, v in pair_metrics(p.hdr, y, p.ldr).items():
                 part[k].append(v)
     model.train(was)
     out: dict[str, float] = {}
@@ -497,40 +376,9 @@ def validate_suite(model: Any, pairs: list[dict[str, Any]], device: Any, linear:
 # ============================================================================= checkpoints
 
 
-def state_bytes(model: Any, dtype: Any = None) -> int:
-    """Bytes of the model's tensors when stored with floating tensors in ``dtype`` (None = as they are)."""
-    total = 0
-    for v in model.state_dict().values():
-        size = v.element_size() if dtype is None or not v.is_floating_point() else (2 if dtype != "fp32" else 4)
-        total += v.numel() * size
-    return total
-
-
 def storage_dtype(model: Any) -> str:
     """``fp32`` when the float32 checkpoint fits a returned file, else ``fp16`` (refused when that does not)."""
-    if state_bytes(model, "fp32") <= CKPT_LIMIT:
-        return "fp32"
-    if state_bytes(model, "fp16") <= CKPT_LIMIT:
-        return "fp16"
-    raise ConfigError(f"{model.arch}: weights of {state_bytes(model, 'fp16') / 2**20:.1f} MiB even in 16 bits, "
-                      f"above the {FILE_LIMIT // 2**20} MiB a returned file may hold; use reduced widths")
-
-
-def save_checkpoint(model: Any, directory: Path, meta: dict[str, Any], dtype: str) -> str:
-    """Save ``model`` as an hdrlift checkpoint (:func:`hdrlift.checkpoint.save_model`), floating tensors in
-    ``dtype`` (``fp16`` falls back to ``bf16`` when a value exceeds the float16 range). Returns the dtype used."""
-    import torch
-
-    from hdrlift.checkpoint import save_model
-
-    m = copy.deepcopy(model).to("cpu")
-    used = dtype
-    if dtype == "fp16":
-        big = any(v.is_floating_point() and bool((v.detach().abs() > FP16_MAX).any()) for v in m.state_dict().values())
-        used = "bf16" if big else "fp16"
-        m = m.to(torch.bfloat16 if big else torch.float16)
-    save_model(m, directory, meta={**meta, "stored_dtype": used})
-    return used
+    return _storage_dtype(model, CKPT_LIMIT)
 
 
 # ============================================================================= worker (one method)
@@ -627,7 +475,7 @@ def worker(args: argparse.Namespace) -> int:
         if is_best:
             best.update(val)
             best["step"] = step
-            best["dtype"] = save_checkpoint(recipe.predictor(), out, checkpoint_meta(val), dtype)
+            best["dtype"] = save_model_as(recipe.predictor(), out, dtype, checkpoint_meta(val))
         rate = (step - s_first) / max(time.time() - (t_first or t), 1e-9)
         parts = " ".join(f"{p[0]} {val[f'{p}_gain']:+.2f}" for p in VAL_PARTS if f"{p}_gain" in val)
         loss = running["loss"] / n_run if n_run and "loss" in running else float("nan")
@@ -888,6 +736,7 @@ def run_dir(args: argparse.Namespace) -> int:
     ``scripts/ship_weights.py`` ships (config.yaml, log.jsonl, best.json, last.json, checkpoints/step-N/)."""
     import yaml
 
+    from hdrlift import rundir
     from hdrlift.checkpoint import read_config
 
     src, dst = Path(args.checkpoint), Path(args.run)
@@ -898,13 +747,13 @@ def run_dir(args: argparse.Namespace) -> int:
     if dst.exists() and any(dst.iterdir()) and not args.overwrite:
         raise ConfigError(f"{dst}: not empty (use --overwrite)")
     step = int(meta["step"])
-    ck = dst / "checkpoints" / f"step-{step:07d}"
+    ck = rundir.checkpoint_dir(dst, step)
     ck.mkdir(parents=True, exist_ok=True)
     for name in ("model.safetensors", "config.json"):
         shutil.copy2(src / name, ck / name)
     run_cfg = dict(meta["config"])
     run_cfg["out_dir"] = str(dst)
-    (dst / "config.yaml").write_text(yaml.safe_dump(run_cfg, sort_keys=False))
+    (dst / rundir.CONFIG).write_text(yaml.safe_dump(run_cfg, sort_keys=False))
     rows = []
     for h in meta.get("history", []):
         t = float(h.get("time", 0.0))
@@ -912,11 +761,9 @@ def run_dir(args: argparse.Namespace) -> int:
                      **{k[6:]: v for k, v in h.items() if k.startswith("train_")}})
         val = {k: v for k, v in h.items() if k not in ("step", "time", "minutes") and not k.startswith("train_")}
         rows.append({"step": h["step"], "kind": "val", "time": t, **val})
-    (dst / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    rel = str(ck.relative_to(dst))
-    (dst / "best.json").write_text(json.dumps({"step": step, "dir": rel, "meta": {k: meta[k] for k in
-                                               ("step", "val", "best_psnr_mu") if k in meta}}) + "\n")
-    (dst / "last.json").write_text(json.dumps({"step": step, "dir": rel}) + "\n")
+    (dst / rundir.LOG).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    rundir.write_pointer(dst, "best", step, ck, meta={k: meta[k] for k in ("step", "val", "best_psnr_mu") if k in meta})
+    rundir.write_pointer(dst, "last", step, ck)
     _log(f"{dst}: run directory of {src} (step {step}, score {meta.get('val', {}).get('score', float('nan')):+.2f}"
          f" dB); ship with: python scripts/ship_weights.py {dst} --name {cfg['arch']}.polyhaven "
          f"--machine \"{meta.get('device', '?')}\"")

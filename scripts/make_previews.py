@@ -33,7 +33,7 @@ def main() -> None:
     import skimage.data
 
     import hdrlift
-    from hdrlift.inference.methods import default_method_name
+    from hdrlift.checkpoint import default_name
     from hdrlift.io import tonemap_preview
 
     ap = argparse.ArgumentParser()
@@ -42,7 +42,7 @@ def main() -> None:
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    name = default_method_name() if args.method == "default" else args.method
+    name = default_name() if args.method == "default" else args.method
     for photo in PHOTOS:
         u8 = getattr(skimage.data, photo)()
         ldr = u8.astype(np.float32) / 255.0

@@ -7,9 +7,10 @@ last one (preferable when the validation set is small and noisy: no selection on
 that checkpoint directory (e.g. picked on a second, larger evaluation set), or any checkpoint directory
 path (e.g. one written by ``scripts/average_checkpoints.py``).
 
-Writes ``hdrlift/weights/<name>/model.safetensors`` + ``config.json`` (with the run's meta: steps, wall
-time, validation metrics) and ``golden.json`` (the output on a fixed procedural input, checked by
-tests/test_weights.py). ``--default`` makes it the default of ``hdrlift predict``.
+Writes ``hdrlift/weights/<name>/model.safetensors`` (``--weights-dir`` elsewhere) + ``config.json`` (with
+the run's meta: steps, wall time, validation metrics) and ``golden.json`` (the output on
+:func:`hdrlift.checkpoint.golden_input`, checked by tests/test_weights.py). ``--default`` makes it the
+default of ``hdrlift predict``.
 """
 
 from __future__ import annotations
@@ -25,37 +26,33 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # this checkout's hdrlift, whatever is installed
+    sys.path.insert(0, str(ROOT))
 WEIGHTS = ROOT / "hdrlift" / "weights"
-
-
-def golden_input() -> torch.Tensor:
-    """Fixed smooth LDR test input with a clipped region (1x3x24x40)."""
-    yy, xx = torch.meshgrid(torch.linspace(0, 1, 24), torch.linspace(0, 1, 40), indexing="ij")
-    r = (0.2 + 0.9 * xx).clamp(0, 1)
-    g = (0.1 + 0.7 * yy + 0.3 * torch.sin(6 * xx)).clamp(0, 1)
-    b = (0.3 + 0.4 * xx * yy + 0.8 * torch.exp(-((xx - 0.7) ** 2 + (yy - 0.3) ** 2) / 0.02)).clamp(0, 1)
-    return torch.stack([r, g, b])[None].contiguous()
 
 
 def run_meta(run: Path, step: int | None = None) -> dict:
     """Run facts for the card; ``val`` = the in-training validation of the shipped ``step``."""
-    log = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines() if x.strip()]
+    from hdrlift import rundir
+
+    log = [json.loads(x) for x in (run / rundir.LOG).read_text().splitlines() if x.strip()]
     train = [r for r in log if r["kind"] == "train"]
     wall = (train[-1]["time"] - train[0]["time"]) if len(train) > 1 else 0.0
-    best = json.loads((run / "best.json").read_text())
+    best = rundir.read_pointer(run, "best") or {}
     val = best.get("meta", {}).get("val", {})
     if step is not None:
         rows = [r for r in log if r["kind"] == "val" and r["step"] == step]
         val = {k: v for k, v in rows[-1].items() if k not in ("step", "kind", "time")} if rows else {}
-    return {"run_dir": run.name, "best_step": best["step"],
+    return {"run_dir": run.name, "best_step": best.get("step"),
             "best_psnr_mu": best.get("meta", {}).get("best_psnr_mu"),  # the run's, not the shipped step's
             "last_step": train[-1]["step"] if train else 0,
             "train_wall_hours_logged": round(wall / 3600, 2), "val": val}
 
 
 def main(argv: list[str] | None = None) -> int:
-    from hdrlift.checkpoint import load_model, save_model
-    from hdrlift.inference.methods import _run_dir_checkpoint
+    from hdrlift import rundir
+    from hdrlift.checkpoint import golden_input, load_model, save_model
+    from hdrlift.errors import ConfigError
 
     ap = argparse.ArgumentParser()
     ap.add_argument("run", type=Path)
@@ -64,23 +61,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--checkpoint", default="best",
                     help="best | last | step-NNNNNNN (a checkpoint directory of the run, e.g. picked on a second set)"
                          " | a checkpoint directory path")
+    ap.add_argument("--weights-dir", type=Path, default=WEIGHTS,
+                    help="where shipped weights live (default hdrlift/weights of this checkout)")
     ap.add_argument("--machine", default=f"{platform.machine()} {platform.processor() or ''} 2 cores".strip())
     args = ap.parse_args(argv)
-    if args.checkpoint == "last":
-        ptr = args.run / "last.json"
-        ck = args.run / json.loads(ptr.read_text())["dir"] if ptr.is_file() else None
-    elif Path(args.checkpoint).is_dir():
-        ck = Path(args.checkpoint)
-    elif args.checkpoint.startswith("step-"):
-        ck = args.run / "checkpoints" / args.checkpoint
-        ck = ck if ck.is_dir() else None
-    elif args.checkpoint != "best":
-        print(f"--checkpoint: expected best, last, step-N or a directory, got {args.checkpoint!r}", file=sys.stderr)
-        return 2
-    else:
-        ck = _run_dir_checkpoint(args.run)
-    if ck is None:
-        print(f"{args.run}: no checkpoint", file=sys.stderr)
+    try:
+        ck = rundir.select_checkpoint(args.run, args.checkpoint)
+    except ConfigError as exc:
+        print(f"hdrlift: error: {exc}", file=sys.stderr)
         return 1
     model = load_model(ck)
     meta = dict(model.checkpoint_config.get("meta", {}))
@@ -90,30 +78,32 @@ def main(argv: list[str] | None = None) -> int:
         from hdrlift.train.config import load_config
         from hdrlift.train.trainer import validate
 
-        cfg = load_config(args.run / "config.yaml")
+        cfg = load_config(args.run / rundir.CONFIG)
         meta["val"] = validate(model, build_val_pairs(cfg), torch.device("cpu"))
         meta["val_note"] = "the run's in-training validation, computed when shipping"
     meta["machine"] = args.machine
-    meta["recipe"] = f"configs/train/{args.run.name}.yaml"
+    recipe = [f"{d}/{args.run.name}.yaml" for d in ("configs/train", "docs/history/configs")
+              if (ROOT / d / f"{args.run.name}.yaml").is_file()]
+    meta["recipe"] = recipe[0] if recipe else f"(no config file named {args.run.name}.yaml)"
     meta["shipped_checkpoint"] = f"{args.checkpoint} ({ck.name})"
     import yaml
 
-    init = (yaml.safe_load((args.run / "config.yaml").read_text()) or {}).get("init")
+    init = (yaml.safe_load((args.run / rundir.CONFIG).read_text()) or {}).get("init")
     if init:
         meta["init"] = init
-    out = WEIGHTS / args.name
+    out = args.weights_dir / args.name
     if out.exists():
         shutil.rmtree(out)
     save_model(model, out, meta=meta)
     with torch.inference_mode():
         y = model(golden_input())
     (out / "golden.json").write_text(json.dumps({
-        "input": "scripts/ship_weights.py:golden_input", "shape": list(y.shape),
+        "input": "hdrlift.checkpoint.golden_input", "shape": list(y.shape),
         "mean": float(y.mean()), "max": float(y.max()),
         "samples": [float(v) for v in y.flatten()[:: max(y.numel() // 64, 1)].tolist()],
     }, indent=1) + "\n")
     if args.default:
-        (WEIGHTS / "default.json").write_text(json.dumps({"default": args.name}) + "\n")
+        (args.weights_dir / "default.json").write_text(json.dumps({"default": args.name}) + "\n")
     size = sum(p.stat().st_size for p in out.iterdir()) / 1e6
     print(f"shipped {args.name} from {ck} ({size:.1f} MB); val {meta.get('val')}")
     print(f"golden mean {float(y.mean()):.5f}; numpy {np.__version__}")

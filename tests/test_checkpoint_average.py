@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -43,15 +45,22 @@ def test_average_refuses_one_checkpoint_and_mixed_architectures(tmp_path: Path) 
     assert not (tmp_path / "o2").exists()
 
 
-def test_average_script_writes_and_refuses_to_overwrite(tmp_path: Path, capsys) -> None:
-    spec = importlib.util.spec_from_file_location("avg_script", ROOT / "scripts" / "average_checkpoints.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+def test_average_script_writes_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    """scripts/average_checkpoints.py, run as a user runs it (a subprocess; tests do not import scripts/)."""
+
+    def script(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(ROOT / "scripts" / "average_checkpoints.py"), *args],
+                              capture_output=True, text=True, timeout=300)
+
     run = tmp_path / "run"
     for i in (1000, 2000):
         _ckpt(run / "checkpoints" / f"step-{i:07d}", seed=i, step=i)
-    assert mod.main([str(run), "step-0001000", "step-0002000"]) == 0
-    assert (run / "averaged" / "avg-1000-2000" / "model.safetensors").is_file()
-    assert mod.main([str(run), "step-0001000", "step-0002000"]) == 1
-    assert mod.main([str(run), "step-0001000", "step-0009999"]) == 1
-    assert "no such checkpoint" in capsys.readouterr().err
+    r = script(str(run), "step-0001000", "step-0002000")
+    assert r.returncode == 0, r.stderr
+    out = run / "averaged" / "avg-1000-2000"
+    assert (out / "model.safetensors").is_file()
+    assert json.loads((out / "config.json").read_text())["meta"]["averaged_from"] == ["step-0001000", "step-0002000"]
+    r = script(str(run), "step-0001000", "step-0002000")
+    assert r.returncode == 1 and "exists" in r.stderr
+    r = script(str(run), "step-0001000", "step-0009999")
+    assert r.returncode == 1 and "no such checkpoint" in r.stderr

@@ -222,3 +222,51 @@ def test_reconstruct_api(photo: Path) -> None:
     assert out.dtype == np.float32 and out.shape == img.shape and np.array_equal(out, out2)
     u8 = np.round(img * 255).astype(np.uint8)
     assert np.allclose(hdrlift.reconstruct(u8, method="landis"), out, atol=1e-5)
+
+
+def _photo_folder(tmp_path: Path, n: int) -> Path:
+    d = tmp_path / "photos"
+    d.mkdir()
+    rng = np.random.default_rng(3)
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 256, (16, 24, 3), dtype=np.uint8)).save(d / f"p{i}.png")
+    return d
+
+
+def test_predict_shard_splits_the_sorted_inputs_exactly_once(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    d = _photo_folder(tmp_path, 5)
+    done = []
+    for k in range(2):
+        out = tmp_path / f"out{k}"
+        assert main(["predict", str(d), "-o", f"{out}/", "-m", "linear", "--no-preview", "-q",
+                     "--shard", f"{k}/2"]) == 0
+        done.append(sorted(p.stem for p in out.glob("*.exr")))
+    assert done == [["p0", "p2", "p4"], ["p1", "p3"]]
+
+
+def test_predict_ignores_launcher_env_without_shard_and_warns_once(tmp_path: Path, monkeypatch, caplog) -> None:
+    """WORLD_SIZE/RANK (torchrun, SLURM wrappers) never drop inputs silently: all are predicted, one warning."""
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    monkeypatch.setenv("RANK", "3")
+    d = _photo_folder(tmp_path, 3)
+    with caplog.at_level("WARNING"):
+        assert main(["predict", str(d), "-o", f"{tmp_path / 'out'}/", "-m", "linear", "--no-preview", "-q"]) == 0
+    assert sorted(p.stem for p in (tmp_path / "out").glob("*.exr")) == ["p0", "p1", "p2"]
+    warns = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warns) == 1 and "WORLD_SIZE=4" in warns[0] and "--shard $RANK/$WORLD_SIZE" in warns[0]
+    caplog.clear()
+    with caplog.at_level("WARNING"):  # an explicit shard: no warning, the env still unused
+        assert main(["predict", str(d), "-o", f"{tmp_path / 'out2'}/", "-m", "linear", "--no-preview", "-q",
+                     "--shard", "0/2"]) == 0
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+    assert sorted(p.stem for p in (tmp_path / "out2").glob("*.exr")) == ["p0", "p2"]
+
+
+@pytest.mark.parametrize("value", ["2/2", "1", "a/b", "0/0", "-1/2"])
+def test_predict_bad_shard_is_a_usage_error(tmp_path: Path, capsys, value: str) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["predict", str(tmp_path), "--shard", value])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--shard" in err

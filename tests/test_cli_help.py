@@ -69,14 +69,13 @@ def test_exposures_with_a_negative_first_value_run(tmp_path, capsys) -> None:
 
 
 def test_method_help_lists_names_and_default(capsys) -> None:
-    from hdrlift.checkpoint import pretrained_names
-    from hdrlift.inference.methods import default_method_name
+    from hdrlift.checkpoint import default_name, pretrained_names
     from hdrlift.operators import list_operators
 
     with pytest.raises(SystemExit):
         main(["predict", "--help"])
     out = " ".join(capsys.readouterr().out.split())
-    assert f"default = {default_method_name()}" in out
+    assert f"default = {default_name()}" in out
     for n in [o.name for o in list_operators()] + list(pretrained_names()):
         assert n in out
 
@@ -115,8 +114,22 @@ def test_zsh_completion(tmp_path, capsys) -> None:
 
 
 def test_completion_methods(capsys) -> None:
-    from hdrlift.inference.methods import default_method_name
+    from hdrlift.checkpoint import default_name
 
     assert main(["completion", "methods"]) == 0
     names = capsys.readouterr().out.split()
-    assert "default" in names and "linear" in names and default_method_name() in names
+    assert "default" in names and "linear" in names and default_name() in names
+
+
+def test_one_module_per_command() -> None:
+    """hdrlift/cli/commands holds exactly one module per command, each with add_parser and cmd_<name>."""
+    from pathlib import Path
+
+    from hdrlift.cli import commands
+
+    subs = next(a for a in build_parser()._actions if a.choices and "predict" in a.choices)
+    assert list(subs.choices) == list(commands.COMMANDS)
+    files = sorted(p.stem for p in Path(commands.__file__).parent.glob("*.py") if p.stem != "__init__")
+    assert files == sorted(commands.COMMANDS)
+    for mod, name in zip(commands.command_modules(), commands.COMMANDS):
+        assert callable(mod.add_parser) and subs.choices[name].get_default("func") is getattr(mod, f"cmd_{name}")

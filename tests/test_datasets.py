@@ -14,7 +14,8 @@ import hdrlift.io as io
 from hdrlift.data.layouts import fit_clip_scale, load_pair, natural_key, srgb_decode_np
 from hdrlift.data.ldr_folder import LDRFolder
 from hdrlift.data.ntire import NTIREFolder, detect_takes, holdout_ids, ntire_records, precrop_ntire
-from hdrlift.data.paired import PairedFolder, build_paired_train, build_paired_val, iter_dataset_pairs
+from hdrlift.data.paired import build_paired_train, build_paired_val, iter_dataset_pairs
+from hdrlift.data.paired_folder import PairedFolder
 from hdrlift.errors import DataError
 from hdrlift.train.config import config_from_dict
 
@@ -91,7 +92,9 @@ def test_paired_items_are_deterministic_and_in_the_project_domain(tmp_path: Path
     # every pair appears once per epoch (per-epoch permutation)
     assert sorted(ds.image_index(i) for i in range(3)) == [0, 1, 2]
     # HDR target scaled so the input's clipping level is 1.0: well-exposed pixels match the linear input
-    ldr, tgt = load_pair(ds.records[0])
+    pair = load_pair(ds.records[0])
+    ldr, tgt = pair.ldr, pair.hdr
+    assert pair.name == ds.records[0].name and pair.source == str(ds.records[0].ldr)
     lin = srgb_decode_np(ldr)
     m = (ldr.min(-1) > 0.05) & (ldr.max(-1) < 0.9)
     assert np.median(tgt[m] / lin[m]) == pytest.approx(1.0, abs=0.02)
@@ -136,8 +139,8 @@ def test_pair_lists_csv_and_json(tmp_path: Path) -> None:
                                 val_split=str(root / "val.json")))
     assert [r.name for r in build_paired_train(cfg).records] == ["img0", "img2"]
     val = build_paired_val(cfg)
-    assert [v["name"] for v in val] == ["v1"] and val[0]["ldr"].shape == (3, 24, 24)
-    assert [n for n, _, _ in iter_dataset_pairs("paired", root / "pairs.csv")] == ["img0", "img2"]
+    assert [v.name for v in val] == ["v1"] and val[0].ldr.shape == (24, 24, 3) and val[0].ldr.dtype == np.float32
+    assert [p.name for p in iter_dataset_pairs("paired", root / "pairs.csv")] == ["img0", "img2"]
     (root / "bad.csv").write_text("a,b\nx,y\n")
     with pytest.raises(DataError, match="columns input,target"):
         list(iter_dataset_pairs("paired", root / "bad.csv"))
@@ -157,7 +160,8 @@ def test_ntire_takes_holdout_and_domain(tmp_path: Path) -> None:
     test = NTIREFolder(root, "test", val_ids=held, patch=16)
     assert {r.name for r in train.records}.isdisjoint({r.name for r in test.records})
     assert len(train.records) + len(test.records) == 12
-    ldr, tgt = load_pair(recs[0])
+    pair = load_pair(recs[0])
+    ldr, tgt = pair.ldr, pair.hdr
     np.testing.assert_allclose(tgt, io.read_ntire(recs[0].target) ** 2.24, rtol=1e-6)
     np.testing.assert_array_equal(ldr, io.read_image(recs[0].ldr))  # the medium frame as is
     # default rule of a training config on a small folder: 1 held-out frame per take (per_take 3 -> 3)
@@ -173,7 +177,7 @@ def test_ntire_takes_holdout_and_domain(tmp_path: Path) -> None:
     (root / "val.txt").write_text("0000_medium.png\n0005\n")
     cfg = config_from_dict(_cfg("ntire", root, tmp_path / "r", val_split=str(root / "val.txt")))
     assert len(build_paired_train(cfg).records) == 10
-    assert [v["name"] for v in build_paired_val(cfg)] == ["0000", "0005"]
+    assert [v.name for v in build_paired_val(cfg)] == ["0000", "0005"]
 
 
 def test_precrop_ntire_keeps_values_and_ratio(tmp_path: Path) -> None:
@@ -207,8 +211,8 @@ def test_sice_layout_and_scene_split(tmp_path: Path) -> None:
     assert sorted({r.group for r in train}, key=natural_key) == ["1", "2", "3", "4"]  # natural order: 10 last
     assert len(train) == 12 and all(r.target.parent.name == "Label" for r in train)
     test = list(iter_dataset_pairs("sice", root))
-    assert [n for n, _, _ in test] == ["10_1", "10_2", "10_3"]
-    name, ldr, ref = test[0]
+    assert [p.name for p in test] == ["10_1", "10_2", "10_3"] and test[0].group == "10"
+    ldr, ref = test[0].ldr, test[0].hdr
     assert ldr.shape == ref.shape == (32, 32, 3) and ref.max() <= 1.0  # LDR label, sRGB-decoded
     # the part folder itself is accepted as the root
     assert len(list(iter_dataset_pairs("sice", root / "Dataset_Part1"))) == 3
@@ -224,7 +228,7 @@ def test_fivek_and_hdr_real_and_hdr_eye(tmp_path: Path) -> None:
         io.write_image(fk / "expertA" / f"a{i:04d}.tif", _ldr8(hdr, 1.5))
     cfg = config_from_dict(_cfg("fivek", fk, tmp_path / "r"))
     assert len(build_paired_train(cfg).records) == 9
-    assert [n for n, _, _ in iter_dataset_pairs("fivek", fk)] == ["a0009"]
+    assert [p.name for p in iter_dataset_pairs("fivek", fk)] == ["a0009"]
 
     hr = tmp_path / "hdr_real"
     for split, ids in (("train", range(3)), ("test", range(3, 5))):
@@ -237,7 +241,7 @@ def test_fivek_and_hdr_real_and_hdr_eye(tmp_path: Path) -> None:
     cfg = config_from_dict(_cfg("hdr_real", hr, tmp_path / "r"))
     assert [r.name for r in build_paired_train(cfg).records] == ["00000", "00001", "00002"]
     pairs = list(iter_dataset_pairs("hdr_real", hr))
-    assert [p[0] for p in pairs] == ["00003", "00004"] and pairs[0][2].max() > 2.0
+    assert [p.name for p in pairs] == ["00003", "00004"] and pairs[0].hdr.max() > 2.0
     assert len(list(iter_dataset_pairs("hdr_eye", hr / "test"))) == 2
     with pytest.raises(DataError, match="test set only"):
         build_paired_train(config_from_dict(_cfg("hdr_eye", hr / "test", tmp_path / "r")))
@@ -324,12 +328,12 @@ def test_si_hdr_layout(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
             (root / cond).mkdir(exist_ok=True)
             io.write_image(root / cond / f"{i:03d}.jpg", _ldr8(hdr, ev), quality=98)
     (root / "notes").mkdir()  # a folder without images is ignored
-    names = [n for n, _, _ in iter_dataset_pairs("si_hdr", root)]
+    names = [p.name for p in iter_dataset_pairs("si_hdr", root)]
     assert names == ["clip_50/001", "clip_50/002", "clip_50/010", "clip_95/001", "clip_95/002", "clip_95/010"]
     # one input condition: root = that folder next to reference/
     pairs = list(iter_dataset_pairs("si_hdr", root / "clip_95"))
-    assert [p[0] for p in pairs] == ["clip_95/001", "clip_95/002", "clip_95/010"]
-    ldr, ref = pairs[0][1], pairs[0][2]
+    assert [p.name for p in pairs] == ["clip_95/001", "clip_95/002", "clip_95/010"]
+    ldr, ref = pairs[0].ldr, pairs[0].hdr
     assert ldr.shape == ref.shape == (24, 32, 3) and ldr.max() <= 1.0
     # the reference is put in the project scale of its input (clipping level of the input = 1.0)
     assert ref.max() > 1.0 and np.median(srgb_decode_np(ldr)[ldr.max(-1) < 0.9] / np.maximum(
@@ -362,8 +366,8 @@ def test_aim2025_layout(tmp_path: Path) -> None:
             io.write_image(root / split / "HDR" / f"{i:04d}.exr", hdr * 3.0, exr_dtype="float")
     cfg = config_from_dict(_cfg("aim2025", root, tmp_path / "r"))
     assert [r.name for r in build_paired_train(cfg).records] == ["0000", "0001", "0002"]
-    assert [n for n, _, _ in iter_dataset_pairs("aim2025", root)] == ["0003", "0004"]  # val/ as the test part
-    assert [n for n, _, _ in iter_dataset_pairs("aim2025", root / "train")] == ["0000", "0001", "0002"]
+    assert [p.name for p in iter_dataset_pairs("aim2025", root)] == ["0003", "0004"]  # val/ as the test part
+    assert [p.name for p in iter_dataset_pairs("aim2025", root / "train")] == ["0000", "0001", "0002"]
     (root / "val" / "HDR" / "0004.exr").unlink()
     with pytest.raises(DataError, match="0004"):
         list(iter_dataset_pairs("aim2025", root))

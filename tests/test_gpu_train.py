@@ -1,9 +1,11 @@
 """scripts/gpu_train.py (issue #22, item 4): pack a tiny fake data root, train every method 2 steps on the CPU,
-check what would come back from the device ($OUT: at most 8 files of at most 16 MiB), and the .npy readers."""
+check what would come back from the device ($OUT: at most 8 files of at most 16 MiB), and the .npy readers.
+
+The script runs as a user runs it (subprocesses: tests do not import scripts/); the packed format and the
+16-bit checkpoints it uses are package code (hdrlift.data.packed, hdrlift.checkpoint), tested here directly."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -14,24 +16,25 @@ import pytest
 import scipy.io
 from conftest import make_hdr_scene
 
-from hdrlift.data.hdr_folder import load_hdr_images, normalise_exposure
+from hdrlift.data import packed as pk
+from hdrlift.data.sources import load_hdr_images, normalise_exposure
+from hdrlift.data.synth import resize_max_side
 from hdrlift.degrade.camera import table_subset
 from hdrlift.degrade.crf_basis import load_dorf, resample_curves
 from hdrlift.errors import DataError
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "gpu_train.py"
+METHODS = ("twostage", "hdrunet", "uhd_bilateral", "duhdr")
+#: what one returned file of the device tool may hold, less room for the safetensors header (as the script)
+CKPT_LIMIT = 16 * 2**20 - 256 * 1024
 
 
-def _module(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(mod)
-    return mod
+def _script(*args: str, timeout: int = 600, **env: str) -> subprocess.CompletedProcess:
+    import os
 
-
-gt = _module("gpu_train", SCRIPT)
+    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, cwd=ROOT,
+                          timeout=timeout, env={**os.environ, **env})
 
 
 def _fake_dorf_mat(path: Path, n: int = 10) -> Path:
@@ -62,17 +65,18 @@ def _fake_root(tmp: Path) -> tuple[Path, Path, Path, Path]:
     return root, train, val, _fake_dorf_mat(tmp / "dorf.mat")
 
 
-def _pack(tmp: Path, out: Path, *extra: str) -> int:
-    """``gpu_train.py pack`` of a fresh fake data root, in this process (saves a Python start)."""
+def _pack(tmp: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    """``gpu_train.py pack`` of a fresh fake data root."""
     root, train, val, crf = _fake_root(tmp)
-    return gt.main(["pack", "--out", str(out), "--root", str(root), "--train-split", str(train), "--val-split",
-                    str(val), "--crf-file", str(crf), "--max-side", "64", "--val-max-side", "48", *extra])
+    return _script("pack", "--out", str(out), "--root", str(root), "--train-split", str(train), "--val-split",
+                   str(val), "--crf-file", str(crf), "--max-side", "64", "--val-max-side", "48", *extra)
 
 
 @pytest.fixture(scope="module")
 def packed(tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("gpu_train")
-    assert _pack(tmp, tmp / "packed", "--limit-mib", "8") == 0
+    r = _pack(tmp, tmp / "packed", "--limit-mib", "8")
+    assert r.returncode == 0, r.stderr
     return tmp / "packed"
 
 
@@ -108,8 +112,8 @@ def test_load_hdr_images_reads_npy_like_the_image(tmp_path):
 
 
 def test_fp16_scale_is_a_power_of_two_below_the_float16_range():
-    assert gt.fp16_scale(np.array([100.0])) == 1.0
-    k = gt.fp16_scale(np.array([1e6]))
+    assert pk.fp16_scale(np.array([100.0])) == 1.0
+    k = pk.fp16_scale(np.array([1e6]))
     assert k == 2.0**-5 and 1e6 * k < 65504
 
 
@@ -117,14 +121,14 @@ def test_f16_planes_round_trip_and_rounding():
     rng = np.random.default_rng(0)
     img = (rng.lognormal(-1.0, 2.0, (9, 11, 3))).astype(np.float32)
     img[0, 0] = 1e6  # above the float16 range: clamped, counted
-    planes, clamped = gt.encode_f16(img, 10)
+    planes, clamped = pk.encode_f16(img, 10)
     assert clamped == 1
-    exact = gt.decode_f16(planes["hi"], planes["lo"])
+    exact = pk.decode_f16(planes["hi"], planes["lo"])
     assert exact.dtype == np.float16 and exact.shape == img.shape
     np.testing.assert_array_equal(exact[1:], img[1:].astype(np.float16))
     assert float(exact[0, 0, 0]) == 65504.0
-    p8, _ = gt.encode_f16(img, 8)
-    r8 = gt.decode_f16(p8["hi"], p8["lo"]).astype(np.float64)
+    p8, _ = pk.encode_f16(img, 8)
+    r8 = pk.decode_f16(p8["hi"], p8["lo"]).astype(np.float64)
     rel = np.abs(r8[1:] - img[1:]) / img[1:]
     assert rel.max() < 2.0**-8 + 2.0**-11 and rel.max() > 2.0**-11  # really rounded to 8 mantissa bits
     assert np.isfinite(r8).all()
@@ -133,10 +137,11 @@ def test_f16_planes_round_trip_and_rounding():
 # ----------------------------------------------------------------------------- pack, train, run-dir
 
 
-def test_pack_refuses_above_the_limit_in_one_line(tmp_path, capsys):
+def test_pack_refuses_above_the_limit_in_one_line(tmp_path):
     out = tmp_path / "packed"
-    assert _pack(tmp_path, out, "--limit-mib", "0.001") == 1
-    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    r = _pack(tmp_path, out, "--limit-mib", "0.001")
+    assert r.returncode == 1
+    err = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(err) == 1 and "above" in err[0] and "MiB" in err[0] and "Traceback" not in err[0]
     assert not out.exists() and not list(tmp_path.glob(".packed.tmp-*"))
 
@@ -158,85 +163,90 @@ def test_pack_holds_the_scenes_curves_and_suite_pairs(packed):
     assert len(table_subset(len(c2), "holdout")) == 2
     # the training scenes unpack to the exposure-normalised, down-scaled images (8 mantissa bits)
     work = tmp_path / "work"
-    split = gt.unpack_train(packed, man, work)
+    split = pk.unpack_train(packed, man, work)
     files = [work / ln.split("#")[0].strip() for ln in split.read_text().splitlines()]
     (orig,), _ = load_hdr_images([tmp_path / "hdr" / "a" / "s0.hdr"])
     (back,), _ = load_hdr_images(files[:1])
-    ref = normalise_exposure(gt._resize_max_side(orig, 64))
+    ref = normalise_exposure(resize_max_side(orig, 64))
     assert back.shape == ref.shape
     rel = np.abs(back - ref) / np.maximum(ref, 1e-3)
     assert rel.max() < 2.0**-8 and np.median(rel) < 2.0**-10
     # the validation pairs are the suite's own, bit for bit in the LDR and to float16 in the reference
     from hdrlift.inference.suite import build_suite
 
-    want = build_suite([tmp_path / "hdr" / "a" / "s4.hdr"], parts=gt.VAL_PARTS, max_side=48,
+    want = build_suite([tmp_path / "hdr" / "a" / "s4.hdr"], parts=man["val"]["parts"], max_side=48,
                        crf_file=tmp_path / "dorf.mat")
-    got = gt.load_val_pairs(packed, man)
-    assert sorted((p["part"], p["name"]) for p in got) == sorted((p.part, p.name) for p in want)
-    by = {(p.part, p.name): p for p in want}
+    got = pk.load_val_pairs(packed, man)
+    assert sorted((p.group, p.name) for p in got) == sorted((p.group, p.name) for p in want)
+    by = {(p.group, p.name): p for p in want}
     for p in got:
-        w = by[(p["part"], p["name"])]
-        np.testing.assert_array_equal(p["ldr"], w.ldr)
-        np.testing.assert_allclose(p["hdr"], w.hdr, rtol=2e-3, atol=1e-6)
+        w = by[(p.group, p.name)]
+        np.testing.assert_array_equal(p.ldr, w.ldr)
+        np.testing.assert_allclose(p.hdr, w.hdr, rtol=2e-3, atol=1e-6)
 
 
-def test_train_every_method_tiny_and_what_comes_back(packed, capsys, monkeypatch):
+def test_train_every_method_tiny_and_what_comes_back(packed):
     tmp_path = packed.parent
-    monkeypatch.setenv("HDRLIFT_NATIVE", "0")  # the torch kernels, as on CUDA (bf16 autocast checked on them)
     out = tmp_path / "OUT"
-    rc = gt.main(["train", "--packed", str(packed), "--methods", ",".join(gt.METHODS), "--minutes", "30", "--out",
-                  str(out), "--tiny", "--device", "cpu", "--amp", "bf16", "--workers", "1", "--init-shipped",
-                  "--val-every", "100000"])  # validated once, after the 2 steps, however slow the machine
-    log = capsys.readouterr().out
-    assert rc == 0, log[-4000:]
+    r = _script("train", "--packed", str(packed), "--methods", ",".join(METHODS), "--minutes", "30", "--out",
+                str(out), "--tiny", "--device", "cpu", "--amp", "bf16", "--workers", "1", "--init-shipped",
+                "--val-every", "100000",  # validated once, after the 2 steps, however slow the machine
+                timeout=1800, HDRLIFT_NATIVE="0")  # the torch kernels, as on CUDA (bf16 autocast checked on them)
+    log = r.stdout
+    assert r.returncode == 0, (log + r.stderr)[-4000:]
     assert "final validation" in log
-    for m in gt.METHODS:
+    for m in METHODS:
         assert f"[{m}] done: 2 steps" in log
     files = sorted(p for p in out.rglob("*") if p.is_file())
     assert len(files) == 8 and all(p.stat().st_size <= 16 * 2**20 for p in files)
-    assert sorted(p.parent.name for p in files) == sorted([m for m in gt.METHODS for _ in range(2)])
+    assert sorted(p.parent.name for p in files) == sorted([m for m in METHODS for _ in range(2)])
     from hdrlift.checkpoint import load_model
 
-    for m in gt.METHODS:
+    parts = json.loads((packed / "manifest.json").read_text())["val"]["parts"]
+    for m in METHODS:
         model = load_model(out / m)
         meta = model.checkpoint_config["meta"]
         assert model.arch == m and meta["step"] == 2 and meta["amp"] == "bf16"
-        assert set(gt.VAL_PARTS) <= {k.rsplit("_", 2)[0] for k in meta["val"] if k.endswith("_psnr_mu")}
+        assert set(parts) <= {k.rsplit("_", 2)[0] for k in meta["val"] if k.endswith("_psnr_mu")}
         assert np.isfinite(meta["val"]["score"]) and meta["history"][-1]["step"] == 2
         assert "from scratch" in meta["init"]  # tiny widths never match the shipped weights
 
     # a returned checkpoint becomes a run directory that scripts/ship_weights.py reads
     run = tmp_path / "runs" / "hdrunet_gpu"
-    r = subprocess.run([sys.executable, str(SCRIPT), "run-dir", str(out / "hdrunet"), str(run)],
-                       capture_output=True, text=True, cwd=ROOT, timeout=60)
+    r = _script("run-dir", str(out / "hdrunet"), str(run), timeout=60)
     assert r.returncode == 0, r.stderr
-    ship = _module("ship_weights", ROOT / "scripts" / "ship_weights.py")
-    facts = ship.run_meta(run, 2)
-    assert facts["best_step"] == 2 and facts["val"]["score"] == pytest.approx(
-        load_model(out / "hdrunet").checkpoint_config["meta"]["val"]["score"])
-    from hdrlift.inference.methods import _run_dir_checkpoint
+    r = subprocess.run([sys.executable, str(ROOT / "scripts" / "ship_weights.py"), str(run), "--name",
+                        "hdrunet.gputest", "--checkpoint", "last", "--weights-dir", str(tmp_path / "weights")],
+                       capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert r.returncode == 0, r.stderr
+    facts = load_model(tmp_path / "weights" / "hdrunet.gputest").checkpoint_config["meta"]
+    assert facts["best_step"] == 2 and facts["recipe"] == "configs/train/hdrunet_gpu.yaml"
+    assert facts["val"]["score"] == pytest.approx(load_model(out / "hdrunet").checkpoint_config["meta"]["val"]["score"])
+    from hdrlift.rundir import run_checkpoint
 
-    assert _run_dir_checkpoint(run) is not None
+    assert run_checkpoint(run) == run / "checkpoints" / "step-0000002"
 
 
 def test_storage_dtype_and_the_16_mib_limit():
+    from hdrlift.checkpoint import storage_dtype
+    from hdrlift.errors import ModelError
     from hdrlift.models import create_model
 
-    assert gt.storage_dtype(create_model("twostage")) == "fp32"
-    assert gt.storage_dtype(create_model("uhd_bilateral")) == "fp16"  # 18 MiB in float32 (frozen VGG trunk)
-    with pytest.raises(Exception, match="16 MiB"):
-        gt.storage_dtype(create_model("duhdr"))  # paper width: 100 MiB even in 16 bits
+    assert storage_dtype(create_model("twostage"), CKPT_LIMIT) == "fp32"
+    assert storage_dtype(create_model("uhd_bilateral"), CKPT_LIMIT) == "fp16"  # 18 MiB in float32 (frozen VGG)
+    with pytest.raises(ModelError, match=r"^duhdr: weights of .* MiB even in 16 bits, above the limit of 15.75 MiB"):
+        storage_dtype(create_model("duhdr"), CKPT_LIMIT)  # paper width: 100 MiB even in 16 bits
 
 
 def test_checkpoint_in_16_bits_loads_back_close_to_the_float32_network(tmp_path):
     import torch
 
-    from hdrlift.checkpoint import load_model
+    from hdrlift.checkpoint import load_model, save_model_as
     from hdrlift.models import create_model
 
     torch.manual_seed(0)
     model = create_model("hdrunet_tiny").eval()
-    assert gt.save_checkpoint(model, tmp_path / "a", {"step": 1}, "fp16") == "fp16"
+    assert save_model_as(model, tmp_path / "a", "fp16", {"step": 1}) == "fp16"
     back = load_model(tmp_path / "a")
     assert back.checkpoint_config["meta"]["stored_dtype"] == "fp16"
     assert next(back.parameters()).dtype == torch.float32  # loaded into the float32 network
@@ -246,5 +256,5 @@ def test_checkpoint_in_16_bits_loads_back_close_to_the_float32_network(tmp_path)
     assert float((a - b).abs().max()) < 1e-2 * float(a.abs().max()) + 1e-4
     with torch.no_grad():
         next(model.parameters()).view(-1)[0] = 1e6  # beyond float16: bfloat16 instead
-    assert gt.save_checkpoint(model, tmp_path / "b", {}, "fp16") == "bf16"
+    assert save_model_as(model, tmp_path / "b", "fp16", {}) == "bf16"
     assert float(next(load_model(tmp_path / "b").parameters()).detach().view(-1)[0]) == pytest.approx(1e6, rel=1e-2)

@@ -149,6 +149,73 @@ def test_bad_checkpoint_files_are_one_line(ckpt: Path, photo: Path, capsys, case
     assert not photo.with_suffix(".exr").exists()
 
 
+def test_config_that_does_not_fit_its_tensors_is_a_model_error_naming_the_shapes(ckpt: Path, photo: Path,
+                                                                                   capsys) -> None:
+    """A config whose hyper-parameters imply other tensor shapes than the file holds: one ModelError line
+    naming the weights file, the config, the tensor, expected and found shape (CLI: no traceback)."""
+    import torch
+
+    from hdrlift.checkpoint import load_model
+    from hdrlift.models import create_model
+
+    _edit_config(ckpt, nf=16)  # the file holds nf=8 tensors
+    want = create_model("twostage_tiny", nf=16).state_dict()
+    with pytest.raises(ModelError) as info:
+        load_model(ckpt)
+    msg = str(info.value)
+    name = msg.split("tensor ")[1].split(":")[0]
+    assert msg == (f"{ckpt / 'model.safetensors'}: tensor {name}: expected shape {list(want[name].shape)} "
+                   f"('twostage' as {ckpt / 'config.json'} configures it), "
+                   f"found {list(create_model('twostage_tiny').state_dict()[name].shape)}")
+    assert isinstance(want[name], torch.Tensor)
+    rc, _, err = run_cli(["predict", str(photo), "-m", str(ckpt)], capsys)
+    assert rc == 1
+    assert_one_line_error(err, "model.safetensors", name, "expected shape", "found")
+
+
+def test_official_weights_with_a_wrong_tensor_shape_are_one_line(tmp_path: Path, capsys) -> None:
+    import torch
+
+    from hdrlift.models import create_model
+
+    sd = create_model("hdrunet_tiny").state_dict()
+    k = "weight_net.6.weight"
+    sd[k] = torch.zeros(tuple(sd[k].shape) + (2,))
+    torch.save(sd, tmp_path / "official.pth")
+    rc, _, err = run_cli(["convert", str(tmp_path / "official.pth"), "-o", str(tmp_path / "out")], capsys)
+    assert rc == 1
+    line = assert_one_line_error(err, "official.pth", k, "expected shape [3, 8, 1, 1]", "found [3, 8, 1, 1, 2]")
+    assert "size mismatch" not in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_init_weights_of_other_hparams_name_the_tensor(tmp_path: Path) -> None:
+    from hdrlift.checkpoint import save_model
+    from hdrlift.errors import ConfigError
+    from hdrlift.models import create_model
+    from hdrlift.train.trainer import init_weights
+
+    src = save_model(create_model("twostage_tiny"), tmp_path / "src")
+    with pytest.raises(ConfigError, match=r"^init: .*src: tensor \S+: expected shape \[\d+.*\(the configured model\), "
+                                          r"found \["):
+        init_weights(create_model("twostage_tiny", nf=16), str(src))
+
+
+def test_vgg_weights_of_another_shape_are_one_line(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    from hdrlift.nn.vgg import VGGFeatures, load_vgg_weights
+
+    model = VGGFeatures(outputs=("relu1_2",))
+    sd = {f"features.{k}": v.clone() for k, v in model.features.state_dict().items()}
+    k = next(iter(sd))
+    sd[k] = sd[k][:, :2].contiguous()
+    save_file(sd, str(tmp_path / "vgg.safetensors"))
+    with pytest.raises(ModelError, match=rf"vgg.safetensors: tensor {k[len('features.'):]}: expected shape "
+                                         r"\[64, 3, 3, 3\] \(VGG16 features\), found \[64, 2, 3, 3\]$"):
+        load_vgg_weights(model, tmp_path / "vgg.safetensors")
+
+
 def test_malicious_pickle_is_refused_in_one_clean_line(tmp_path: Path, capsys) -> None:
     import torch
 
@@ -385,7 +452,7 @@ def _corpus(folder: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
 
 def test_every_input_decodes_correctly_or_is_refused_in_one_line(tmp_path: Path) -> None:
     from hdrlift.errors import HdrliftError
-    from hdrlift.io.ldr import read_photo
+    from hdrlift.io.api import read_photo
 
     folder = tmp_path / "corpus"
     folder.mkdir()

@@ -306,10 +306,118 @@ def test_duhdr_recipe_uses_camera_targets(hdr_dir: Path, tmp_path: Path) -> None
     assert any(r.get("curve", 0) > 0 for r in train_rows)
 
 
-@pytest.mark.parametrize("path", sorted((REPO / "configs" / "train").glob("*.yaml")), ids=lambda p: p.stem)
+TRAIN_CONFIGS = sorted((REPO / "configs" / "train").glob("*.yaml"))
+HISTORY_CONFIGS = sorted((REPO / "docs" / "history" / "configs").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", TRAIN_CONFIGS + HISTORY_CONFIGS, ids=lambda p: f"{p.parent.parent.name}/{p.stem}")
 def test_shipped_training_configs_load(path: Path) -> None:
+    """Every config in configs/train and docs/history/configs passes the whole check (sections and the
+    recipe's loss keys)."""
+    from hdrlift.train.recipes import check_config, get_recipe
+
     cfg = load_config(path)
-    assert cfg.steps > 0 and cfg.method in ("hdrunet", "twostage", "uhd_bilateral", "duhdr")
+    loss = check_config(cfg, where=str(path))
+    assert cfg.steps > 0 and isinstance(loss, get_recipe(cfg.method).Loss)
+    for key, value in cfg.loss.items():  # every key given reached the typed section
+        assert getattr(loss, key) == (tuple(value) if isinstance(getattr(loss, key), tuple) else value), key
+
+
+def test_configs_train_run_from_a_clean_clone() -> None:
+    """configs/train: the papers' recipes, the GPU recipes and exactly one recipe per shipped weight (the file its
+    meta.recipe names); every init: is empty or a shipped weight, never a path into runs/."""
+    import json
+
+    from hdrlift.checkpoint import WEIGHTS_DIR, pretrained_names, resolve
+
+    names = {p.name for p in TRAIN_CONFIGS}
+    recipes = {json.loads((WEIGHTS_DIR / w / "config.json").read_text())["meta"]["recipe"] for w in pretrained_names()}
+    assert len(recipes) == len(pretrained_names()) and {Path(r).name for r in recipes} <= names
+    papers = {f"{m}.yaml" for m in ("hdrunet", "twostage", "uhd_bilateral", "duhdr")}
+    gpu = {f"{m}_gpu.yaml" for m in ("hdrunet", "twostage", "uhd_bilateral", "duhdr")}
+    datasets = {"hdrunet_ntire.yaml", "twostage_ntire.yaml", "uhd_bilateral_sice.yaml", "uhd_bilateral_fivek.yaml",
+                "duhdr_hdrreal.yaml"}
+    assert names == papers | gpu | datasets | {Path(r).name for r in recipes}
+    from hdrlift.models import create_model
+    from hdrlift.train.trainer import init_weights
+
+    for p in TRAIN_CONFIGS:
+        cfg = load_config(p)
+        assert "runs/" not in cfg.init, p
+        if cfg.init:  # resolves in a clean clone and fits the configured model (init_skip included)
+            assert cfg.init in pretrained_names() and resolve(cfg.init).is_dir(), p
+            init_weights(create_model(cfg.model.name, **cfg.model.hparams), cfg.init, skip=cfg.init_skip)
+    assert not {p.name for p in HISTORY_CONFIGS} & names
+
+
+@pytest.mark.parametrize("method", ["hdrunet", "uhd_bilateral", "twostage", "duhdr"])
+def test_unknown_loss_key_is_one_line_error_listing_valid_keys(method: str) -> None:
+    from hdrlift.train.recipes import check_config, get_recipe
+
+    cfg = config_from_dict({"method": method, "model": {"name": f"{method}_tiny"}, "loss": {"mu_weigth": 1.0}})
+    with pytest.raises(ConfigError) as info:
+        check_config(cfg, where="c.yaml")
+    msg = str(info.value)
+    assert "\n" not in msg and msg.startswith("c.yaml: loss: unknown key(s) mu_weigth; valid: ")
+    valid = msg.split("valid: ")[1].split(", ")
+    assert valid == sorted(f.name for f in __import__("dataclasses").fields(get_recipe(method).Loss))
+    with pytest.raises(ConfigError, match="mu_weigth"):  # building the recipe checks it too, before any model
+        get_recipe(method)(cfg, torch.device("cpu"))
+
+
+@pytest.mark.parametrize("method,loss,match", [
+    ("hdrunet", {"kind": "l2"}, "loss.kind must be one of tanh_l1, l1"),
+    ("hdrunet", {"mu_weight": "x"}, "loss.mu_weight must be a number"),
+    ("uhd_bilateral", {"mask_source": "both"}, "loss.mask_source must be one of output, input"),
+    ("twostage", {"labels": "fuzzy"}, "loss.labels must be one of hard, soft, noisy"),
+    ("twostage", {"d_width": 0}, "loss.d_width must be >= 1"),
+    ("duhdr", {"oo_loss": "l3"}, "loss.oo_loss must be one of l2, released, mu"),
+    ("duhdr", {"stages": [["dnet", 1.0]]}, "unknown DuHDR stage 'dnet'"),
+    ("duhdr", {"stages": [["oonet"]]}, r"loss.stages\[0\] must be"),
+    ("duhdr", {"vgg_layers": "relu1_2"}, "loss.vgg_layers must be a list"),
+])
+def test_bad_loss_values_are_config_errors(method: str, loss: dict, match: str) -> None:
+    from hdrlift.train.recipes import check_config
+
+    with pytest.raises(ConfigError, match=match):
+        check_config(config_from_dict({"method": method, "loss": loss}))
+
+
+def test_loss_option_values_match_the_losses() -> None:
+    """The recipes' declared choices are exactly those the loss functions accept."""
+    import typing
+
+    from hdrlift.losses.basic import mu_loss
+    from hdrlift.losses.duhdr import loss_oo, truncate
+    from hdrlift.losses.gan import LABEL_MODES
+    from hdrlift.losses.msssim import VARIANTS
+    from hdrlift.train.recipes.base import MuKind
+    from hdrlift.train.recipes.duhdr import DuHDRRecipeLoss
+    from hdrlift.train.recipes.twostage import TwoStageLoss
+
+    hints = typing.get_type_hints(TwoStageLoss)
+    assert typing.get_args(hints["msssim_variant"]) == VARIANTS
+    assert typing.get_args(hints["labels"]) == LABEL_MODES
+    x = torch.rand(1, 3, 16, 16)
+    for kind in typing.get_args(MuKind):
+        assert torch.isfinite(mu_loss(x, x + 0.1, kind))
+    dh = typing.get_type_hints(DuHDRRecipeLoss)
+    for mode in typing.get_args(dh["oo_loss"]):
+        assert torch.isfinite(loss_oo(x, x + 0.1, mode))
+    for mode in typing.get_args(dh["truncation"]):
+        assert truncate(x, mode).shape == x.shape
+
+
+def test_cli_train_reports_a_loss_typo_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from hdrlift.cli.main import main
+
+    f = tmp_path / "c.yaml"
+    f.write_text(f"method: twostage\nmodel: {{name: twostage_tiny}}\nloss: {{w_gann: 1}}\nout_dir: {tmp_path / 'r'}\n")
+    assert main(["train", str(f)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert f"{f}: loss: unknown key(s) w_gann; valid: d_width, labels," in err
+    assert not (tmp_path / "r").exists()
 
 
 def test_camera_target_options_need_the_camera(hdr_dir: Path, tmp_path: Path) -> None:
@@ -325,20 +433,21 @@ def test_camera_target_options_need_the_camera(hdr_dir: Path, tmp_path: Path) ->
         build_train_dataset(config_from_dict(bad))
 
 
-def test_ship_weights_validates_a_step_the_run_did_not(hdr_dir: Path, tmp_path: Path, monkeypatch) -> None:
-    """scripts/ship_weights.py: a checkpoint without in-training validation gets the run's validation."""
-    sys.path.insert(0, str(REPO / "scripts"))
-    import ship_weights
-
+def test_ship_weights_validates_a_step_the_run_did_not(hdr_dir: Path, tmp_path: Path) -> None:
+    """scripts/ship_weights.py (run as a subprocess: tests do not import scripts/): a checkpoint without
+    in-training validation gets the run's validation."""
     from hdrlift.checkpoint import load_model
 
     run = train(config_from_dict(_cfg(hdr_dir, tmp_path / "run", "twostage", "twostage_tiny", steps=4,
                                       val_every=4, ckpt_every=2)), progress=False)
     log = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log if r["kind"] == "val"] == [4]
-    monkeypatch.setattr(ship_weights, "WEIGHTS", tmp_path / "weights")
     for step in (2, 4):
-        assert ship_weights.main([str(run), "--name", f"twostage.s{step}", "--checkpoint", f"step-{step:07d}"]) == 0
+        r = subprocess.run([sys.executable, str(REPO / "scripts" / "ship_weights.py"), str(run), "--name",
+                            f"twostage.s{step}", "--checkpoint", f"step-{step:07d}", "--weights-dir",
+                            str(tmp_path / "weights")], capture_output=True, text=True, timeout=600,
+                           env={**os.environ, "OMP_NUM_THREADS": "1"})
+        assert r.returncode == 0, r.stderr
     meta2 = load_model(tmp_path / "weights" / "twostage.s2").checkpoint_config["meta"]
     meta4 = load_model(tmp_path / "weights" / "twostage.s4").checkpoint_config["meta"]
     logged = next(r for r in log if r["kind"] == "val")
@@ -347,3 +456,18 @@ def test_ship_weights_validates_a_step_the_run_did_not(hdr_dir: Path, tmp_path: 
     assert meta2["val"]["psnr_mu"] != meta4["val"]["psnr_mu"]
     assert meta2["best_step"] == meta4["best_step"] == 4
     assert meta2["best_psnr_mu"] == pytest.approx(logged["psnr_mu"])  # the run's best, not the shipped step's
+
+
+@pytest.mark.parametrize(("preview_every", "want"), [(0, [2, 4]), (1, [1, 2, 3, 4])])
+def test_preview_images_follow_preview_every(hdr_dir: Path, tmp_path: Path, monkeypatch, preview_every: int,
+                                            want: list[int]) -> None:
+    """``preview_every`` (0 = with validation, every ``val_every`` steps) is when the preview images are logged."""
+    import hdrlift.train.trainer as trainer_mod
+
+    seen: list[int] = []
+    monkeypatch.setattr(trainer_mod._Logger, "images", lambda self, step, *a: seen.append(step))
+    cfg = config_from_dict(_cfg(hdr_dir, tmp_path / "pv", "hdrunet", "hdrunet_tiny", steps=4,
+                                preview_every=preview_every))
+    cfg.val_every = 2
+    train(cfg, progress=False)
+    assert seen == want

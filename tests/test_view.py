@@ -156,7 +156,7 @@ def test_cli_report_over_a_batch(tmp_path: Path, capsys) -> None:
 
 
 def test_view_does_not_import_torch() -> None:
-    code = ("import sys, hdrlift.cli.commands_view, hdrlift.view.page, hdrlift.view.api, hdrlift.view.browser; "
+    code = ("import sys, hdrlift.cli.commands.view, hdrlift.view.page, hdrlift.view.api, hdrlift.view.browser; "
             "sys.exit('torch' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
 

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 
-from hdrlift.checkpoint import WEIGHTS_DIR, load_model, pretrained_names
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from ship_weights import golden_input  # noqa: E402
+from hdrlift.checkpoint import WEIGHTS_DIR, golden_input, load_model, pretrained_names
 
 NAMES = pretrained_names()
 

@@ -55,3 +55,14 @@ def device(text: str) -> str:
     if re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", text) is None:
         raise argparse.ArgumentTypeError(f"must be auto, cpu, cuda or cuda:N, got {text!r}")
     return text
+
+
+def shard(text: str) -> tuple[int, int]:
+    """``--shard INDEX/COUNT``: this process's share, ``0 <= INDEX < COUNT`` (e.g. ``$RANK/$WORLD_SIZE``)."""
+    m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
+    if m is None:
+        raise argparse.ArgumentTypeError(f"must be INDEX/COUNT such as 0/4, got {text!r}")
+    index, count = int(m.group(1)), int(m.group(2))
+    if count < 1 or index >= count:
+        raise argparse.ArgumentTypeError(f"needs 0 <= INDEX < COUNT (indices count from 0), got {text!r}")
+    return index, count

@@ -14,11 +14,10 @@ from typing import Any
 @lru_cache(maxsize=1)
 def method_names() -> dict[str, Any]:
     """{"default": name, "pretrained": [...], "operators": [...]} (imports torch: call lazily)."""
-    from hdrlift.checkpoint import pretrained_names
-    from hdrlift.inference.methods import default_method_name
+    from hdrlift.checkpoint import default_name, pretrained_names
     from hdrlift.operators import list_operators
 
-    return {"default": default_method_name(), "pretrained": list(pretrained_names()),
+    return {"default": default_name(), "pretrained": list(pretrained_names()),
             "operators": [o.name for o in list_operators()]}
 
 

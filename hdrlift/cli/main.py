@@ -15,9 +15,6 @@ from typing import NoReturn
 from hdrlift._version import __version__
 from hdrlift.errors import HdrliftError
 
-COMMANDS = ("predict", "view", "degrade", "evaluate", "operators", "models", "train", "convert", "export", "bench",
-            "prep", "completion")
-
 
 class _Parser(argparse.ArgumentParser):
     """An ArgumentParser whose usage errors are one line (no usage block) with exit code 2."""
@@ -27,7 +24,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from hdrlift.cli import commands_data, commands_predict, commands_train, commands_view
+    """The ``hdrlift`` parser: one sub-parser per module of :mod:`hdrlift.cli.commands`."""
+    from hdrlift.cli.commands import command_modules
 
     p = _Parser(
         prog="hdrlift",
@@ -38,17 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"hdrlift {__version__}",
                    help="print the version and exit")
     p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    p.set_defaults(root_parser=p)  # for ``hdrlift completion``, which describes the whole parser
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    commands_predict.add_parsers(sub)
-    commands_view.add_parsers(sub)
-    commands_data.add_parsers(sub)
-    commands_train.add_parsers(sub)
-    c = sub.add_parser("completion", help="print a shell completion script (bash or zsh)",
-                       description="Print a completion script for bash or zsh on stdout.",
-                       epilog=COMPLETION_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    c.add_argument("shell", choices=["bash", "zsh", "methods"],
-                   help="bash or zsh ('methods' prints the method names, for the scripts)")
-    c.set_defaults(func=_cmd_completion)
+    for mod in command_modules():
+        mod.add_parser(sub)
     for sp in sub.choices.values():  # keep the line breaks of every command's examples
         if sp.epilog and sp.formatter_class is argparse.HelpFormatter:
             sp.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -64,29 +55,6 @@ examples:
 
 'hdrlift completion bash' (or zsh) prints a shell completion script.
 """
-
-COMPLETION_EPILOG = """\
-examples:
-  eval "$(hdrlift completion bash)"                                   # this bash session
-  hdrlift completion bash > ~/.local/share/bash-completion/completions/hdrlift
-  hdrlift completion zsh > "${fpath[1]}/_hdrlift"                     # zsh, then restart it
-"""
-
-
-def _cmd_completion(args: argparse.Namespace) -> int:
-    from hdrlift.cli import completion
-
-    if args.shell == "methods":
-        from hdrlift.cli.helptext import method_names
-
-        m = method_names()
-        archs = sorted({n.split(".")[0] for n in m["pretrained"]})
-        print("\n".join(["default", *m["pretrained"], *archs, *m["operators"]]))
-        return 0
-    parser = build_parser()
-    print(completion.bash_script(parser) if args.shell == "bash" else completion.zsh_script(parser), end="")
-    return 0
-
 
 # A value that starts with "-" and a digit: "-1", "-0.5", "-1,0,1.5", "-2:2".
 _NEGATIVE_VALUE = re.compile(r"^-\.?\d[\d.,:eE+-]*$")

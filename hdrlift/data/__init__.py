@@ -5,12 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from hdrlift.data.hdr_folder import AugmentConfig, HDRFolder, make_validation_pairs
+from hdrlift.data.hdr_folder import AugmentConfig, HDRFolder
+from hdrlift.data.pair import Pair
 from hdrlift.data.splits import list_hdr_files, read_split
+from hdrlift.data.synth import make_validation_pairs
 
 __all__ = [
     "AugmentConfig",
     "HDRFolder",
+    "Pair",
     "build_train_dataset",
     "build_val_pairs",
     "list_hdr_files",
@@ -41,7 +44,7 @@ def build_train_dataset(cfg: Any) -> Any:
     return build_paired_train(cfg)
 
 
-def build_val_pairs(cfg: Any) -> list[dict[str, Any]]:
+def build_val_pairs(cfg: Any) -> list[Pair]:
     """Fixed validation pairs of a training config (empty list when no validation split)."""
     d = cfg.data
     if d.kind == "hdr_folder":

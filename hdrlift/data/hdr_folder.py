@@ -7,9 +7,8 @@ parameter come from a ``torch.Generator`` seeded with them. So a run is replayab
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,86 +17,10 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from hdrlift.errors import DataError, HdrliftError
+from hdrlift.data.sources import load_hdr_images, sample_seed
 
-log = logging.getLogger(__name__)
-
-_MIX = 0x9E3779B97F4A7C15
 #: samples of the inverse camera curve returned with ``camera_targets`` (DuHDR's curve resolution)
 ICRF_SAMPLES = 1024
-
-
-def sample_seed(seed: int, index: int, salt: int = 0) -> int:
-    """Deterministic 63-bit seed of sample ``index`` (splitmix-style mixing)."""
-    z = (seed * 1_000_003 + index * 7_919 + salt * 104_729 + _MIX) & 0xFFFFFFFFFFFFFFFF
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
-    return (z ^ (z >> 31)) & 0x7FFFFFFFFFFFFFFF
-
-
-def normalise_exposure(hdr: np.ndarray, target_median: float = 0.18) -> np.ndarray:
-    """Scale linear HDR so that its median positive luminance is ``target_median``.
-
-    Shape:
-        (H, W, 3) linear -> same
-    """
-    lum = 0.2126 * hdr[..., 0] + 0.7152 * hdr[..., 1] + 0.0722 * hdr[..., 2]
-    pos = lum[lum > 0]
-    med = float(np.median(pos)) if pos.size else 1.0
-    return (hdr * (target_median / max(med, 1e-12))).astype(np.float32)
-
-
-def _read_hdr_file(f: Path) -> np.ndarray:
-    """An HDR image file; ``.npy`` = a float (H, W, C) array.
-
-    Shape:
-        -> (H, W, C) linear
-    """
-    if f.suffix.lower() != ".npy":
-        from hdrlift.io import read_image
-
-        return read_image(f)
-    try:
-        a = np.load(f, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{f}: unreadable .npy ({exc})") from None
-    if a.dtype.kind != "f":
-        raise DataError(f"{f}: expected a float array, got dtype {a.dtype}")
-    return a
-
-
-def load_hdr_images(
-    files: Sequence[Path], on_bad: str = "skip", report: Any = None
-) -> tuple[list[np.ndarray], list[Path]]:
-    """Read, validate (finite, >= 0, 3 channels) and exposure-normalise HDR files.
-
-    ``on_bad="skip"`` logs the file and its problem (and calls ``report(message)``) and leaves it out;
-    ``"error"`` raises DataError. A ``.npy`` file is a float (H, W, 3) linear array (as unpacked by
-    ``scripts/gpu_train.py``, which needs no EXR reader).
-    """
-    imgs, kept = [], []
-    for f in files:
-        try:
-            img = _read_hdr_file(Path(f))
-            if img.ndim != 3 or img.shape[2] < 3:
-                raise DataError(f"{f}: expected an RGB HDR image, got shape {img.shape}")
-            img = np.ascontiguousarray(img[..., :3], dtype=np.float32)
-            if not np.isfinite(img).all():
-                raise DataError(f"{f}: contains NaN or Inf")
-            if min(img.shape[:2]) < 16:
-                raise DataError(f"{f}: too small ({img.shape[1]}x{img.shape[0]})")
-        except HdrliftError as exc:
-            if on_bad == "error":
-                raise DataError(str(exc)) from None
-            log.warning("skipping bad HDR file: %s", exc)
-            if report is not None:
-                report(str(exc))
-            continue
-        imgs.append(normalise_exposure(np.maximum(img, 0.0)))
-        kept.append(Path(f))
-    if not imgs:
-        raise DataError(f"no usable HDR image among {len(files)} file(s)")
-    return imgs, kept
 
 
 @dataclass
@@ -113,13 +36,6 @@ class AugmentConfig:
     fov: tuple[float, float] = (45.0, 100.0)  # horizontal field of view of such a view, degrees
     pitch: tuple[float, float] = (-30.0, 30.0)  # camera pitch, degrees
     roll: float = 5.0  # camera roll drawn from U(-roll, roll), degrees
-
-
-@dataclass
-class Sample:
-    ldr: torch.Tensor
-    hdr: torch.Tensor
-    meta: dict[str, Any] = field(default_factory=dict)
 
 
 def is_panorama(shape: Sequence[int]) -> bool:
@@ -300,25 +216,3 @@ class HDRFolder(Dataset):
             inv = invert_curve_numpy(crf_curve(params, ICRF_SAMPLES))
             out["icrf"] = torch.as_tensor(inv, dtype=torch.float32)
         return out
-
-
-def make_validation_pairs(
-    files: Sequence[Path],
-    exposures: Sequence[float] = (-1.0, 0.0, 1.5),
-    max_side: int = 384,
-    seed: int = 1234,
-    camera: Any = None,
-) -> list[dict[str, Any]]:
-    """Fixed validation pairs: each image down-scaled to ``max_side`` and captured at several exposure
-    offsets (stops relative to the camera model's auto exposure) with a fixed seed.
-
-    Shape:
-        each -> {"name": str, "ldr": (3,H,W) sRGB, "hdr": (3,H,W) linear}
-    """
-    from hdrlift.data.synth import capture_pairs
-
-    return [
-        {"name": p.name, "ldr": torch.from_numpy(p.ldr).permute(2, 0, 1).contiguous(),
-         "hdr": torch.from_numpy(p.hdr).permute(2, 0, 1).contiguous()}
-        for p in capture_pairs(files, exposures, max_side, seed, camera)
-    ]

@@ -22,19 +22,18 @@ import csv
 import json
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from hdrlift.data.pair import Pair
 from hdrlift.errors import DataError
+from hdrlift.registry import Registry
 
 log = logging.getLogger(__name__)
 
-#: Every dataset kind ``iter_dataset_pairs`` knows; ``hdr_eye`` and ``si_hdr`` are test sets only.
-KINDS = ("ntire", "paired", "sice", "fivek", "hdr_real", "hdr_eye", "si_hdr", "aim2025")
-TRAIN_KINDS = ("ntire", "paired", "sice", "fivek", "hdr_real", "aim2025")
 LDR_EXTS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
 HDR_EXTS = (".exr", ".hdr", ".pic")
 #: Fractions of the default splits (first part by natural name order = train, the rest = test).
@@ -322,21 +321,50 @@ def _aim2025_split_dir(root: Path, which: str) -> Path | None:
     return None
 
 
+@dataclass(frozen=True)
+class DatasetKind:
+    """A dataset layout (``data.kind`` of a config, ``--dataset`` of evaluate).
+
+    Attributes:
+        name: the kind's name.
+        records: every pair under a root (before any split); None for ``ntire``, whose frames and
+            takes are read by :mod:`hdrlift.data.ntire`.
+        test_only: for a test set only, what to train on instead ("" = trainable).
+    """
+
+    name: str
+    records: Callable[[Path], list[PairRecord]] | None
+    test_only: str = ""
+
+    def check(self, train: bool) -> DatasetKind:
+        """``self``; a one-line DataError when a test set is used for training."""
+        if train and self.test_only:
+            raise DataError(f"{self.name} is a test set only; {self.test_only}")
+        return self
+
+
+DATASET_KINDS: Registry[DatasetKind] = Registry("dataset kind", [(k.name, k) for k in (
+    DatasetKind("ntire", None),
+    DatasetKind("paired", paired_records),
+    DatasetKind("sice", sice_records),
+    DatasetKind("fivek", fivek_records),
+    DatasetKind("hdr_real", lambda root: hdr_pair_records(root, "HDR-Real")),
+    DatasetKind("hdr_eye", lambda root: hdr_pair_records(root, "HDR-Eye"),
+                test_only="train on hdr_real or an HDR folder (HDR-Eye)"),
+    DatasetKind("si_hdr", si_hdr_records, test_only="train on an HDR folder or aim2025 (SI-HDR)"),
+    DatasetKind("aim2025", aim2025_records),
+)], error=DataError)
+#: Every dataset kind ``iter_dataset_pairs`` knows, and those a training config may use.
+KINDS = tuple(DATASET_KINDS.names())
+TRAIN_KINDS = tuple(k.name for k in DATASET_KINDS.values() if not k.test_only)
+
+
 def kind_records(kind: str, root: Path) -> list[PairRecord]:
     """Every pair of a dataset of ``kind`` under ``root`` (before any split; not for ``ntire``)."""
-    if kind == "paired":
-        return paired_records(root)
-    if kind == "sice":
-        return sice_records(root)
-    if kind == "fivek":
-        return fivek_records(root)
-    if kind in ("hdr_real", "hdr_eye"):
-        return hdr_pair_records(root, "HDR-Real" if kind == "hdr_real" else "HDR-Eye")
-    if kind == "si_hdr":
-        return si_hdr_records(root)
-    if kind == "aim2025":
-        return aim2025_records(root)
-    raise DataError(f"unknown dataset kind '{kind}'; known: {', '.join(KINDS)}")
+    reader = DATASET_KINDS.get(kind).records
+    if reader is None:
+        raise DataError(f"dataset kind '{kind}': its records are read by hdrlift.data.ntire")
+    return reader(root)
 
 
 def default_split(kind: str, root: Path, which: str) -> list[PairRecord]:
@@ -347,12 +375,9 @@ def default_split(kind: str, root: Path, which: str) -> list[PairRecord]:
     ``train/`` and ``test/`` (or ``val/``) sub-folders when present, else the whole folder (point ``root``
     at one split); paired: everything.
     """
+    DATASET_KINDS.get(kind).check(train=which == "train")
     if kind == "hdr_real" and (root / "train").is_dir() and (root / "test").is_dir():
         return hdr_pair_records(root / which, "HDR-Real")
-    if kind == "hdr_eye" and which == "train":
-        raise DataError("hdr_eye (HDR-Eye) is a test set only; train on hdr_real or an HDR folder")
-    if kind == "si_hdr" and which == "train":
-        raise DataError("si_hdr (SI-HDR) is a test set only; train on an HDR folder or aim2025")
     if kind == "aim2025":
         sub = _aim2025_split_dir(root, which)
         if sub is not None:
@@ -414,12 +439,9 @@ def _read_target(rec: PairRecord, ldr: np.ndarray) -> np.ndarray:
     return srgb_decode_np(img)
 
 
-def load_pair(rec: PairRecord) -> tuple[np.ndarray, np.ndarray]:
-    """Read one pair: (LDR (H,W,3) float32 sRGB-encoded [0,1], target (H,W,3) float32 linear, 1.0 = clip).
-
-    Shape:
-        -> (H, W, 3), (H, W, 3)
-    """
+def load_pair(rec: PairRecord) -> Pair:
+    """Read one pair: ``ldr`` (H,W,3) float32 sRGB-encoded [0,1], ``hdr`` the target (H,W,3) float32 linear
+    (1.0 = clip); ``group`` and ``source`` from the record."""
     from hdrlift.io import read_image_info
 
     ldr, info = read_image_info(rec.ldr)
@@ -430,4 +452,4 @@ def load_pair(rec: PairRecord) -> tuple[np.ndarray, np.ndarray]:
     if tgt.shape[:2] != ldr.shape[:2]:
         raise DataError(f"{rec.ldr} ({ldr.shape[1]}x{ldr.shape[0]}) and {rec.target} "
                         f"({tgt.shape[1]}x{tgt.shape[0]}) differ in size")
-    return ldr, np.ascontiguousarray(tgt, dtype=np.float32)
+    return Pair(rec.name, ldr, np.ascontiguousarray(tgt, dtype=np.float32), group=rec.group, source=str(rec.ldr))

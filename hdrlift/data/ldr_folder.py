@@ -1,7 +1,7 @@
 """Unpaired LDR photos (DuHDR's semi-supervised Algorithm 2) and the crop geometry shared with the
 paired datasets.
 
-Every sample is a pure function of ``(seed, index)`` (see :func:`hdrlift.data.hdr_folder.sample_seed`):
+Every sample is a pure function of ``(seed, index)`` (see :func:`hdrlift.data.sources.sample_seed`):
 the photo (a per-epoch permutation, like :meth:`HDRFolder.image_index`), the crop, its scale and the
 flips / rot90 come from one ``torch.Generator`` seeded with them, so runs replay and resume exactly.
 Rescaled crops are resampled in linear light (sRGB-decoded, resampled, re-encoded); crops that need no
@@ -13,14 +13,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from hdrlift.data.hdr_folder import sample_seed
+from hdrlift.data.sources import sample_seed
 from hdrlift.errors import DataError, HdrliftError
 from hdrlift.ops.transfer import linear_to_srgb, srgb_to_linear
 
@@ -153,16 +152,6 @@ class LDRFolder(Dataset):
             raise DataError("LDRFolder: no photos given")
         self.patch, self.seed, self.scale_min = int(patch), int(seed), float(scale_min)
         self.length, self.on_bad, self.flips, self.rot90 = int(length), on_bad, flips, rot90
-
-    @classmethod
-    def from_config(cls, cfg: Any) -> LDRFolder:
-        """From a training config: ``cfg.data.unpaired_root`` / ``patch`` / ``scale_min`` / ``on_bad``,
-        ``cfg.seed``."""
-        d = cfg.data
-        if not d.unpaired_root:
-            raise DataError("data.unpaired_root is not set (folder of unpaired LDR photos)")
-        return cls(Path(d.unpaired_root), patch=d.patch, seed=cfg.seed, scale_min=d.scale_min,
-                   on_bad=d.on_bad)
 
     def __len__(self) -> int:
         return self.length

@@ -26,8 +26,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from hdrlift.data.layouts import PairRecord, natural_key
-from hdrlift.data.paired import PairedFolder
+from hdrlift.data.layouts import PairRecord, exclude_ids, natural_key, select_ids
+from hdrlift.data.paired_folder import PairedFolder
 from hdrlift.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -129,8 +129,6 @@ def ntire_holdout(root: Path, per_take: int = HOLDOUT_PER_TAKE, seed: int = SPLI
 
 def ntire_split(root: Path, which: str, val_ids: Sequence[str] | None = None) -> list[PairRecord]:
     """Pairs of ``root`` in the ``train`` or ``test`` part; ``val_ids`` default: :func:`ntire_holdout`."""
-    from hdrlift.data.layouts import exclude_ids, select_ids
-
     recs = ntire_records(root)
     ids = list(val_ids) if val_ids is not None else ntire_holdout(root)
     return select_ids(recs, ids, str(root)) if which == "test" else exclude_ids(recs, ids)
@@ -211,7 +209,7 @@ class NTIREFolder(PairedFolder):
         split_root: folder the default hold-out is detected on (default ``root``; use the full-frame
             folder when ``root`` is pre-cropped so train and validation agree).
         records: the pairs already selected (then ``which`` / ``val_ids`` / ``split_root`` are unused).
-        **kw: :class:`hdrlift.data.paired.PairedFolder` options (patch, seed, scale_min, ...).
+        **kw: :class:`hdrlift.data.paired_folder.PairedFolder` options (patch, seed, scale_min, ...).
 
     Shape:
         item -> {"ldr": (3, P, P) gamma-2.24-encoded LDR used as sRGB-encoded, "hdr": (3, P, P) linear}

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from hdrlift.data.hdr_folder import sample_seed
 from hdrlift.data.layouts import (
-    KINDS,
-    TRAIN_KINDS,
+    DATASET_KINDS,
     PairRecord,
     default_split,
     exclude_ids,
@@ -37,71 +35,13 @@ from hdrlift.data.layouts import (
     read_pair_list,
     select_ids,
 )
-from hdrlift.data.ldr_folder import epoch_permutation_index, random_patch
+from hdrlift.data.ntire import NTIREFolder, ntire_holdout, ntire_records, ntire_split
+from hdrlift.data.pair import Pair
+from hdrlift.data.paired_folder import PairedFolder
 from hdrlift.errors import DataError, HdrliftError
 from hdrlift.ops.transfer import linear_to_srgb, srgb_to_linear
 
 log = logging.getLogger(__name__)
-
-
-class PairedFolder(Dataset):
-    """LDR/target pairs -> random crops with flips / rot90, a pure function of ``(seed, index)``.
-
-    Pairs are read when sampled (datasets of 4K photos do not fit in memory). A pair that fails to load
-    (unreadable, size mismatch) is logged and replaced by the next pair of the permutation with
-    ``on_bad="skip"``, or raises DataError with ``on_bad="error"``.
-
-    Args:
-        records: the pairs (:class:`hdrlift.data.layouts.PairRecord`).
-        patch: crop side.
-        seed: base seed.
-        scale_min: random down-scaling range ``[scale_min, 1]`` (1 = plain crops, as HDRUNet).
-        length: virtual length (index ``i`` cycles over the pairs with a per-epoch permutation).
-
-    Shape:
-        item -> {"ldr": (3, P, P) sRGB-encoded [0,1], "hdr": (3, P, P) linear (1.0 = clipping level)}
-    """
-
-    def __init__(
-        self,
-        records: Sequence[PairRecord],
-        patch: int = 128,
-        seed: int = 0,
-        scale_min: float = 1.0,
-        length: int = 10**9,
-        on_bad: str = "skip",
-        flips: bool = True,
-        rot90: bool = True,
-    ) -> None:
-        self.records = list(records)
-        if not self.records:
-            raise DataError("no training pairs (check data.root and the split)")
-        self.patch, self.seed, self.scale_min = int(patch), int(seed), float(scale_min)
-        self.length, self.on_bad, self.flips, self.rot90 = int(length), on_bad, flips, rot90
-
-    def __len__(self) -> int:
-        return self.length
-
-    def image_index(self, index: int) -> int:
-        return epoch_permutation_index(index, len(self.records), self.seed)
-
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        g = torch.Generator().manual_seed(sample_seed(self.seed, int(index)))
-        k = self.image_index(int(index))
-        n = len(self.records)
-        for attempt in range(n):
-            rec = self.records[(k + attempt) % n]
-            try:
-                ldr, tgt = load_pair(rec)
-            except HdrliftError as exc:
-                if self.on_bad == "error":
-                    raise DataError(str(exc)) from None
-                log.warning("skipping bad training pair %s: %s", rec.name, exc)
-                continue
-            x, t = random_patch(ldr, tgt, self.patch, g, self.scale_min, self.flips, self.rot90)
-            assert t is not None
-            return {"ldr": x, "hdr": t}
-        raise DataError("no readable training pair")
 
 
 # -- split resolution -----------------------------------------------------------------------------------
@@ -124,33 +64,24 @@ def _is_pair_list(p: str) -> bool:
 
 def _all_records(kind: str, root: Path) -> list[PairRecord]:
     if kind == "ntire":
-        from hdrlift.data.ntire import ntire_records
-
         return ntire_records(root)
     return kind_records(kind, root)
 
 
 def _default_part(kind: str, root: Path, which: str, split_root: Path | None = None) -> list[PairRecord]:
     if kind == "ntire":
-        from hdrlift.data.ntire import ntire_holdout, ntire_split
-
         return ntire_split(root, which, ntire_holdout(split_root or root))
     return default_split(kind, root, which)
 
 
-def _check_kind(kind: str, kinds: Sequence[str]) -> None:
-    if kind == "hdr_eye" and kind not in kinds:
-        raise DataError("hdr_eye (HDR-Eye) is a test set only; train on hdr_real or an HDR folder")
-    if kind == "si_hdr" and kind not in kinds:
-        raise DataError("si_hdr (SI-HDR) is a test set only; train on an HDR folder or aim2025")
-    if kind not in kinds:
-        raise DataError(f"unknown dataset kind '{kind}'; known: {', '.join(kinds)}")
+def _check_kind(kind: str, train: bool) -> None:
+    DATASET_KINDS.get(kind).check(train)
 
 
 def train_records(cfg: Any) -> list[PairRecord]:
     """Training pairs of a config (see the module docstring)."""
     d = cfg.data
-    _check_kind(d.kind, TRAIN_KINDS)
+    _check_kind(d.kind, train=True)
     root = Path(d.root)
     tr, va = _given(d, "train_split"), _given(d, "val_split")
     if tr and _is_pair_list(tr):
@@ -166,7 +97,7 @@ def train_records(cfg: Any) -> list[PairRecord]:
 def val_records(cfg: Any) -> list[PairRecord]:
     """Validation pairs of a config: ``val_split`` of ``val_root or root``, else the kind's test part."""
     d = cfg.data
-    _check_kind(d.kind, TRAIN_KINDS)
+    _check_kind(d.kind, train=True)
     root = Path(d.val_root or d.root)
     va = _given(d, "val_split")
     if va and _is_pair_list(va):
@@ -190,8 +121,6 @@ def build_paired_train(cfg: Any) -> Dataset:
     recs = train_records(cfg)
     kw = dict(patch=d.patch, seed=cfg.seed, scale_min=d.scale_min, on_bad=d.on_bad)
     if d.kind == "ntire":
-        from hdrlift.data.ntire import NTIREFolder
-
         return NTIREFolder(Path(d.root), records=recs, **kw)
     return PairedFolder(recs, **kw)
 
@@ -221,32 +150,32 @@ def _spread(recs: list[PairRecord], limit: int) -> list[PairRecord]:
     return [recs[i] for i in idx]
 
 
-def build_paired_val(cfg: Any) -> list[dict[str, Any]]:
+def build_paired_val(cfg: Any) -> list[Pair]:
     """Fixed validation pairs (``cfg.data.val_limit`` of them, evenly spread), down-scaled to
-    ``cfg.data.val_max_side``.
-
-    Shape:
-        each -> {"name": str, "ldr": (3, H, W) sRGB-encoded, "hdr": (3, H, W) linear}
-    """
+    ``cfg.data.val_max_side``."""
     d = cfg.data
     out = []
     for rec in _spread(val_records(cfg), int(getattr(d, "val_limit", 0) or 0)):
         try:
-            ldr, tgt = load_pair(rec)
+            pair = load_pair(rec)
         except HdrliftError as exc:
             if d.on_bad == "error":
                 raise DataError(str(exc)) from None
             log.warning("skipping bad validation pair %s: %s", rec.name, exc)
             continue
-        x, t = fit_max_side(ldr, tgt, d.val_max_side)
-        out.append({"name": rec.name, "ldr": x, "hdr": t})
+        x, t = fit_max_side(pair.ldr, pair.hdr, d.val_max_side)
+        out.append(dataclasses.replace(pair, ldr=_hwc(x), hdr=_hwc(t)))
     return out
+
+
+def _hwc(t: torch.Tensor) -> np.ndarray:
+    return np.ascontiguousarray(t.permute(1, 2, 0).numpy(), dtype=np.float32)
 
 
 def dataset_records(kind: str, root: Path) -> list[PairRecord]:
     """The test split of ``kind`` at ``root``; ``root`` may also be a CSV/JSON pair list (any kind) or a
     text file of ids selecting from the dataset in its folder."""
-    _check_kind(kind, KINDS)
+    _check_kind(kind, train=False)
     root = Path(root)
     if root.is_file():
         if _is_pair_list(str(root)):
@@ -257,8 +186,8 @@ def dataset_records(kind: str, root: Path) -> list[PairRecord]:
     return _default_part(kind, root, "test")
 
 
-def iter_dataset_pairs(kind: str, root: Path, limit: int = 0) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
-    """(name, LDR (H,W,3) float32 sRGB-encoded [0,1], reference (H,W,3) float32 linear) of the test split.
+def iter_dataset_pairs(kind: str, root: Path, limit: int = 0) -> Iterator[Pair]:
+    """The pairs (:func:`~hdrlift.data.layouts.load_pair`) of the test split.
 
     ``limit``: only the first N pairs (0 = all). Used by ``hdrlift evaluate --dataset KIND --root DIR``.
     """
@@ -269,5 +198,4 @@ def iter_dataset_pairs(kind: str, root: Path, limit: int = 0) -> Iterator[tuple[
     for k, rec in enumerate(recs):
         if limit and k >= limit:
             break
-        ldr, ref = load_pair(rec)
-        yield rec.name, ldr, ref
+        yield load_pair(rec)

@@ -21,7 +21,6 @@ Table tools (torch, differentiable): :func:`make_monotonic`, :func:`apply_curve`
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -202,10 +201,3 @@ def crf_table(name: str, params: Sequence[float], n: int = 1024) -> np.ndarray:
         -> (n,)
     """
     return crf_numpy(name, params, np.linspace(0.0, 1.0, n))
-
-
-def gamma_of_mid_grey(curve: np.ndarray) -> float:
-    """The gamma a pure power law would need to map 0.18 where this curve maps it (diagnostics)."""
-    n = curve.shape[-1]
-    v = float(np.interp(MID_GREY, np.linspace(0, 1, n), curve))
-    return math.log(MID_GREY) / math.log(max(min(v, 1 - 1e-9), 1e-9))

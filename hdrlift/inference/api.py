@@ -195,7 +195,7 @@ def reconstruct(
         raise ModelError(f"method={os.fspath(method)!r}: {exc}") from None
     if isinstance(image, (str, os.PathLike)):
         from hdrlift.io import check_size
-        from hdrlift.io.ldr import read_photo
+        from hdrlift.io.api import read_photo
 
         img = read_photo(image, max_pixels=max_pixels)  # HDR files refused, never clipped
         check_size(img, image)
@@ -233,34 +233,29 @@ def create_model(name: str | os.PathLike[str], pretrained: bool = True, *, devic
         >>> net.training, net.num_parameters() > 0
         (False, True)
     """
-    from hdrlift.checkpoint import load_model, pretrained_names
+    from hdrlift.checkpoint import load_model, pretrained_names, read_config, resolve_name
     from hdrlift.models import create_model as _create
-    from hdrlift.models import list_models
 
     s = os.fspath(name)
-    archs = [m.name for m in list_models()]
-    if os.path.isdir(s) or s in pretrained_names():
+    try:
+        r = resolve_name(s)
+    except ModelError as exc:
+        raise ModelError(f"name={s!r}: {exc}") from None
+    if r.kind == "operator":
+        raise ModelError(f"name={s!r} is a classical operator, not a network (use hdrlift.reconstruct)")
+    if r.kind == "checkpoint":
+        assert r.path is not None
         if hparams:
             raise ModelError(f"name={s!r}: hparams apply to a new network (pretrained=False with an architecture)")
-        if not pretrained:
-            from hdrlift.checkpoint import read_config, resolve
-
-            model = _create(read_config(resolve(s))["arch"])
-        else:
-            model = load_model(s, map_location=device)
-    elif s in archs:
-        if pretrained:
-            if hparams:
-                raise ModelError(f"name={s!r}: hparams cannot change a pretrained network (pass pretrained=False)")
-            shipped = [n for n in pretrained_names() if n.split(".")[0] == s]
-            if not shipped:
-                raise ModelError(f"name={s!r}: no trained weights are shipped for this architecture (shipped: "
-                                 f"{', '.join(pretrained_names()) or 'none'}); pass pretrained=False for a "
-                                 "randomly initialised network")
-            model = load_model(shipped[0], map_location=device)
-        else:
-            model = _create(s, **hparams)
+        model = load_model(r.path, map_location=device) if pretrained else _create(read_config(r.path)["arch"])
+    elif pretrained:
+        if hparams:
+            raise ModelError(f"name={s!r}: hparams cannot change a pretrained network (pass pretrained=False)")
+        if r.path is None:
+            raise ModelError(f"name={s!r}: no trained weights are shipped for this architecture (shipped: "
+                             f"{', '.join(pretrained_names()) or 'none'}); pass pretrained=False for a "
+                             "randomly initialised network")
+        model = load_model(r.path, map_location=device)
     else:
-        raise ModelError(f"name={s!r} is not an architecture ({', '.join(archs)}), a shipped weight "
-                         f"({', '.join(pretrained_names()) or 'none'}) or a checkpoint directory")
+        model = _create(s, **hparams)
     return model.to(device).eval()

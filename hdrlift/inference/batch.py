@@ -1,11 +1,16 @@
-"""Batch prediction over files: background decoding, per-file errors, resumable, sharded by rank.
+"""Batch prediction over files: background decoding, per-file errors, resumable, explicitly sharded.
 
-Under ``torchrun`` (``WORLD_SIZE`` > 1) rank ``r`` processes files ``r, r + world, ...`` of the sorted
-list, so each file is processed exactly once across all processes and nodes.
+``shard=(index, count)`` (``hdrlift predict --shard INDEX/COUNT``) processes files ``index, index + count,
+...`` of the sorted list, so ``count`` processes with the indices ``0 .. count - 1`` (``--shard
+$RANK/$WORLD_SIZE`` under torchrun, ``$SLURM_PROCID/$SLURM_NTASKS`` under SLURM) process each file exactly
+once. Without it every process predicts every input: ``WORLD_SIZE``/``RANK`` in the environment are
+never read to drop inputs (a process started by a launcher for another reason would silently skip
+files); when ``WORLD_SIZE`` > 1 is set, one warning says so.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
@@ -14,14 +19,28 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from hdrlift.errors import HdrliftError
+from hdrlift.errors import ConfigError, HdrliftError
+
+log = logging.getLogger(__name__)
 
 
-def shard(files: list[Path], rank: int | None = None, world: int | None = None) -> list[Path]:
-    """Files for this rank (from ``RANK``/``WORLD_SIZE`` when not given)."""
-    world = int(os.environ.get("WORLD_SIZE", "1")) if world is None else world
-    rank = int(os.environ.get("RANK", "0")) if rank is None else rank
-    return sorted(files)[rank::world] if world > 1 else list(files)
+def select_shard(files: list[Path], index: int, count: int) -> list[Path]:
+    """Files ``index, index + count, ...`` of the sorted ``files`` (all of them, in their order, for
+    ``count`` 1); a one-line :class:`ConfigError` unless ``0 <= index < count``."""
+    if count < 1 or not 0 <= index < count:
+        raise ConfigError(f"shard {index}/{count}: needs 0 <= INDEX < COUNT")
+    return sorted(files)[index::count] if count > 1 else list(files)
+
+
+def warn_if_launcher_env_ignored(n_files: int) -> bool:
+    """Log one warning when ``WORLD_SIZE`` > 1 is set but no shard was given (every process then predicts
+    all ``n_files`` inputs). Returns whether it warned."""
+    world = os.environ.get("WORLD_SIZE", "")
+    if not world.isdigit() or int(world) <= 1:
+        return False
+    log.warning("WORLD_SIZE=%s is set but predict does not split its inputs by it: this process predicts all %d; "
+                "give --shard $RANK/$WORLD_SIZE to share them", world, n_files)
+    return True
 
 
 def _memory_guard(predictor: Any) -> tuple[int, int] | None:
@@ -38,7 +57,8 @@ def _memory_guard(predictor: Any) -> tuple[int, int] | None:
 
 def _read(path: Path, max_pixels: int | None, guard: tuple[int, int] | None = None) -> Any:
     from hdrlift.io import check_size
-    from hdrlift.io.ldr import peek_size, read_photo
+    from hdrlift.io.api import read_photo
+    from hdrlift.io.ldr import peek_size
 
     if guard is not None:  # refuse before decoding what cannot fit --max-memory at any tile size
         from hdrlift.inference.memory import check_image_memory
@@ -72,17 +92,24 @@ def predict_files(
     options: dict[str, Any] | None = None,
     blend: str = "auto",
     camera: str = "auto",
+    shard: tuple[int, int] | None = None,
 ) -> list[dict[str, Any]]:
     """Predict every file; one failing file is reported (one line, file named) and the rest go on.
 
     Output names and refusals follow :mod:`hdrlift.inference.outputs` (an input is never overwritten;
     ``roots`` = {file: folder it was found in} keeps sub-folders below ``out``); ``options`` go to
     :func:`~hdrlift.inference.outputs.write_outputs` (compression, peak_nits, max_boost, bits); ``blend``
-    and ``camera`` go to the :class:`~hdrlift.inference.predictor.Predictor`."""
+    and ``camera`` go to the :class:`~hdrlift.inference.predictor.Predictor`; ``shard`` =
+    ``(index, count)`` keeps only this process's share of the sorted files (:func:`select_shard`; None =
+    all files, with :func:`warn_if_launcher_env_ignored`)."""
     from hdrlift.inference.outputs import plan_outputs, provenance, write_outputs
     from hdrlift.inference.predictor import Predictor, set_threads
 
-    files = shard(list(files))
+    if shard is None:
+        files = list(files)
+        warn_if_launcher_env_ignored(len(files))
+    else:
+        files = select_shard(list(files), *shard)
     results: list[dict[str, Any]] = []
     todo: list[tuple[Path, dict[str, Path]]] = []
     plans, refused = plan_outputs(files, out, fmt, preview, roots)

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from hdrlift.errors import ConfigError, HdrliftError
+from hdrlift.metrics.ntire import psnr_mu
 
 #: named sizes (H, W)
 NAMED_SIZES = {"512": (512, 512), "720p": (720, 1280), "1080p": (1080, 1920), "4k": (2160, 3840),
@@ -230,19 +231,12 @@ if __name__ == "__main__":
     sys.exit(_main(sys.argv[1:]))
 
 
-def psnr_mu(pred: np.ndarray, ref: np.ndarray, mu: float = 5000.0) -> float:
-    """PSNR (dB) of mu-law encoded images after dividing both by the reference maximum."""
-    scale = max(float(ref.max()), 1e-8)
-    enc = lambda a: np.log1p(mu * np.clip(a / scale, 0.0, 1.0)) / np.log1p(mu)  # noqa: E731
-    mse = float(np.mean((enc(pred) - enc(ref)) ** 2))
-    return float("inf") if mse == 0 else 10.0 * np.log10(1.0 / mse)
-
-
 def compare_strategies(model: str, ldr: np.ndarray, tile: int, strategies: tuple[str, ...] = ("tile", "deu", "ses"),
                        threads: int | None = None) -> list[dict[str, Any]]:
     """Quality (vs the untiled output of the same model) and time of large-image strategies.
 
-    Rows: strategy, tile, seconds, psnr_mu (dB, inf = identical), max_rel_err (relative to the reference
+    Rows: strategy, tile, seconds, psnr_mu (dB, :func:`hdrlift.metrics.ntire.psnr_mu` with the untiled
+    output as the reference; inf = identical), max_rel_err (relative to the reference
     maximum), in this process.
 
     Shape:
@@ -261,6 +255,6 @@ def compare_strategies(model: str, ldr: np.ndarray, tile: int, strategies: tuple
         t0 = time.perf_counter()
         out = pred(ldr)
         dt = time.perf_counter() - t0
-        rows.append({"model": model, "strategy": s, "tile": tile, "seconds": dt, "psnr_mu": psnr_mu(out, ref),
+        rows.append({"model": model, "strategy": s, "tile": tile, "seconds": dt, "psnr_mu": psnr_mu(ref, out),
                      "max_rel_err": float(np.abs(out - ref).max() / max(float(ref.max()), 1e-8))})
     return rows

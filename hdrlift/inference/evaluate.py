@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from hdrlift.data.pair import Pair
 from hdrlift.errors import DataError
 
 HDR_EXTS = (".exr", ".hdr")
@@ -43,8 +45,9 @@ def _index(folder: Path, kind: str) -> dict[str, Path]:
     return out
 
 
-def iter_ntire_pairs(folder: Path, limit: int = 0) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
-    """(id, ldr sRGB HWC [0,1], ref linear HDR HWC) from an NTIRE-layout folder (``hdrlift degrade``)."""
+def iter_ntire_pairs(folder: Path, limit: int = 0) -> Iterator[Pair]:
+    """The pairs of an NTIRE-layout folder (``hdrlift degrade``): ``name`` = the id, ``ldr`` the sRGB
+    medium frame, ``hdr`` the linear reference."""
     import hdrlift.io as io
 
     folder = Path(folder)
@@ -62,7 +65,7 @@ def iter_ntire_pairs(folder: Path, limit: int = 0) -> Iterator[tuple[str, np.nda
         ref = read_reference(gt)
         if ldr.shape[:2] != ref.shape[:2]:
             raise DataError(f"{m}: size {ldr.shape[1]}x{ldr.shape[0]} differs from {gt.name}")
-        yield pid, ldr[..., :3], ref
+        yield Pair(pid, np.ascontiguousarray(ldr[..., :3], dtype=np.float32), ref, source=str(m))
 
 
 def score_folders(
@@ -102,7 +105,7 @@ def score_folders(
     return rows
 
 
-def _pairs(data: str | None, dataset: str | None, root: str | None, limit: int) -> list[tuple[str, Any, Any]]:
+def _pairs(data: str | None, dataset: str | None, root: str | None, limit: int) -> list[Pair]:
     if data:
         return list(iter_ntire_pairs(Path(data), limit))
     from hdrlift.data.paired import iter_dataset_pairs
@@ -137,7 +140,7 @@ def compare_methods(
                                                                           "clipped_rmse"])
     pairs = _pairs(data, dataset, root, limit)
     if protocol is not None:
-        pairs = [(pid, protocol.prepare_input(ldr), ref) for pid, ldr, ref in pairs]
+        pairs = [dataclasses.replace(p, ldr=protocol.prepare_input(p.ldr)) for p in pairs]
     set_threads()
     rows: list[dict[str, Any]] = []
     summary: dict[str, dict[str, Any]] = {}
@@ -146,15 +149,15 @@ def compare_methods(
         label = m if pred.precision == "fp32" or pred.method.model is None else f"{m}@{pred.precision}"
         times = []
         mrows = []
-        for pid, ldr, ref in pairs:
+        for p in pairs:
             t0 = time.perf_counter()
-            out = pred(ldr)
+            out = pred(p.ldr)
             times.append(time.perf_counter() - t0)
-            row = {"method": label, "name": pid}
+            row = {"method": label, "name": p.name}
             if protocol is not None:
-                row.update(score_pair(protocol, ref, out, ldr))
+                row.update(score_pair(protocol, p.hdr, out, p.ldr))
             else:
-                row.update(evaluate_pair(ref, out, ldr=ldr, metrics=metrics))
+                row.update(evaluate_pair(p.hdr, out, ldr=p.ldr, metrics=metrics))
             mrows.append(row)
         rows += mrows
         s = mean_metrics(mrows, metrics, label)

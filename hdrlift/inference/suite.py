@@ -25,14 +25,15 @@ one kind of camera for another does not win.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from hdrlift.data.pair import Pair
 from hdrlift.errors import DataError
 
 #: the DoRF file the held-out camera draws its curves from (user data, never shipped)
@@ -75,24 +76,15 @@ def suite_cameras(crf_file: str | Path = DEFAULT_CRF_FILE) -> dict[str, dict[str
     }
 
 
-@dataclass
-class SuitePair:
-    """One capture of the suite: ``ldr`` sRGB-encoded (H, W, 3) in [0, 1], ``hdr`` linear (1.0 = clipping)."""
-
-    part: str
-    name: str
-    ldr: np.ndarray
-    hdr: np.ndarray
-
-
 def build_suite(
     files: Sequence[Path],
     parts: Sequence[str] = PARTS,
     max_side: int = 384,
     seed: int = 22,
     crf_file: str | Path = DEFAULT_CRF_FILE,
-) -> list[SuitePair]:
-    """Deterministic pairs of every part for the HDR ``files`` (a pure function of the arguments)."""
+) -> list[Pair]:
+    """Deterministic pairs of every part for the HDR ``files`` (a pure function of the arguments); a pair's
+    ``group`` is its part."""
     from hdrlift.data.synth import capture_pairs
 
     cams = suite_cameras(crf_file)
@@ -101,10 +93,10 @@ def build_suite(
         raise DataError(f"unknown suite part(s) {unknown}; valid: {', '.join(PARTS)}")
     if "b_heldout" in parts and not Path(crf_file).is_file():
         raise DataError(f"{crf_file}: DoRF curve file not found (the held-out camera needs it; --crf-file)")
-    out: list[SuitePair] = []
+    out: list[Pair] = []
     for part in parts:
         for p in capture_pairs(files, SUITE_EXPOSURES, max_side, seed * 7 + PARTS.index(part), cams[part]):
-            out.append(SuitePair(part, p.name, p.ldr, p.hdr))
+            out.append(dataclasses.replace(p, group=part))
     return out
 
 
@@ -259,7 +251,7 @@ def _nanmean(v: list[float]) -> float | None:
 
 def run_suite(
     methods: Sequence[str],
-    pairs: Sequence[SuitePair],
+    pairs: Sequence[Pair],
     device: str = "auto",
     precision: str = "fp32",
     progress: Any = None,
@@ -282,7 +274,7 @@ def run_suite(
     from hdrlift.inference.predictor import Predictor, set_threads
 
     methods = list(dict.fromkeys(["linear", *methods]))
-    parts = list(dict.fromkeys(p.part for p in pairs))
+    parts = list(dict.fromkeys(p.group for p in pairs))
     set_threads(threads)
     res: dict[str, dict[str, dict[str, Any]]] = {p: {} for p in parts}
     import torch
@@ -315,7 +307,7 @@ def run_suite(
                     o = blend_with_decoded(x, torch.from_numpy(out).permute(2, 0, 1), *tb[0],
                                            decoded=None if tb[1] is None else dec[tb[1]]).permute(1, 2, 0).numpy()
                 for k, v in pair_metrics(pr.hdr, o, pr.ldr).items():
-                    acc[lab][pr.part][k].append(v)
+                    acc[lab][pr.group][k].append(v)
             if progress is not None:
                 progress(m, pr)
         for lab, _ in variants:
@@ -326,16 +318,16 @@ def run_suite(
     oracle: dict[str, float | None] = {}
     oracle_exp: dict[str, float | None] = {}
     for p in parts:
-        vals = [o["oracle region constant"] for pr in pairs if pr.part == p
+        vals = [o["oracle region constant"] for pr in pairs if pr.group == p
                 for o in [oracle_rmses(pr.hdr, pr.ldr)] if o is not None]
         oracle[p] = _nanmean(vals)
-        oracle_exp[p] = _nanmean([exponent_oracle_psnr(pr) for pr in pairs if pr.part == p])
+        oracle_exp[p] = _nanmean([exponent_oracle_psnr(pr) for pr in pairs if pr.group == p])
     score = {m: suite_score(res, m) for m in labels}
     return {"parts": res, "oracle": oracle, "oracle_exponent_psnr_mu": oracle_exp, "score": score,
-            "n": {p: sum(1 for pr in pairs if pr.part == p) for p in parts}}
+            "n": {p: sum(1 for pr in pairs if pr.group == p) for p in parts}}
 
 
-def exponent_oracle_psnr(pair: SuitePair) -> float:
+def exponent_oracle_psnr(pair: Pair) -> float:
     """PSNR-mu of ``srgb_to_linear(ldr) ** g`` with the pair's :func:`oracle_exponent` ``g`` (given the
     reference): what knowing the camera curve up to one exponent is worth (NaN when nothing is well exposed).
     """

@@ -265,27 +265,6 @@ def write_tiff(path: PathLike, img: np.ndarray, *, overwrite: bool = False) -> N
         tifffile.imwrite(tmp, arr, photometric=photometric, extrasamples=extra, compression="zlib")
 
 
-def read_photo(path: PathLike, *, max_pixels: int | None = None) -> np.ndarray:
-    """An LDR photo for reconstruction; linear HDR files (EXR, Radiance .hdr, float TIFF, HDR PNG) are
-    refused in one line instead of being clipped to [0, 1] and read as sRGB (EXR and .hdr by their
-    extension, before decoding).
-
-    Shape: (H, W, 3) float32 sRGB-encoded LDR in [0, 1].
-    """
-    from ._common import HDR_EXTENSIONS, ext_of
-    from .api import read_image_info
-
-    hint = ("predict expects an LDR photo (8/16-bit JPEG, PNG, TIFF...); to make one from an HDR, "
-            "use 'hdrlift degrade'")
-    if ext_of(path) in HDR_EXTENSIONS:
-        raise ImageReadError(f"{path}: already linear HDR ({ext_of(path)}); {hint}")
-    img, info = read_image_info(path, max_pixels=max_pixels)
-    if info.is_hdr:
-        peak = float(np.max(img)) if img.size else 0.0
-        raise ImageReadError(f"{path}: already linear HDR ({info.format}, peak {peak:.3g}); {hint}")
-    return img
-
-
 def peek_size(path: PathLike) -> tuple[int, int, int] | None:
     """(width, height, bits per sample) of an LDR file from its header, without decoding; ``None`` when
     the header cannot be read (the decoder then reports the problem)."""

@@ -28,6 +28,7 @@ from hdrlift.metrics.align import crf_correction, fit_scale_unclipped
 from hdrlift.metrics.perceptual import cvvdp_available
 from hdrlift.metrics.pu21 import Display
 from hdrlift.metrics.registry import ALL_METRIC_SPECS, METRIC_SPECS, evaluate_pair
+from hdrlift.registry import Registry
 
 INPUT_PREPS: dict[str, str] = {
     "as_given": "the LDR input as stored (no change)",
@@ -180,8 +181,8 @@ def _metric_label(name: str) -> str:
 
 _HANJI = ("Hanji, Mantiuk, Eilertsen, Hajisharif, Unger, Comparison of single image HDR reconstruction methods - "
           "the caveats of quality assessment, SIGGRAPH 2022 (SI-HDR dataset)")
-PROTOCOLS: dict[str, Protocol] = {
-    p.name: p
+PROTOCOLS: Registry[Protocol] = Registry("protocol", [
+    (p.name, p)
     for p in (
         Protocol(
             name="ntire2021",
@@ -219,15 +220,12 @@ PROTOCOLS: dict[str, Protocol] = {
                   "to hdrlift, so the display above is hdrlift's choice (override with --nits-map/--peak-nits)",
         ),
     )
-}
+])
 
 
 def get_protocol(name: str) -> Protocol:
     """The protocol called ``name`` (ConfigError listing the valid names otherwise)."""
-    try:
-        return PROTOCOLS[name]
-    except KeyError:
-        raise ConfigError(f"unknown protocol {name!r}; valid: {', '.join(PROTOCOLS)}") from None
+    return PROTOCOLS.get(name)
 
 
 def align_result(protocol: Protocol, alignment: str, ref_lin: np.ndarray, res_lin: np.ndarray,
@@ -268,7 +266,7 @@ def score_pair(protocol: Protocol, ref_lin: np.ndarray, res_lin: np.ndarray,
 def column_spec(column: str) -> tuple[str, bool, str]:
     """(metric name, higher_is_better, unit) of a result column such as ``pu_psnr+crf``."""
     name = column[: -len("+crf")] if column.endswith("+crf") else column
-    s = ALL_METRIC_SPECS.get(name)
-    if s is None:
+    if name not in ALL_METRIC_SPECS:
         return name, True, ""
+    s = ALL_METRIC_SPECS.get(name)
     return name, s.higher_is_better, s.unit

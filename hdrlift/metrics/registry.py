@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hdrlift.errors import ConfigError
 from hdrlift.metrics.clipped import clipped_log_rmse
 from hdrlift.metrics.encoded import msssim_mu, psnr_log, ssim_log, ssim_mu
 from hdrlift.metrics.itp import delta_e_itp_nits
@@ -23,6 +22,7 @@ from hdrlift.metrics.ntire import psnr_l, psnr_l_aligned, psnr_mu, psnr_mu_align
 from hdrlift.metrics.paper import PAPER_METRIC_INFO, PAPER_METRICS
 from hdrlift.metrics.perceptual import cvvdp_available, cvvdp_score
 from hdrlift.metrics.pu21 import Display, pu21_psnr_nits, pu21_psnr_y_nits, pu21_ssim_nits
+from hdrlift.registry import Registry
 
 MetricFn = Callable[..., float]
 DEFAULT_DISPLAY = Display()
@@ -125,26 +125,29 @@ for _name, _fn in PAPER_METRICS.items():
                              ("dB" if "psnr" in _name else ""), False, optional="cvvdp" in _name))
 
 #: Every metric known to hdrlift (including optional ones that are not installed).
-ALL_METRIC_SPECS: dict[str, MetricSpec] = {s.name: s for s in _SPECS}
+ALL_METRIC_SPECS: Registry[MetricSpec] = Registry("metric", [(s.name, s) for s in _SPECS])
+
+
+def _not_installed(name: str) -> str:
+    return " (needs the optional `cvvdp` package, see docs/metrics.md)" if name in ALL_METRIC_SPECS else ""
+
+
 #: The metrics usable on this installation.
-METRIC_SPECS: dict[str, MetricSpec] = {
-    k: s for k, s in ALL_METRIC_SPECS.items() if not s.optional or cvvdp_available()
-}
+METRIC_SPECS: Registry[MetricSpec] = Registry(
+    "metric", [(s.name, s) for s in _SPECS if not s.optional or cvvdp_available()], hint=_not_installed)
+#: The same registry as plain dicts: name -> function, name -> recipe.
 METRICS: dict[str, MetricFn] = {k: s.fn for k, s in METRIC_SPECS.items()}
 METRIC_INFO: dict[str, str] = {k: s.info for k, s in ALL_METRIC_SPECS.items()}
 
 
 def available_metrics() -> list[str]:
     """Names usable in :func:`evaluate_pair` on this installation."""
-    return list(METRIC_SPECS)
+    return METRIC_SPECS.names()
 
 
 def get_metric(name: str) -> MetricSpec:
     """The :class:`MetricSpec` called ``name`` (ConfigError naming the valid ones otherwise)."""
-    if name not in METRIC_SPECS:
-        hint = " (needs the optional `cvvdp` package, see docs/metrics.md)" if name in ALL_METRIC_SPECS else ""
-        raise ConfigError(f"unknown metric {name!r}{hint}; available: {', '.join(METRIC_SPECS)}")
-    return METRIC_SPECS[name]
+    return METRIC_SPECS.get(name)
 
 
 def evaluate_pair(
@@ -165,14 +168,10 @@ def evaluate_pair(
     """
     disp = display or DEFAULT_DISPLAY
     names = [n for n in METRIC_SPECS if "cvvdp" not in n] if metrics is None else list(metrics)
-    unknown = [n for n in names if n not in METRIC_SPECS]
-    if unknown:
-        hint = " (cvvdp needs the optional `cvvdp` package)" if any("cvvdp" in n for n in unknown) else ""
-        raise ConfigError(f"unknown metric(s) {unknown}; available: {list(METRIC_SPECS)}{hint}")
+    specs = [METRIC_SPECS.get(n) for n in names]  # an unknown name fails before anything is computed
     scores: dict[str, float] = {}
     info: dict[str, str] = {}
-    for n in names:
-        spec = METRIC_SPECS[n]
+    for n, spec in zip(names, specs):
         if n == "cvvdp" and return_info:
             scores[n], info[n] = cvvdp_score(ref, res, peak_nits=disp.peak_nits, normalisation=disp.nits_map)
             continue

@@ -443,13 +443,13 @@ def load_official_pth(path: str | os.PathLike, condition: str = "image", act: st
     if not isinstance(raw, dict) or not all(isinstance(v, torch.Tensor) for v in raw.values()):
         raise ModelError(f"{path}: does not hold a state dict of tensors")
     sd = convert_official_state_dict(raw)
-    model = HDRUNet(condition=condition, act=act, **_infer_hparams(sd))
-    missing, unexpected = model.load_state_dict(sd, strict=False)
-    if missing or unexpected:
-        raise ModelError(
-            f"{path}: weights do not match HDRUNet (missing {len(missing)}: {missing[:3]}, "
-            f"unexpected {len(unexpected)}: {unexpected[:3]})"
-        )
+    from hdrlift.nn.state import check_state_shapes
+
+    hp = _infer_hparams(sd)
+    model = HDRUNet(condition=condition, act=act, **hp)
+    check_state_shapes(path, {k: v.shape for k, v in sd.items()}, model.state_dict(),
+                       f"HDRUNet nf={hp['nf']} blocks={hp['blocks']}")
+    model.load_state_dict(sd, strict=True)
     return model.eval()
 
 

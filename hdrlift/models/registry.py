@@ -1,4 +1,5 @@
-"""Explicit registry of architectures (no import side effects, no folder scan).
+"""Explicit registry of architectures (no import side effects, no folder scan): :data:`MODELS`, a
+:class:`hdrlift.registry.Registry` (the project's one registry idiom).
 
 Each method module exposes ``SPECS: list[ModelSpec]``; this module lists the modules (:data:`_MODULES`):
 adding an architecture to hdrlift is one new module in ``hdrlift/models/`` plus its line there. A model
@@ -20,6 +21,7 @@ from torch.overrides import TorchFunctionMode
 
 from hdrlift.errors import ModelError
 from hdrlift.models.base import HDRModel, ModelSpec
+from hdrlift.registry import Registry
 
 _MODULES = (
     "hdrlift.models.hdrunet",
@@ -29,39 +31,34 @@ _MODULES = (
     "hdrlift.models.curvenet",
 )
 
-_REGISTRY: dict[str, ModelSpec] | None = None
+
+def _specs() -> list[tuple[str, ModelSpec]]:
+    """Every variant of the listed method modules (imported on first use)."""
+    import importlib
+
+    out: list[tuple[str, ModelSpec]] = []
+    for mod_name in _MODULES:
+        try:
+            mod = importlib.import_module(mod_name)
+        except ModuleNotFoundError as exc:  # a method not yet present in this checkout
+            if exc.name == mod_name:
+                continue
+            raise
+        out += [(spec.name, spec) for spec in mod.SPECS]
+    return out
 
 
-def _load() -> dict[str, ModelSpec]:
-    global _REGISTRY
-    if _REGISTRY is None:
-        import importlib
-
-        reg: dict[str, ModelSpec] = {}
-        for mod_name in _MODULES:
-            try:
-                mod = importlib.import_module(mod_name)
-            except ModuleNotFoundError as exc:  # a method not yet present in this checkout
-                if exc.name == mod_name:
-                    continue
-                raise
-            for spec in mod.SPECS:
-                reg[spec.name] = spec
-        _REGISTRY = reg
-    return _REGISTRY
+MODELS: Registry[ModelSpec] = Registry("model", _specs, error=ModelError)
 
 
 def list_models() -> list[ModelSpec]:
     """All registered architecture variants, sorted by name."""
-    return [spec for _, spec in sorted(_load().items())]
+    return sorted(MODELS.values(), key=lambda spec: spec.name)
 
 
 def get_spec(name: str) -> ModelSpec:
     """The :class:`ModelSpec` of ``name``; raises :class:`ModelError` listing valid names."""
-    reg = _load()
-    if name not in reg:
-        raise ModelError(f"unknown model '{name}'; available: {', '.join(sorted(reg))}")
-    return reg[name]
+    return MODELS.get(name)
 
 
 def register(spec: ModelSpec, *, replace: bool = False) -> None:
@@ -80,17 +77,12 @@ def register(spec: ModelSpec, *, replace: bool = False) -> None:
     if not arch or not (spec.name == arch or spec.name.startswith(arch + "_")):
         raise ModelError(f"model '{spec.name}': the name must be {spec.cls.__name__}.arch ({arch!r}) or "
                          f"start with it and '_'")
-    reg = _load()
-    if spec.name in reg and not replace:
-        raise ModelError(f"model '{spec.name}' is already registered")
-    reg[spec.name] = spec
+    MODELS.add(spec.name, spec, replace=replace)
 
 
 def unregister(name: str) -> ModelSpec:
     """Remove ``name`` from the registry and return its spec; raises :class:`ModelError` if unknown."""
-    spec = get_spec(name)
-    del _load()[name]
-    return spec
+    return MODELS.remove(name)
 
 
 @contextlib.contextmanager

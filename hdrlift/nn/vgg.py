@@ -15,6 +15,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from hdrlift.nn.state import check_state_shapes
+
 _CFG: dict[str, list[int | str]] = {
     "vgg16": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
     "vgg19": [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
@@ -136,4 +138,5 @@ def load_vgg_weights(model: VGGFeatures, path: str | os.PathLike) -> None:
     missing = [k for k in own if k not in picked]
     if missing:
         raise ModelError(f"{p}: VGG weights miss {len(missing)} tensors (e.g. {missing[:2]})")
+    check_state_shapes(p, {k: tuple(getattr(v, "shape", ())) for k, v in picked.items()}, own, "VGG16 features")
     model.features.load_state_dict(picked)

@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from hdrlift.ops.transfer import gamma_decode, linear_to_srgb, luminance, srgb_to_linear
+from hdrlift.ops.transfer import gamma_decode, luminance, srgb_to_linear
 
 #: Well-exposed pixels used by :func:`to_project_scale`.
 WELL_EXPOSED_MIN_LUMA = 0.1
@@ -74,19 +74,6 @@ def linearize(ldr: torch.Tensor, gamma: str | float = "srgb") -> torch.Tensor:
     if g <= 0:
         raise ValueError(f"gamma must be positive, got {g}")
     return gamma_decode(ldr, g)
-
-
-def encode_like(lin_value: float, gamma: str | float = "srgb") -> float:
-    """Inverse of :func:`linearize` for one number (thresholds given in code values)."""
-    t = torch.tensor([lin_value], dtype=torch.float64)
-    if gamma == "srgb":
-        return float(linear_to_srgb(t))
-    return float(t ** (1.0 / float(gamma)))
-
-
-def linearize_value(code_value: float, gamma: str | float = "srgb") -> float:
-    """:func:`linearize` for one number (e.g. a threshold such as 254/255)."""
-    return float(linearize(torch.tensor([code_value], dtype=torch.float64), gamma))
 
 
 def change_luminance(rgb: torch.Tensor, lum_old: torch.Tensor, lum_new: torch.Tensor) -> torch.Tensor:

@@ -7,8 +7,6 @@ are converted to the project convention by :func:`hdrlift.operators.base.to_proj
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 from hdrlift.operators.base import (
@@ -150,9 +148,3 @@ def masia(ldr: torch.Tensor, formula: str = "2017", gamma_range: tuple[float, fl
         lexp = max_output * lum.clamp(min=0.0) ** g
     out = change_luminance(lin, lum, lexp)
     return to_project_scale(out, lexp, lum, x) if normalize else out
-
-
-def masia_gamma_value(ldr: torch.Tensor, formula: str = "2017", gamma: str | float = "srgb") -> list[float]:
-    """The unclamped Masia gamma of each image of an LDR batch (diagnostics)."""
-    lum = luminance(linearize(check_ldr(ldr), gamma))
-    return [float(v) if math.isfinite(float(v)) else float("nan") for v in masia_gamma(lum, formula).view(-1)]

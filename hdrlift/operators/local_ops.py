@@ -14,7 +14,6 @@ from hdrlift.operators.base import (
     check_ldr,
     image_stat,
     linearize,
-    linearize_value,
     to_project_scale,
 )
 from hdrlift.operators.bilateral import bilateral_grid_filter
@@ -81,8 +80,3 @@ def kovaleski(ldr: torch.Tensor, sigma_s: float = 150.0, sigma_r: float = 25.0 /
     lexp = (lum * (display_max - display_min) + display_min) * e_map
     out = change_luminance(lin, lum, lexp)
     return to_project_scale(out, lexp, lum, x) if normalize else out
-
-
-def kovaleski_threshold_linear(threshold: float = 254.0 / 255.0, gamma: str | float = "srgb") -> float:
-    """The toolbox's linearised threshold (diagnostics / comparison with ``KovaleskiOliveiraEO``)."""
-    return linearize_value(threshold, gamma)

@@ -1,4 +1,4 @@
-"""Registry of the classical expansion operators (explicit list, no import side effects)."""
+"""Registry of the classical expansion operators (explicit list, no import side effects): :data:`OPERATORS`."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from hdrlift.operators.base import OperatorSpec
 from hdrlift.operators.bt2446 import bt2446a, bt2446c
 from hdrlift.operators.global_ops import akyuz, landis, linear, masia
 from hdrlift.operators.local_ops import huo, kovaleski
+from hdrlift.registry import Registry
 
 _BOOK = "Banterle, Artusi, Debattista, Chalmers, Advanced High Dynamic Range Imaging, 2nd ed., CRC Press 2017"
 
@@ -46,20 +47,17 @@ _SPECS: tuple[OperatorSpec, ...] = (
                  "ITU-R BT.2446-1, 2021", "linear below 58.5 cd/m^2, exponential above (SDR 100 -> 332 cd/m^2), "
                  "xy kept, crosstalk matrix alpha 0.05", _defaults(bt2446c)),
 )
-_BY_NAME = {s.name: s for s in _SPECS}
+OPERATORS: Registry[OperatorSpec] = Registry("operator", [(s.name, s) for s in _SPECS])
 
 
 def list_operators() -> list[OperatorSpec]:
     """All registered operators, in a fixed order."""
-    return list(_SPECS)
+    return OPERATORS.values()
 
 
 def get_operator(name: str) -> OperatorSpec:
     """The :class:`OperatorSpec` called ``name`` (ConfigError listing the valid names otherwise)."""
-    try:
-        return _BY_NAME[name]
-    except KeyError:
-        raise ConfigError(f"unknown operator {name!r}; valid: {', '.join(_BY_NAME)}") from None
+    return OPERATORS.get(name)
 
 
 def expand(name: str, ldr: torch.Tensor, **params: Any) -> torch.Tensor:

@@ -1,6 +1,9 @@
 """Typed training configuration loaded from YAML (``yaml.safe_load``), with ``--set a.b=c`` overrides.
 
-An unknown key is a :class:`ConfigError` that lists the valid keys of that section.
+An unknown key is a :class:`ConfigError` that lists the valid keys of that section. The ``loss:`` section
+belongs to the recipe named by ``method``: each recipe declares it as a dataclass
+(:attr:`hdrlift.train.recipes.base.Recipe.Loss`) and :func:`hdrlift.train.recipes.check_config` builds it
+with :func:`build_section`, the same typed builder as the sections here.
 """
 
 from __future__ import annotations
@@ -64,12 +67,12 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
-    loss: dict[str, Any] = field(default_factory=dict)
+    loss: dict[str, Any] = field(default_factory=dict)  # the recipe's keys: Recipe.Loss of `method` (checked there)
     steps: int = 1000
     val_every: int = 250
     ckpt_every: int = 250
     log_every: int = 10
-    preview_every: int = 0  # 0 = with validation
+    preview_every: int = 0  # TensorBoard preview images every N steps; 0 = with each validation
     keep_checkpoints: int = 2
     seed: int = 0
     threads: int = 0  # 0 = all cores
@@ -83,7 +86,10 @@ class TrainConfig:
 _SECTIONS = {"model": ModelConfig, "data": DataConfig, "optim": OptimConfig}
 
 
-def _build(cls: type, data: dict[str, Any], where: str) -> Any:
+def build_section(cls: type, data: dict[str, Any], where: str) -> Any:
+    """Dataclass ``cls`` from the mapping ``data`` of config section ``where`` (``"data"``, ``"loss"``; ``""``
+    for the top level): an unknown key, a value of the wrong type (:func:`_check_type`) or a constraint of
+    the dataclass's ``__post_init__`` is a one-line :class:`ConfigError` naming the key."""
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
     names = {f.name: f for f in dataclasses.fields(cls)}
@@ -93,7 +99,7 @@ def _build(cls: type, data: dict[str, Any], where: str) -> Any:
     kwargs = {}
     for k, v in data.items():
         sub = _SECTIONS.get(k) if cls is TrainConfig else None
-        kwargs[k] = _build(sub, v or {}, f"{where}.{k}" if where else k) if sub else v
+        kwargs[k] = build_section(sub, v or {}, f"{where}.{k}" if where else k) if sub else v
     hints = typing.get_type_hints(cls)
     for k, v in kwargs.items():
         if k not in _SECTIONS or cls is not TrainConfig:
@@ -110,9 +116,14 @@ _WORDS = {int: "an integer", float: "a number", str: "a string", bool: "true or 
 
 def _check_type(key: str, value: Any, hint: Any) -> Any:
     """``value`` against a field's annotation (int, float (ints allowed), str (numbers become their text),
-    bool, list[X], dict, X | None); returns it, a mismatch is a one-line ConfigError (``--set steps=abc``
-    says so instead of failing later)."""
+    bool, list[X], tuple[X, ...] (from a list), dict, Literal[...], X | None); returns it, a mismatch is a
+    one-line ConfigError (``--set steps=abc`` says so instead of failing later)."""
     origin = typing.get_origin(hint)
+    if origin is typing.Literal:
+        opts = typing.get_args(hint)
+        if value not in opts or isinstance(value, bool) != any(isinstance(o, bool) for o in opts):
+            raise ConfigError(f"{key} must be one of {', '.join(map(str, opts))}, got {value!r:.60}")
+        return value
     if origin in (typing.Union, types.UnionType):
         opts = typing.get_args(hint)
         for o in sorted(opts, key=lambda o: o is str):  # str last: it accepts numbers too
@@ -127,6 +138,11 @@ def _check_type(key: str, value: Any, hint: Any) -> Any:
         return value
     if base is str and isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)
+    if base is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key} must be a list, got {value!r:.60}")
+        args = [a for a in typing.get_args(hint) if a is not Ellipsis]
+        return tuple(_check_type(f"{key}[{i}]", item, args[0]) if args else item for i, item in enumerate(value))
     if base is float:
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
     elif base is int:
@@ -146,7 +162,7 @@ def _check_type(key: str, value: Any, hint: Any) -> Any:
 
 def config_from_dict(data: dict[str, Any]) -> TrainConfig:
     """Build a :class:`TrainConfig` from a nested dict (unknown keys are errors)."""
-    cfg = _build(TrainConfig, data, "")
+    cfg = build_section(TrainConfig, data, "")
     _check(cfg)
     return cfg
 
@@ -158,9 +174,6 @@ def _check(cfg: TrainConfig) -> None:
         raise ConfigError("data.batch must be >= 1 and data.patch >= 8")
     if cfg.data.on_bad not in ("skip", "error"):
         raise ConfigError(f"data.on_bad must be 'skip' or 'error', got {cfg.data.on_bad!r}")
-    mu_kind = cfg.loss.get("mu_kind", "l1")
-    if mu_kind not in ("l1", "psnr"):
-        raise ConfigError(f"loss.mu_kind must be 'l1' or 'psnr', got {mu_kind!r}")
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
@@ -189,7 +202,9 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
 
 
 def load_config(path: str | Path | None, overrides: list[str] | None = None) -> TrainConfig:
-    """Load a YAML config file (or defaults when ``path`` is None) and apply overrides."""
+    """Load a YAML config file (or defaults when ``path`` is None) and apply overrides; an error in the
+    file's content names the file. The recipe's ``loss:`` keys are checked by
+    :func:`hdrlift.train.recipes.check_config` (and again when the recipe is built)."""
     data: dict[str, Any] = {}
     if path is not None:
         p = Path(path)
@@ -200,7 +215,12 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
         except yaml.YAMLError as exc:
             raise ConfigError(f"{p}: invalid YAML ({str(exc).splitlines()[0]})") from None
     data = apply_overrides(data, overrides or [])
-    return config_from_dict(data)
+    if path is None:
+        return config_from_dict(data)
+    try:
+        return config_from_dict(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}{' (with --set)' if overrides else ''}: {exc}") from None
 
 
 def config_to_dict(cfg: TrainConfig) -> dict[str, Any]:

@@ -167,7 +167,7 @@ def validate(model: torch.nn.Module, pairs: list[Any]) -> dict[str, float]:
             out = model(x)[0].permute(1, 2, 0).numpy()
             lin = srgb_to_linear(torch.from_numpy(pr.ldr)).numpy()
             d = pair_metrics(pr.hdr, out, pr.ldr)["psnr_mu"] - pair_metrics(pr.hdr, lin, pr.ldr)["psnr_mu"]
-            gains.setdefault(pr.part, []).append(d)
+            gains.setdefault(pr.group, []).append(d)
     res = {p: float(np.mean(v)) for p, v in gains.items()}
     res["score"] = min(res.values())
     return res

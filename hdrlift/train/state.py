@@ -1,17 +1,9 @@
 """Training checkpoints that survive SIGKILL: a new directory per save, then an atomic pointer update.
 
-Layout of a run directory::
-
-    run/config.yaml                    the resolved training config
-    run/checkpoints/step-000500/       model.safetensors + config.json (a loadable predictor)
-                                       train_state.pt (all modules, optimizers, schedulers, step)
-    run/last.json                      {"step": 500, "dir": "checkpoints/step-000500"}  (atomic)
-    run/best.json                      same, for the best validation PSNR-mu
-    run/log.jsonl                      one JSON line per log / validation event
-
-A save writes the new directory completely (fsync) before ``last.json`` is replaced with
-``os.replace``; a process killed in between leaves ``last.json`` pointing to the previous good state.
-``train_state.pt`` holds only tensors and plain containers and is read with ``weights_only=True``.
+The layout of a run directory is :mod:`hdrlift.rundir`'s. A save writes the new directory completely
+(fsync) before ``last.json`` is replaced with ``os.replace``; a process killed in between leaves
+``last.json`` pointing to the previous good state. ``train_state.pt`` holds only tensors and plain
+containers and is read with ``weights_only=True``.
 """
 
 from __future__ import annotations
@@ -28,15 +20,12 @@ from typing import Any
 import torch
 import yaml
 
+from hdrlift import rundir
 from hdrlift.checkpoint import save_model
 from hdrlift.errors import ConfigError, HdrliftError, one_line
 from hdrlift.io.atomic import write_bytes_atomic
 
 log = logging.getLogger(__name__)
-
-
-def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    write_bytes_atomic(path, json.dumps(data).encode(), overwrite=True)
 
 
 def save_train_state(
@@ -49,70 +38,47 @@ def save_train_state(
     keep: int = 2,
 ) -> Path:
     """Write checkpoint ``step`` and point ``last.json`` (and ``best.json`` if ``best``) at it."""
-    ck = run_dir / "checkpoints"
-    ck.mkdir(parents=True, exist_ok=True)
-    final = ck / f"step-{step:07d}"
-    tmp = ck / f".tmp-step-{step:07d}"
+    final = rundir.checkpoint_dir(run_dir, step)
+    tmp = rundir.temp_checkpoint_dir(run_dir, step)
+    tmp.parent.mkdir(parents=True, exist_ok=True)
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
     save_model(predictor, tmp, meta=meta)  # type: ignore[arg-type]
-    with open(tmp / "train_state.pt", "wb") as fh:
+    with open(tmp / rundir.TRAIN_STATE, "wb") as fh:
         torch.save(state, fh)
         fh.flush()
         os.fsync(fh.fileno())
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)
-    rel = str(final.relative_to(run_dir))
-    _write_json_atomic(run_dir / "last.json", {"step": step, "dir": rel})
+    rundir.write_pointer(run_dir, "last", step, final)
     if best:
-        _write_json_atomic(run_dir / "best.json", {"step": step, "dir": rel, **{"meta": meta}})
+        rundir.write_pointer(run_dir, "best", step, final, meta=meta)
     _prune(run_dir, keep)
     return final
 
 
-def _pointed(run_dir: Path) -> set[str]:
-    out = set()
-    for name in ("last.json", "best.json"):
-        p = run_dir / name
-        if p.is_file():
-            try:
-                out.add(json.loads(p.read_text())["dir"])
-            except (ValueError, KeyError):
-                pass
-    return out
-
-
 def _prune(run_dir: Path, keep: int) -> None:
-    ck = run_dir / "checkpoints"
-    keepset = _pointed(run_dir)
-    dirs = sorted(d for d in ck.iterdir() if d.is_dir() and d.name.startswith("step-"))
-    for d in dirs[: max(len(dirs) - keep, 0)]:
-        if str(d.relative_to(run_dir)) not in keepset:
+    """Remove all but the newest ``keep`` checkpoints (never one a pointer names) and temporary ones."""
+    pointed = {run_dir / p["dir"] for w in ("last", "best") if (p := rundir.read_pointer(run_dir, w))}  # type: ignore[arg-type]
+    for d in rundir.kept_checkpoints(run_dir)[keep:]:
+        if d not in pointed:
             shutil.rmtree(d, ignore_errors=True)
-    for d in ck.iterdir():
+    for d in (run_dir / rundir.CHECKPOINTS).iterdir():
         if d.name.startswith(".tmp-"):
             shutil.rmtree(d, ignore_errors=True)
 
 
-def last_checkpoint(run_dir: str | Path, which: str = "last") -> Path | None:
-    """Directory of the last (or best) good checkpoint of a run, or None."""
-    rd = Path(run_dir)
-    p = rd / f"{which}.json"
-    if not p.is_file():
-        return None
-    try:
-        d = rd / json.loads(p.read_text())["dir"]
-    except (ValueError, KeyError):
-        return None
-    return d if (d / "train_state.pt").is_file() else None
+def last_checkpoint(run_dir: str | Path, which: rundir.Pointer = "last") -> Path | None:
+    """Directory of the last (or best) resumable checkpoint of a run, or None."""
+    return rundir.pointed_checkpoint(run_dir, which, needs=rundir.TRAIN_STATE)
 
 
 def read_run_config(run_dir: str | Path) -> dict[str, Any]:
     """The saved ``config.yaml`` of a run as a mapping (one-line :class:`ConfigError` when missing,
     unreadable, not YAML or not a mapping); nothing is written."""
-    p = Path(run_dir) / "config.yaml"
+    p = Path(run_dir) / rundir.CONFIG
     try:
         data = yaml.safe_load(p.read_text())
     except FileNotFoundError:
@@ -126,13 +92,6 @@ def read_run_config(run_dir: str | Path) -> dict[str, Any]:
     return data
 
 
-def _step_of(d: Path) -> int:
-    try:
-        return int(d.name.split("-", 1)[1])
-    except (IndexError, ValueError):
-        return -1
-
-
 def _candidates(run_dir: Path) -> list[Path]:
     """Checkpoint directories to try, best first: the one ``last.json`` points at, then the other kept
     ``step-*`` directories from the newest down."""
@@ -140,18 +99,14 @@ def _candidates(run_dir: Path) -> list[Path]:
     pointed = last_checkpoint(run_dir)
     if pointed is not None:
         out.append(pointed)
-    ck = run_dir / "checkpoints"
-    if ck.is_dir():
-        kept = sorted((d for d in ck.iterdir() if d.is_dir() and d.name.startswith("step-") and _step_of(d) >= 0),
-                      key=_step_of, reverse=True)
-        out += [d for d in kept if d not in out]
+    out += [d for d in rundir.kept_checkpoints(run_dir) if d not in out]
     return out
 
 
 def _read_state(d: Path) -> dict[str, Any]:
     """``train_state.pt`` of checkpoint ``d``, checked: a mapping with an integer ``step`` equal to the
     directory's, a finite-or-minus-infinity ``best`` and a ``recipe`` mapping."""
-    f = d / "train_state.pt"
+    f = d / rundir.TRAIN_STATE
     if not f.is_file():
         raise ConfigError(f"{f}: missing")
     try:
@@ -163,7 +118,7 @@ def _read_state(d: Path) -> dict[str, Any]:
     step = state.get("step")
     if isinstance(step, bool) or not isinstance(step, int) or step < 0:
         raise ConfigError(f"{f}: step must be a non-negative integer, got {step!r:.40}")
-    if _step_of(d) >= 0 and step != _step_of(d):
+    if rundir.step_of(d) >= 0 and step != rundir.step_of(d):
         raise ConfigError(f"{f}: holds step {step} but sits in {d.name} (a foreign file)")
     best = state.get("best", -math.inf)
     if isinstance(best, bool) or not isinstance(best, (int, float)) or math.isnan(best) or best == math.inf:
@@ -225,7 +180,7 @@ def load_train_state(run_dir: str | Path, apply: Callable[[dict[str, Any]], None
 def truncate_log(run_dir: str | Path, step: int) -> int:
     """Drop the lines of ``log.jsonl`` after ``step`` (logged by a run killed after its last checkpoint,
     so a resumed run does not repeat them) and any unreadable line; atomic. Returns the lines dropped."""
-    p = Path(run_dir) / "log.jsonl"
+    p = Path(run_dir) / rundir.LOG
     if not p.is_file():
         return 0
     kept, dropped = [], 0

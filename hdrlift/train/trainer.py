@@ -21,6 +21,8 @@ import yaml
 from torch import nn
 from torch.utils.data import DataLoader, Sampler
 
+from hdrlift import rundir
+from hdrlift.data.pair import Pair
 from hdrlift.io.atomic import write_bytes_atomic
 from hdrlift.train.config import TrainConfig, config_from_dict, config_to_dict
 from hdrlift.train.distributed import DistInfo, barrier, cleanup, setup
@@ -54,7 +56,7 @@ class StepSampler(Sampler[int]):
         return max(self.steps - self.start, 0) * self.batch
 
 
-def build_datasets(cfg: TrainConfig, info: DistInfo) -> tuple[Any, list[dict[str, Any]]]:
+def build_datasets(cfg: TrainConfig, info: DistInfo) -> tuple[Any, list[Pair]]:
     """Training dataset and fixed validation pairs for ``cfg.data``."""
     from hdrlift.data import build_train_dataset, build_val_pairs
 
@@ -62,7 +64,7 @@ def build_datasets(cfg: TrainConfig, info: DistInfo) -> tuple[Any, list[dict[str
 
 
 @torch.inference_mode()
-def validate(model: nn.Module, pairs: list[dict[str, Any]], device: torch.device) -> dict[str, float]:
+def validate(model: nn.Module, pairs: Sequence[Pair], device: torch.device) -> dict[str, float]:
     """Mean PSNR-mu, PSNR-L and clipped-region log2 RMSE of ``model`` over validation pairs."""
     from hdrlift.metrics import clipped_log_rmse, psnr_l, psnr_mu
 
@@ -70,13 +72,10 @@ def validate(model: nn.Module, pairs: list[dict[str, Any]], device: torch.device
     model.eval()
     mu, pl, cl = [], [], []
     for p in pairs:
-        ldr = p["ldr"][None].to(device)
-        out = model(ldr)[0].float().clamp(min=0).permute(1, 2, 0).cpu().numpy()
-        ref = p["hdr"].permute(1, 2, 0).numpy()
-        ldr_np = p["ldr"].permute(1, 2, 0).numpy()
-        mu.append(psnr_mu(ref, out))
-        pl.append(psnr_l(ref, out))
-        c = clipped_log_rmse(ref, out, ldr_np)
+        out = model(p.tensors()[0].to(device))[0].float().clamp(min=0).permute(1, 2, 0).cpu().numpy()
+        mu.append(psnr_mu(p.hdr, out))
+        pl.append(psnr_l(p.hdr, out))
+        c = clipped_log_rmse(p.hdr, out, p.ldr)
         if c is not None and not (isinstance(c, float) and math.isnan(c)):
             cl.append(float(c))
     model.train(was_training)
@@ -90,7 +89,7 @@ def validate(model: nn.Module, pairs: list[dict[str, Any]], device: torch.device
 class _Logger:
     def __init__(self, run_dir: Path, enabled: bool, tensorboard: bool) -> None:
         self.enabled = enabled
-        self.file = open(run_dir / "log.jsonl", "a") if enabled else None  # noqa: SIM115
+        self.file = open(run_dir / rundir.LOG, "a") if enabled else None  # noqa: SIM115
         self.tb = None
         if enabled and tensorboard:
             try:
@@ -111,7 +110,7 @@ class _Logger:
                 if isinstance(v, (int, float)) and math.isfinite(v):
                     self.tb.add_scalar(f"{kind}/{k}", v, step)
 
-    def images(self, step: int, model: nn.Module, pairs: list[dict[str, Any]], device: torch.device) -> None:
+    def images(self, step: int, model: nn.Module, pairs: Sequence[Pair], device: torch.device) -> None:
         if not self.enabled or self.tb is None or not pairs:
             return
         from hdrlift.io.preview import tonemap_preview
@@ -119,9 +118,8 @@ class _Logger:
         with torch.inference_mode():
             model.eval()
             for i, p in enumerate(pairs[:3]):
-                out = model(p["ldr"][None].to(device))[0].float().clamp(min=0).permute(1, 2, 0).cpu().numpy()
-                ref = p["hdr"].permute(1, 2, 0).numpy()
-                row = np.concatenate([tonemap_preview(ref), tonemap_preview(out)], axis=1)
+                out = model(p.tensors()[0].to(device))[0].float().clamp(min=0).permute(1, 2, 0).cpu().numpy()
+                row = np.concatenate([tonemap_preview(p.hdr), tonemap_preview(out)], axis=1)
                 self.tb.add_image(f"val/{i}_ref_pred", row, step, dataformats="HWC")
             model.train()
 
@@ -173,7 +171,7 @@ def train(
         init_weights(recipe.model, cfg.init, skip=cfg.init_skip)
     if info.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
-        write_bytes_atomic(run_dir / "config.yaml", yaml.safe_dump(config_to_dict(cfg), sort_keys=False).encode())
+        write_bytes_atomic(run_dir / rundir.CONFIG, yaml.safe_dump(config_to_dict(cfg), sort_keys=False).encode())
     barrier(info)
     recipe.wrap_distributed(info)
 
@@ -219,13 +217,15 @@ def train(
                 running = {}
             do_val = step % cfg.val_every == 0 or step == end_step
             do_ck = step % cfg.ckpt_every == 0 or step == end_step
+            do_preview = step % cfg.preview_every == 0 if cfg.preview_every > 0 else do_val
             metrics: dict[str, float] = {}
             if do_val and info.is_main and val_pairs:
                 metrics = validate(recipe.predictor(), val_pairs, info.device)
                 logger.scalars(step, "val", metrics)
-                logger.images(step, recipe.predictor(), val_pairs, info.device)
                 if bar is not None:
                     bar.write(f"step {step}: " + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
+            if do_preview and info.is_main and val_pairs:
+                logger.images(step, recipe.predictor(), val_pairs, info.device)
             if do_ck and info.is_main:
                 is_best = bool(metrics) and metrics.get("psnr_mu", -math.inf) > best
                 if is_best:
@@ -234,7 +234,7 @@ def train(
                         "best_psnr_mu": best if math.isfinite(best) else None}
                 save_train_state(run_dir, step, recipe.predictor(),
                                  {"step": step, "best": best, "recipe": recipe.state_dict()},
-                                 meta, best=is_best or not (run_dir / "best.json").exists(),
+                                 meta, best=is_best or rundir.read_pointer(run_dir, "best") is None,
                                  keep=cfg.keep_checkpoints)
             barrier(info)
         if info.enabled:
@@ -268,12 +268,10 @@ def init_weights(model: torch.nn.Module, source: str, skip: Sequence[str] = ()) 
     names such as ``dnet``) keep the model's fresh initialisation; a prefix that matches nothing is an
     error."""
     from hdrlift.checkpoint import load_model
-    from hdrlift.errors import ConfigError
+    from hdrlift.errors import ConfigError, ModelError
+    from hdrlift.nn.state import check_state_shapes
 
-    run = Path(source)
-    if (run / "best.json").is_file():
-        source = str(run / json.loads((run / "best.json").read_text())["dir"])
-    src = load_model(source)
+    src = load_model(source)  # a run directory means its best checkpoint (hdrlift.checkpoint.resolve_name)
     state = src.state_dict()
     prefixes = tuple(f"{p.rstrip('.')}." for p in skip)
     for p in prefixes:
@@ -283,7 +281,7 @@ def init_weights(model: torch.nn.Module, source: str, skip: Sequence[str] = ()) 
         own = model.state_dict()
         state = {k: (own[k] if k.startswith(prefixes) else v) for k, v in state.items()}
     try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        first = str(exc).splitlines()[0]
-        raise ConfigError(f"init: {source}: weights do not fit the configured model ({first})") from None
+        check_state_shapes(source, {k: v.shape for k, v in state.items()}, model.state_dict(), "the configured model")
+    except ModelError as exc:
+        raise ConfigError(f"init: {exc}") from None
+    model.load_state_dict(state, strict=True)

@@ -2,14 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import nn
 
 from hdrlift.models import HDRModel, create_model
-from hdrlift.train.config import TrainConfig
+from hdrlift.train.config import TrainConfig, build_section
 from hdrlift.train.distributed import DistInfo
+
+#: the PSNR-mu-domain term of :func:`hdrlift.losses.basic.mu_loss`
+MuKind = Literal["l1", "psnr"]
+
+
+@dataclass
+class MuTermLoss:
+    """The ``loss:`` keys of this project's PSNR-mu-domain term, shared by the single-output recipes.
+
+    Attributes:
+        mu_weight: weight of :func:`~hdrlift.losses.basic.mu_loss` on the linear output (0 = the paper).
+        mu_kind: ``l1`` (batch-wide mu-law L1) or ``psnr`` (mean per-sample PSNR-mu, negated).
+    """
+
+    mu_weight: float = 0.0
+    mu_kind: MuKind = "l1"
+
+
+@dataclass
+class NoLoss:
+    """A recipe without ``loss:`` options."""
 
 
 class Recipe:
@@ -17,18 +39,28 @@ class Recipe:
 
     ``self.nets`` holds every trained network by name (``"model"`` is the predictor that is saved and
     validated); ``self.opts`` the optimisers; ``self.scheds`` their schedulers. After
-    :meth:`wrap_distributed`, ``self.g_step`` computes the generator loss through DDP.
+    :meth:`wrap_distributed`, ``self.g_step`` computes the generator loss through DDP. ``Loss`` is the
+    dataclass of the recipe's ``loss:`` section (its fields are the valid keys, with their defaults);
+    ``self.loss`` holds the parsed section.
     """
+
+    Loss: ClassVar[type] = NoLoss
+
+    @classmethod
+    def parse_loss(cls, data: dict[str, Any] | None) -> Any:
+        """The ``loss:`` mapping of a config as :attr:`Loss`; an unknown key or a bad value is a one-line
+        :class:`~hdrlift.errors.ConfigError` listing the valid keys."""
+        return build_section(cls.Loss, data or {}, "loss")
 
     def __init__(self, cfg: TrainConfig, device: torch.device) -> None:
         self.cfg = cfg
         self.device = device
+        self.loss = self.parse_loss(cfg.loss)  # before anything is built: a typo fails at once
         self.model: HDRModel = create_model(cfg.model.name, **cfg.model.hparams).to(device)
         self.model.train()
         self.nets: dict[str, nn.Module] = {"model": self.model}
         self.opts: dict[str, torch.optim.Optimizer] = {}
         self.scheds: dict[str, Any] = {}
-        self.loss_cfg = dict(cfg.loss)
         self.build()
         if not self.opts:
             self.opts["model"] = self.make_adam(self.model.parameters())

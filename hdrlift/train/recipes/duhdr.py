@@ -12,11 +12,14 @@ Only the sub-networks a stage trains (``STAGE_MODULES``) are stepped; the others
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import torch
 
 from hdrlift.errors import ConfigError
+from hdrlift.losses.duhdr import STAGE_MODULES, DuHDRLoss, DuHDRLossConfig
 from hdrlift.train.recipes.base import Recipe
 
 DEFAULT_STAGES: list[list[Any]] = [
@@ -35,31 +38,61 @@ _UNPAIRED = {"dnet_individual": "dnet_unpaired", "dnet_joint": "dnet_unpaired", 
              "oonet": "oonet_unpaired", "finetune": "oonet_unpaired"}
 
 
+@dataclass
+class DuHDRRecipeLoss(DuHDRLossConfig):
+    """``loss:`` of the duhdr recipe: the loss weights and options of
+    :class:`~hdrlift.losses.duhdr.DuHDRLossConfig` plus the stage schedule.
+
+    Attributes:
+        stages: ``[stage, fraction_of_steps]`` or ``[stage, fraction_of_steps, lr]`` run in order
+            (fractions normalised; default :data:`DEFAULT_STAGES`, Algorithm 1).
+        unpaired_every: with ``data.unpaired_root``, every n-th step runs the stage's unpaired loss.
+    """
+
+    truncation: Literal["clip", "guided"] = "clip"
+    oo_loss: Literal["l2", "released", "mu"] = "l2"
+    stages: list[list[Any]] = field(default_factory=lambda: [list(s) for s in DEFAULT_STAGES])
+    unpaired_every: int = 4
+
+    def __post_init__(self) -> None:
+        if not self.stages:
+            raise ConfigError("loss.stages must name at least one stage")
+        for i, st in enumerate(self.stages):
+            ok = (isinstance(st, list) and len(st) in (2, 3) and isinstance(st[0], str)
+                  and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in st[1:]))
+            if not ok:
+                raise ConfigError(f"loss.stages[{i}] must be [stage, fraction] or [stage, fraction, lr], "
+                                  f"got {st!r:.60}")
+            if st[0] not in STAGE_MODULES:
+                raise ConfigError(f"loss.stages: unknown DuHDR stage {st[0]!r}; valid: {', '.join(STAGE_MODULES)}")
+            if st[1] < 0:
+                raise ConfigError(f"loss.stages[{i}]: the fraction must be >= 0, got {st[1]}")
+        if sum(float(s[1]) for s in self.stages) <= 0:
+            raise ConfigError("loss.stages: the fractions sum to 0")
+
+    def loss_config(self) -> DuHDRLossConfig:
+        """The part that configures :class:`~hdrlift.losses.duhdr.DuHDRLoss`."""
+        return DuHDRLossConfig(**{f.name: getattr(self, f.name) for f in dataclasses.fields(DuHDRLossConfig)})
+
+
 class DuHDRRecipe(Recipe):
     find_unused = True
+    Loss = DuHDRRecipeLoss
+    loss: DuHDRRecipeLoss
 
     def build(self) -> None:
-        from hdrlift.losses.duhdr import STAGE_MODULES, DuHDRLoss, DuHDRLossConfig
-
-        lc = dict(self.loss_cfg)
-        stages = lc.pop("stages", DEFAULT_STAGES)
-        self.unpaired_every = int(lc.pop("unpaired_every", 4))
-        known = {f for f in DuHDRLossConfig.__dataclass_fields__}
-        bad = sorted(set(lc) - known)
-        if bad:
-            raise ConfigError(f"loss: unknown key(s) {', '.join(bad)}; valid: stages, unpaired_every, "
-                              f"{', '.join(sorted(known))}")
-        needs = [k for k in ("dn_mu", "crf_curve") if float(lc.get(k, 0.0)) > 0]
+        lc = self.loss
+        stages = lc.stages
+        self.unpaired_every = lc.unpaired_every
+        needs = [k for k in ("dn_mu", "crf_curve") if getattr(lc, k) > 0]
         if needs and not self.cfg.data.camera_targets:
             raise ConfigError(f"loss.{needs[0]} needs the camera's true curve: set data.camera_targets: true")
-        self.crit = DuHDRLoss(DuHDRLossConfig(**lc)).to(self.device)
+        self.crit = DuHDRLoss(lc.loss_config()).to(self.device)
         self.stage_modules = STAGE_MODULES
         total = sum(float(s[1]) for s in stages)
         self.schedule: list[tuple[str, int, float]] = []
         acc = 0.0
         for name, frac, *lr in stages:
-            if name not in STAGE_MODULES:
-                raise ConfigError(f"loss.stages: unknown DuHDR stage {name!r}; valid: {', '.join(STAGE_MODULES)}")
             acc += float(frac) / total
             self.schedule.append((str(name), int(round(acc * self.cfg.steps)),
                                   float(lr[0]) if lr else self.cfg.optim.lr))

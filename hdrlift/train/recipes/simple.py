@@ -2,10 +2,29 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 import torch
 
 from hdrlift.ops.transfer import NTIRE_GAMMA, gamma_decode, gamma_encode
-from hdrlift.train.recipes.base import Recipe
+from hdrlift.train.recipes.base import MuTermLoss, Recipe
+
+
+@dataclass
+class HDRUNetLoss(MuTermLoss):
+    """``loss:`` of the hdrunet recipe: ``kind`` ``tanh_l1`` (the paper) or ``l1``, plus the mu term."""
+
+    kind: Literal["tanh_l1", "l1"] = "tanh_l1"
+
+
+@dataclass
+class BilateralLoss(MuTermLoss):
+    """``loss:`` of the uhd_bilateral recipe: ``lam`` (weight of the self-evolving gamma loss, 0.1 in the
+    paper), ``mask_source`` (``output`` | ``input``), plus the mu term."""
+
+    lam: float = 0.1
+    mask_source: Literal["output", "input"] = "output"
 
 
 class HDRUNetRecipe(Recipe):
@@ -18,20 +37,21 @@ class HDRUNetRecipe(Recipe):
     PSNR-mu in dB, negated: the metric's own average).
     """
 
+    Loss = HDRUNetLoss
+    loss: HDRUNetLoss
+
     def generator_loss(self, batch: dict[str, torch.Tensor], step: int) -> tuple[torch.Tensor, dict[str, float]]:
         from hdrlift.losses.basic import l1_loss, mu_loss, tanh_l1_loss
 
         pred = self.model.forward_gamma(batch["ldr"])
         target = gamma_encode(batch["hdr"], NTIRE_GAMMA)
-        kind = self.loss_cfg.get("kind", "tanh_l1")
-        loss = tanh_l1_loss(pred, target) if kind == "tanh_l1" else l1_loss(pred, target)
+        lc = self.loss
+        loss = tanh_l1_loss(pred, target) if lc.kind == "tanh_l1" else l1_loss(pred, target)
         logs = {"pix": float(loss.detach())}
-        w_mu = float(self.loss_cfg.get("mu_weight", 0.0))
-        if w_mu > 0:
-            kind_mu = str(self.loss_cfg.get("mu_kind", "l1"))
-            mu = mu_loss(gamma_decode(pred.clamp(min=0.0), NTIRE_GAMMA), batch["hdr"], kind_mu)
-            loss = loss + w_mu * mu
-            logs[f"mu_{kind_mu}"] = float(mu.detach())
+        if lc.mu_weight > 0:
+            mu = mu_loss(gamma_decode(pred.clamp(min=0.0), NTIRE_GAMMA), batch["hdr"], lc.mu_kind)
+            loss = loss + lc.mu_weight * mu
+            logs[f"mu_{lc.mu_kind}"] = float(mu.detach())
         return loss, {"loss": float(loss.detach()), **logs}
 
 
@@ -43,11 +63,13 @@ class BilateralRecipe(Recipe):
     :func:`~hdrlift.losses.basic.mu_loss`) on the linear output.
     """
 
+    Loss = BilateralLoss
+    loss: BilateralLoss
+
     def build(self) -> None:
         from hdrlift.losses.gamma import SelfEvolvingGammaLoss
 
-        self.crit = SelfEvolvingGammaLoss(lam=float(self.loss_cfg.get("lam", 0.1)),
-                                          mask_source=str(self.loss_cfg.get("mask_source", "output")))
+        self.crit = SelfEvolvingGammaLoss(lam=self.loss.lam, mask_source=self.loss.mask_source)
         params = [p for p in self.model.parameters() if p.requires_grad]
         self.opts["model"] = self.make_adam(params)
 
@@ -57,12 +79,10 @@ class BilateralRecipe(Recipe):
         loss = self.crit(out, target, batch["ldr"])
         l1 = (out.detach() - target).abs().mean()
         logs = {"l1": float(l1)}
-        w_mu = float(self.loss_cfg.get("mu_weight", 0.0))
-        if w_mu > 0:
+        if self.loss.mu_weight > 0:
             from hdrlift.losses.basic import mu_loss
 
-            kind_mu = str(self.loss_cfg.get("mu_kind", "l1"))
-            mu = mu_loss(self.model.inner_to_hdr(out), batch["hdr"], kind_mu)
-            loss = loss + w_mu * mu
-            logs[f"mu_{kind_mu}"] = float(mu.detach())
+            mu = mu_loss(self.model.inner_to_hdr(out), batch["hdr"], self.loss.mu_kind)
+            loss = loss + self.loss.mu_weight * mu
+            logs[f"mu_{self.loss.mu_kind}"] = float(mu.detach())
         return loss, {"loss": float(loss.detach()), **logs}

@@ -10,29 +10,58 @@ hard | soft | noisy, noisy = the released code's U[0.7,1.2) / U[0,0.3)).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 import torch
 
+from hdrlift.errors import ConfigError
 from hdrlift.ops.transfer import NTIRE_GAMMA, gamma_encode
 from hdrlift.train.distributed import DistInfo
-from hdrlift.train.recipes.base import Recipe, _Fn
+from hdrlift.train.recipes.base import MuTermLoss, Recipe, _Fn
+
+
+@dataclass
+class TwoStageLoss(MuTermLoss):
+    """``loss:`` of the twostage recipe (defaults: the paper).
+
+    Attributes:
+        w_msssim: weight of (1 - MS-SSIM) in stage I.
+        w_gan: weight of the conditional GAN loss in stage I (0 = no discriminator step).
+        w_de: weight of CIEDE2000 in stage II.
+        msssim_variant: ``standard`` or ``twostage_release`` (:data:`hdrlift.losses.msssim.VARIANTS`).
+        labels: discriminator labels ``hard``, ``soft`` or ``noisy`` (:data:`hdrlift.losses.gan.LABEL_MODES`).
+        d_width: base width of the discriminator.
+        mu_weight, mu_kind: the mu term on stage II's linear output (0 = the paper).
+    """
+
+    w_msssim: float = 1.0
+    w_gan: float = 1e-3
+    w_de: float = 1.0
+    msssim_variant: Literal["standard", "twostage_release"] = "standard"
+    labels: Literal["hard", "soft", "noisy"] = "hard"
+    d_width: int = 64
+
+    def __post_init__(self) -> None:
+        if self.d_width < 1:
+            raise ConfigError(f"loss.d_width must be >= 1, got {self.d_width}")
 
 
 class TwoStageRecipe(Recipe):
     find_unused = False
+    Loss = TwoStageLoss
+    loss: TwoStageLoss
 
     def build(self) -> None:
         from hdrlift.losses.gan import GANLoss
         from hdrlift.nn.discriminator import TwoStageDiscriminator
 
-        lc = self.loss_cfg
-        self.w_msssim = float(lc.get("w_msssim", 1.0))
-        self.w_gan = float(lc.get("w_gan", 1e-3))
-        self.w_de = float(lc.get("w_de", 1.0))
-        self.w_mu = float(lc.get("mu_weight", 0.0))  # 0 = paper; > 0 adds a mu-law term to stage II
-        self.mu_kind = str(lc.get("mu_kind", "l1"))  # l1 | psnr (hdrlift.losses.basic.mu_loss)
-        self.msssim_variant = str(lc.get("msssim_variant", "standard"))
-        self.gan = GANLoss(label_mode=str(lc.get("labels", "hard")))
-        self.disc = TwoStageDiscriminator(base_channels=int(lc.get("d_width", 64))).to(self.device)
+        lc = self.loss
+        self.w_msssim, self.w_gan, self.w_de = lc.w_msssim, lc.w_gan, lc.w_de
+        self.w_mu, self.mu_kind = lc.mu_weight, lc.mu_kind  # 0 = paper; > 0 adds a mu-law term to stage II
+        self.msssim_variant = lc.msssim_variant
+        self.gan = GANLoss(label_mode=lc.labels)
+        self.disc = TwoStageDiscriminator(base_channels=lc.d_width).to(self.device)
         self.nets["disc"] = self.disc
         self.opts["model"] = self.make_adam(self.model.parameters())
         self.opts["disc"] = self.make_adam(self.disc.parameters(), lr=self.cfg.optim.d_lr)

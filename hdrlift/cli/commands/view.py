@@ -22,7 +22,7 @@ clipping level, and a histogram in stops. Add '#ev=-2' to its address to open it
 """
 
 
-def add_parsers(sub: Any) -> None:
+def add_parser(sub: Any) -> None:
     from hdrlift.view.limits import REPORT_MAX_SIDE, VIEW_MAX_SIDE
 
     p = sub.add_parser("view", help="write an offline HTML viewer for an HDR result (exposure, before/after)",

@@ -1,10 +1,9 @@
-"""``hdrlift predict``, ``operators``, ``models``, ``convert``, ``export``, ``bench``."""
+"""``hdrlift predict``: reconstruct HDR from LDR photos (files and folders, batches, shards)."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ examples:
   hdrlift predict photos/ -r -o out/ --skip-existing  # a folder tree; run again to resume
   hdrlift predict photo.jpg -m hdrunet -f uhdr        # another network; an Ultra HDR gain-map JPEG
   hdrlift predict big.tif --max-memory 4GB            # any size within a memory budget
+  hdrlift predict photos/ -o out/ --shard 0/4         # the first of 4 processes sharing a folder
   hdrlift view out/rocket.exr examples/rocket.jpg     # look at a result (exposure slider, before/after)
 
 The HDR is linear light with 1.0 = the photo's clipping level; highlights above 1.0 are the
@@ -31,7 +31,7 @@ reconstruction. 'hdrlift models --pretrained' and 'hdrlift operators' describe t
 """
 
 
-def add_parsers(sub: Any) -> None:
+def add_parser(sub: Any) -> None:
     p = sub.add_parser("predict", help="reconstruct HDR from LDR photos (writes EXR + tone-mapped preview)",
                        description="Reconstruct linear HDR from 8-bit photos (JPEG/PNG/TIFF/WebP).",
                        epilog=PREDICT_EPILOG)
@@ -69,6 +69,10 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--skip-existing", action="store_true", help="skip inputs whose outputs exist (resume)")
     p.add_argument("-r", "--recursive", action="store_true", help="search folders recursively")
+    p.add_argument("--shard", type=argtypes.shard, default=None, metavar="INDEX/COUNT",
+                   help="predict only inputs INDEX, INDEX+COUNT, ... of the sorted list, so COUNT processes "
+                   "share them (e.g. --shard $RANK/$WORLD_SIZE; indices from 0); default: all inputs, "
+                   "WORLD_SIZE/RANK are never used implicitly")
     p.add_argument("--device", default="auto", type=argtypes.device,
                    help="auto (CUDA when available, else CPU) | cpu | cuda | cuda:N (default auto)")
     p.add_argument("--tile", type=argtypes.tile, default=None,
@@ -98,31 +102,6 @@ def add_parsers(sub: Any) -> None:
                    "--no-half writes 32-bit floats")
     p.add_argument("--json", action="store_true", help="print a JSON summary (outputs, seconds, errors per input)")
     p.set_defaults(func=cmd_predict)
-
-    p = sub.add_parser("operators", help="list classical expansion operators",
-                       epilog="examples:\n  hdrlift operators\n  hdrlift operators --json\n"
-                       "  hdrlift predict photo.jpg -m kovaleski      # use one of them\n")
-    p.add_argument("--json", action="store_true", help="print name, description and citation as JSON")
-    p.set_defaults(func=cmd_operators)
-
-    p = sub.add_parser("models", help="list network architectures (and shipped weights)",
-                       epilog="examples:\n"
-                       "  hdrlift models                     # architectures, parameter counts, papers\n"
-                       "  hdrlift models --pretrained        # shipped weights and their scores\n"
-                       "  hdrlift predict photo.jpg -m hdrunet.polyhaven\n")
-    p.add_argument("--pretrained", action="store_true", help="list shipped weights with validation scores")
-    p.add_argument("--json", action="store_true", help="print the table as JSON")
-    p.set_defaults(func=cmd_models)
-
-    p = sub.add_parser("convert", help="import the authors' HDRUNet .pth into an hdrlift checkpoint",
-                       epilog="examples:\n  hdrlift convert HDRUNet.pth -o runs/hdrunet_official\n"
-                       "  hdrlift predict photo.jpg -m runs/hdrunet_official\n")
-    p.add_argument("pth", help="official HDRUNet state dict (.pth)")
-    p.add_argument("-o", "--output", required=True, help="checkpoint directory to write")
-    p.add_argument("--arch", default="hdrunet", choices=["hdrunet"],
-                   help="architecture of the .pth (default hdrunet, the only one with official weights)")
-    p.add_argument("--overwrite", action="store_true", help="replace a checkpoint already in the output directory")
-    p.set_defaults(func=cmd_convert)
 
 
 def _is_hdrlift_output(p: Path) -> bool:
@@ -211,6 +190,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         roots=roots,
         options=options,
+        shard=args.shard,
         **extra,
     )
     failed = len(errors) + sum(1 for r in results if r["status"] == "error")
@@ -237,86 +217,3 @@ def _summary(results: list[dict[str, Any]], failed: int, fmt: str, seconds: floa
     if failed:
         parts.append(f"{failed} failed")
     return f"hdrlift: {', '.join(parts)} in {seconds:.1f} s{where}"
-
-
-def cmd_operators(args: argparse.Namespace) -> int:
-    from hdrlift.operators import list_operators
-
-    ops = list_operators()
-    if args.json:
-        print(json.dumps([{"name": o.name, "description": o.description, "citation": o.citation} for o in ops],
-                         indent=2))
-        return 0
-    w = max(len(o.name) for o in ops)
-    for o in ops:
-        print(f"{o.name:<{w}}  {o.description}")
-        print(f"{'':<{w}}  {o.citation}")
-    return 0
-
-
-def cmd_models(args: argparse.Namespace) -> int:
-    from hdrlift.checkpoint import pretrained_names, read_config, resolve
-    from hdrlift.models import create_model, list_models
-
-    if args.pretrained:
-        rows = []
-        for n in pretrained_names():
-            c = read_config(resolve(n))
-            val = c.get("meta", {}).get("val", {})
-            bench = c.get("meta", {}).get("benchmark", {})
-            rows.append({"name": n, "arch": c["arch"], "psnr_mu": val.get("psnr_mu"),
-                         "clipped_rmse": val.get("clipped_rmse"), "steps": c.get("meta", {}).get("step"),
-                         "benchmark_psnr_mu": bench.get("psnr_mu"),
-                         "benchmark_linear_psnr_mu": bench.get("linear_psnr_mu"),
-                         "suite": c.get("meta", {}).get("suite"),
-                         "output_blend": c.get("meta", {}).get("output_blend")})
-        if args.json:
-            print(json.dumps(rows, indent=2))
-        elif not rows:
-            print("no pretrained weights are shipped in this installation")
-        else:
-            for r in rows:
-                mu = f"{r['psnr_mu']:.2f} dB" if r["psnr_mu"] is not None else "n/a"
-                bm = r["benchmark_psnr_mu"]
-                extra = (f"  benchmark PSNR-mu {bm:.2f} dB (linear {r['benchmark_linear_psnr_mu']:.2f})"
-                         if bm is not None else "")
-                print(f"{r['name']:<24} arch {r['arch']:<14} val PSNR-mu {mu}  steps {r['steps']}{extra}")
-                suite = r["suite"] or {}
-                figs = [(p, suite[p]) for p in ("a_default", "b_heldout", "c_srgb", "c_srgb_clean") if p in suite]
-                if figs:  # the generalisation suite (docs/models.md): PSNR-mu and gain over linear per camera
-                    print(f"{'':<24} suite: " + "; ".join(
-                        f"{p} {v['psnr_mu']:.2f} dB ({v['gain']:+.2f} vs linear)" for p, v in figs))
-                if r["output_blend"]:
-                    b = r["output_blend"]
-                    print(f"{'':<24} blend with the decoded photo: tau {b['tau']:g}, mid {b['mid']:g}, "
-                          f"sigma {b.get('sigma', 0):g}, camera {b.get('camera', 'srgb')}")
-        return 0
-    rows = []
-    for s in list_models():
-        n = create_model(s.name).num_parameters()
-        rows.append({"name": s.name, "paper": s.paper, "params": n, "domain": s.domain,
-                     "multiple": s.size.multiple, "global_context": s.size.global_context,
-                     "description": s.description})
-    if args.json:
-        print(json.dumps(rows, indent=2))
-        return 0
-    for r in rows:
-        print(f"{r['name']:<20} {r['params']:>11,d} params  {r['description']}")
-        print(f"{'':<20} paper: {r['paper']}")
-        print(f"{'':<20} inside: {r['domain']}; size multiple {r['multiple']}"
-              + (f"; global: {r['global_context']}" if r["global_context"] else ""))
-    return 0
-
-
-def cmd_convert(args: argparse.Namespace) -> int:
-    from hdrlift.checkpoint import check_checkpoint_target, save_model
-    from hdrlift.models.hdrunet import load_official_pth
-
-    if not os.path.isfile(args.pth):
-        raise HdrliftError(f"{args.pth}: no such file")
-    check_checkpoint_target(args.output, args.overwrite)  # before reading the .pth
-    model = load_official_pth(args.pth)
-    d = save_model(model, args.output, meta={"converted_from": os.path.basename(args.pth)},
-                   overwrite=args.overwrite)
-    print(f"wrote {d}/model.safetensors and config.json")
-    return 0
