@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from hdrlift.errors import HdrliftError
+from hdrlift.errors import HdrliftError, ModelError
 from hdrlift.models import create_model
 from hdrlift.models.curvenet import code_histograms, thumbnail
 from hdrlift.ops.blend import blend_with_decoded
@@ -28,6 +28,18 @@ def test_forward_applies_the_exponent_and_keeps_clipping_at_one():
     y = m(x, g=torch.tensor([0.7]))
     assert torch.allclose(y, srgb_to_linear(x).clamp(min=1e-8) ** 0.7, atol=1e-6)
     assert torch.allclose(y[..., -1], torch.ones(1, 3, 1))  # 1 ** g: the clipping level stays 1.0
+
+
+def test_strength_scales_the_log_exponent():
+    full = create_model("curvenet_tiny").eval()
+    torch.nn.init.constant_(full.head[-1].bias, 0.4)
+    half = create_model("curvenet_tiny", strength=0.5).eval()
+    half.load_state_dict(full.state_dict())
+    x = torch.rand(2, 3, 20, 20, generator=torch.Generator().manual_seed(7))
+    with torch.no_grad():
+        assert torch.allclose(half.estimate(x), full.estimate(x) ** 0.5)
+    with pytest.raises(ModelError, match="strength must lie"):
+        create_model("curvenet_tiny", strength=3.0)
 
 
 def test_histograms_are_fractions_and_thumbnail_has_fixed_size():

@@ -71,6 +71,8 @@ class CurveNet(HDRModel):
         gate: a second output ``p`` (sigmoid), the belief that the photo is plain sRGB:
             ``g = g_net ** (1 - p)``, so the network can say "sRGB, exactly" (``g = 1``) where it
             recognises one - on clean sRGB photos even a 1 % exponent error costs decibels.
+        strength: the exponent applied is ``g ** strength`` (1 = as estimated, 0 = sRGB decoding): a
+            calibration of a trained estimator, chosen on validation and stored with the weight.
     """
 
     arch = "curvenet"
@@ -79,8 +81,12 @@ class CurveNet(HDRModel):
     export_requirements = ExportRequirements(min_opset=18, symbolics=(AA_BILINEAR,))
 
     def __init__(self, width: int = 16, hist_bins: int = 32, side: int = 128, log_range: float = 0.9,
-                 gate: bool = False) -> None:
-        super().__init__(width=width, hist_bins=hist_bins, side=side, log_range=log_range, gate=gate)
+                 gate: bool = False, strength: float = 1.0) -> None:
+        super().__init__(width=width, hist_bins=hist_bins, side=side, log_range=log_range, gate=gate,
+                         strength=strength)
+        if not 0.0 <= float(strength) <= 2.0:
+            raise ValueError(f"strength must lie in [0, 2], got {strength}")
+        self.strength = float(strength)
         self.side, self.hist_bins, self.log_range, self.gate = int(side), int(hist_bins), float(log_range), bool(gate)
         w = int(width)
         chans = [3, w, 2 * w, 4 * w, 4 * w]
@@ -113,7 +119,7 @@ class CurveNet(HDRModel):
         log_g = self.log_range * torch.tanh(out[:, 0])
         if self.gate:
             log_g = log_g * (1.0 - torch.sigmoid(out[:, 1]))
-        return torch.exp(log_g)
+        return torch.exp(self.strength * log_g)
 
     def estimate(self, ldr: torch.Tensor) -> torch.Tensor:
         """Exponent ``g`` of each whole image (1 = sRGB decoding is right).
