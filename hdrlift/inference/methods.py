@@ -32,15 +32,17 @@ class Method:
 
 
 def default_camera_estimator() -> str:
-    """The decoder ``--camera estimate`` loads: ``camera_estimator`` of the shipped ``default.json``."""
-    from hdrlift.checkpoint import WEIGHTS_DIR, pretrained_names
+    """The decoder ``--camera estimate`` loads: the checkpoint directory ``camera_estimator`` of the shipped
+    ``default.json`` names, relative to the weights folder (a component of the default's blend, not a
+    method of its own: ``hdrlift/weights/components/``)."""
+    from hdrlift.checkpoint import WEIGHTS_DIR
 
     dfile = WEIGHTS_DIR / "default.json"
     name = json.loads(dfile.read_text()).get("camera_estimator") if dfile.is_file() else None
-    if name not in pretrained_names():
+    if not isinstance(name, str) or not (WEIGHTS_DIR / name / "config.json").is_file():
         raise ModelError("no camera estimator is shipped in this installation (default.json camera_estimator); "
                          "give --camera a weight or checkpoint, or use --camera srgb")
-    return str(name)
+    return str(WEIGHTS_DIR / name)
 
 
 def resolve_method(name: str, device: str | torch.device = "cpu") -> Method:

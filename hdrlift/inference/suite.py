@@ -279,10 +279,10 @@ def run_suite(
     res: dict[str, dict[str, dict[str, Any]]] = {p: {} for p in parts}
     import torch
 
-    from hdrlift.inference.methods import resolve_method
+    from hdrlift.inference.methods import default_camera_estimator, resolve_method
     from hdrlift.ops.blend import blend_with_decoded
 
-    decoders = {c: resolve_method(c).model for c in cameras}
+    decoders = {c: resolve_method(default_camera_estimator() if c == "estimate" else c).model for c in cameras}
     if any(d is None for d in decoders.values()):
         raise DataError(f"suite cameras must be models (weights or checkpoints), got {list(cameras)}")
     labels: list[str] = []
