@@ -19,7 +19,7 @@ from hdrlift.errors import HdrliftError
 class _Parser(argparse.ArgumentParser):
     """An ArgumentParser whose usage errors are one line (no usage block) with exit code 2."""
 
-    def error(self, message: str) -> NoReturn:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 

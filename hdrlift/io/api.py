@@ -178,7 +178,7 @@ def _read_png_hdr(path: str, *, alpha: str, max_pixels: int | None) -> tuple[np.
         raise ImageReadError(f"{path}: HDR PNG must be 16-bit, found {depth}-bit")
     code, has_alpha = gray_to_rgb(decode_png16(data, path).astype(np.float32), alpha)
     rgb = code[..., :3]
-    if enc in ENCODINGS.values():
+    if enc is not None and enc in ENCODINGS.values():
         try:
             scale = float(text[SCALE_KEY]) if SCALE_KEY in text else float(np.load(alignratio_path(path)))
         except (OSError, ValueError) as e:
@@ -192,6 +192,7 @@ def _read_png_hdr(path: str, *, alpha: str, max_pixels: int | None) -> tuple[np.
     else:
         from .colour import HLG_WHITE, REFERENCE_WHITE_NITS, convert_linear, hlg_inverse_oetf, pq_decode
 
+        assert cicp is not None  # hdr_cicp
         prim = {1: "rec709", 9: "rec2020", 12: "display-p3"}.get(int(cicp[0]))
         if prim is None:
             raise ImageReadError(f"{path}: cICP colour primaries {cicp[0]} not supported (1, 9, 12)")

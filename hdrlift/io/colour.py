@@ -21,8 +21,16 @@ from __future__ import annotations
 import io
 import sys
 import warnings
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+#: An ICC tone curve as a numpy function: encoded values -> linear values (same shape).
+ToneCurve = Callable[[np.ndarray], np.ndarray]
 
 #: xy chromaticities (R, G, B, white) of the primaries hdrlift knows by name.
 PRIMARIES: dict[str, tuple[float, ...]] = {
@@ -157,7 +165,7 @@ def _icc_tags(data: bytes) -> dict[bytes, bytes]:
     return tags
 
 
-def _trc(tag: bytes):
+def _trc(tag: bytes) -> ToneCurve | None:
     """A numpy function for an ICC ``curv`` / ``para`` tone curve (encoded -> linear), or None."""
     kind = tag[:4]
     if kind == b"curv":
@@ -214,7 +222,7 @@ def is_srgb_profile(data: bytes) -> bool:
     return bool(np.max(np.abs(trc(v) - srgb_to_linear(v))) < 4e-3)
 
 
-def icc_matrix_trc(data: bytes):
+def icc_matrix_trc(data: bytes) -> tuple[np.ndarray, ToneCurve]:
     """(3x3 RGB -> PCS XYZ D50 matrix, tone curve) of a matrix/TRC RGB display profile; ValueError otherwise."""
     if len(data) < 132 or data[36:40] != b"acsp":
         raise ValueError("not an ICC profile")
@@ -281,7 +289,7 @@ def _lcms_to_srgb(path: str, arr: np.ndarray, icc: bytes, bit_depth: int, why: s
     return out
 
 
-def exif_colour_space(exif) -> str | None:
+def exif_colour_space(exif: Image.Exif) -> str | None:
     """EXIF colour space: 'adobe-rgb' (ColorSpace 0xFFFF + interoperability index R03), 'uncalibrated'
     (0xFFFF without it: unknown), or None (sRGB, or no tag)."""
     try:

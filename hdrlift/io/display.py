@@ -16,6 +16,8 @@ The Ultra HDR writer lives in :mod:`hdrlift.io.gainmap` (re-exported here as ``w
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 
 from hdrlift.errors import ImageWriteError
@@ -30,7 +32,7 @@ CICP_PRIMARIES_BT2020 = 9
 CICP_TRANSFER = {"pq": 16, "hlg": 18}
 
 
-def _imagecodecs(path: str, what: str):
+def _imagecodecs(path: str, what: str) -> types.ModuleType:
     try:
         import imagecodecs
     except ImportError:

@@ -9,6 +9,8 @@ Premultiplied alpha is returned as stored. The data window is returned (not the 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from hdrlift.errors import ImageReadError, ImageWriteError
@@ -24,7 +26,7 @@ def _window(header: dict) -> tuple[int, int, int, int]:
     return int(x0), int(y0), int(x1) - int(x0) + 1, int(y1) - int(y0) + 1
 
 
-def _open(path: str, header_only: bool):
+def _open(path: str, header_only: bool) -> Any:  # an OpenEXR.File (the bindings are untyped)
     import OpenEXR
 
     try:

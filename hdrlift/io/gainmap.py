@@ -238,11 +238,11 @@ def _base_jpeg(sdr8: np.ndarray, quality: int | None, photo_jpeg: bytes | None) 
         stripped = strip_jpeg(photo_jpeg)
         if stripped is not None:
             try:
-                dec = _decode_jpeg(stripped)
+                photo_dec: np.ndarray | None = _decode_jpeg(stripped)
             except Exception:
-                dec = None
-            if dec is not None and dec.shape == sdr8.shape and np.array_equal(dec, sdr8):
-                return stripped, dec, "photo"
+                photo_dec = None
+            if photo_dec is not None and photo_dec.shape == sdr8.shape and np.array_equal(photo_dec, sdr8):
+                return stripped, photo_dec, "photo"
     icc = srgb_icc_profile()
     for q in (quality,) if quality is not None else (95, 98, 100):
         base = _jpeg(sdr8, q, icc=icc)

@@ -7,6 +7,7 @@ Float TIFFs are linear HDR (returned unscaled).
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -15,6 +16,9 @@ from hdrlift.errors import ImageReadError, ImageSizeError, ImageWriteError
 from ._common import PathLike, apply_orientation, check_pixels, gray_to_rgb, read_bytes, to_hwc
 from .atomic import atomic_output
 from .png16 import decode_png16, png_header
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 _PIL_FORMATS = {"JPEG": "jpeg", "PNG": "png", "TIFF": "tiff", "BMP": "bmp", "WEBP": "webp", "MPO": "jpeg"}
 
@@ -26,7 +30,7 @@ def _unit(codes: np.ndarray, full: float) -> np.ndarray:
     return out
 
 
-def _open_pil(path: str):
+def _open_pil(path: str) -> Image.Image:
     from PIL import Image, ImageFile, UnidentifiedImageError
 
     ImageFile.LOAD_TRUNCATED_IMAGES = False
@@ -45,7 +49,7 @@ def _open_pil(path: str):
         raise ImageReadError(f"{path}: cannot open image ({str(e).splitlines()[0]})") from None
 
 
-def _orientation(im) -> int:
+def _orientation(im: Image.Image) -> int:
     try:
         o = int(im.getexif().get(0x0112, 1))
     except Exception:

@@ -9,6 +9,8 @@ keeps mid-tones as in the photo and rolls the highlights off into the top (never
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from hdrlift.errors import ImageWriteError
@@ -112,7 +114,7 @@ def tonemap_preview(
 
 
 def write_preview(
-    path: PathLike, hdr_lin: np.ndarray, *, overwrite: bool = False, quality: int = 95, **kw
+    path: PathLike, hdr_lin: np.ndarray, *, overwrite: bool = False, quality: int = 95, **kw: Any
 ) -> None:
     """Tone-map with :func:`tonemap_preview` (``**kw``) and write an 8-bit PNG/JPEG/WebP atomically.
 

@@ -13,7 +13,7 @@ LUMA_709 = np.array([0.2126, 0.7152, 0.0722])
 def as_array(x: object, name: str) -> np.ndarray:
     """Any array-like (numpy, CPU torch tensor) -> float64 numpy array; rejects NaN/Inf."""
     if hasattr(x, "detach"):
-        x = x.detach().cpu().numpy()  # type: ignore[attr-defined]
+        x = x.detach().cpu().numpy()
     a = np.asarray(x, dtype=np.float64)
     if not np.all(np.isfinite(a)):
         raise DataError(f"{name} contains NaN or Inf values")

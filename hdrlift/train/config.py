@@ -154,9 +154,9 @@ def _check_type(key: str, value: Any, hint: Any) -> Any:
     if not ok:
         raise ConfigError(f"{key} must be {_WORDS.get(base, str(base))}, got {value!r:.60}")
     if base is list:
-        args = typing.get_args(hint)
-        if args:
-            return [_check_type(f"{key}[{i}]", item, args[0]) for i, item in enumerate(value)]
+        item_hint = typing.get_args(hint)
+        if item_hint:
+            return [_check_type(f"{key}[{i}]", item, item_hint[0]) for i, item in enumerate(value)]
     return value
 
 
