@@ -72,6 +72,8 @@ class GuideNet(nn.Module):
             w1: (hidden, in), b1: (hidden,), w2: (1, hidden), b2: (1,)
         """
         bn = self.bn
+        assert bn.running_mean is not None and bn.running_var is not None  # track_running_stats
+        assert self.conv1.bias is not None and self.conv2.bias is not None  # both convs have a bias
         scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
         w1 = self.conv1.weight.flatten(1) * scale[:, None]
         b1 = (self.conv1.bias - bn.running_mean) * scale + bn.bias
@@ -123,7 +125,7 @@ def slice_grid(
         grid: (B, C, D, GH, GW), guide: (B, 1, h, w) -> (B, C, h, w)
     """
     _check(grid, guide)
-    fs = tuple(guide.shape[-2:]) if full_size is None else (int(full_size[0]), int(full_size[1]))
+    fs = (int(guide.shape[-2]), int(guide.shape[-1])) if full_size is None else (int(full_size[0]), int(full_size[1]))
     coords = _sample_coords(guide, int(offset[0]), int(offset[1]), fs)
     out = F.grid_sample(grid, coords.to(grid.dtype), mode="bilinear", padding_mode="border", align_corners=False)
     return out.squeeze(2)

@@ -76,6 +76,7 @@ class InvertedResidual(nn.Module):
             b = m.bias if m.bias is not None else torch.zeros(w.shape[0], dtype=w.dtype, device=w.device)
             nxt = mods[i + 1] if i + 1 < len(mods) else None
             if isinstance(nxt, nn.BatchNorm2d):
+                assert nxt.running_mean is not None and nxt.running_var is not None  # track_running_stats
                 scale = nxt.weight / torch.sqrt(nxt.running_var + nxt.eps)
                 w = w * scale.view(-1, 1, 1, 1)
                 b = (b - nxt.running_mean) * scale + nxt.bias

@@ -15,6 +15,7 @@ and ``S`` a spatial attention block (CBAM-style spatial attention, Woo et al., E
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -152,10 +153,11 @@ def rdab_eval(block: RDAB, x: torch.Tensor) -> torch.Tensor:
         x: (1, C, H, W) channels-last -> (1, C, H, W) channels-last
     """
     rdb = block.rdb
+    convs = cast(list[nn.Conv2d], list(rdb.convs))  # an nn.ModuleList of Conv2d (ModuleList is not generic)
     feats = [x]
-    for conv in list(rdb.convs)[:-1]:
+    for conv in convs[:-1]:
         feats.append(torch.relu_(conv_cat_rows(feats, conv)))
-    r = conv_cat_rows(feats, rdb.convs[-1])
+    r = conv_cat_rows(feats, convs[-1])
     del feats
     if rdb.dense_scale != 1.0:
         r.mul_(rdb.dense_scale)

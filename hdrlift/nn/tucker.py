@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -53,7 +54,7 @@ class _TopSubspaceProjector(torch.autograd.Function):
     """P = U_r U_r^T of the top-``rank`` eigenvectors of symmetric PSD matrices (float64 inside)."""
 
     @staticmethod
-    def forward(ctx, gram: torch.Tensor, rank: int, gap_eps: float) -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx: Any, gram: torch.Tensor, rank: int, gap_eps: float) -> torch.Tensor:
         g = gram.detach().to(torch.float64)
         g = 0.5 * (g + g.transpose(-1, -2))
         if g.device.type == "cpu":
@@ -72,7 +73,7 @@ class _TopSubspaceProjector(torch.autograd.Function):
         return proj.to(gram.dtype)
 
     @staticmethod
-    def backward(ctx, grad_p: torch.Tensor):  # type: ignore[override]
+    def backward(ctx: Any, grad_p: torch.Tensor) -> tuple[torch.Tensor, None, None]:
         evals, evecs = ctx.saved_tensors
         n = evals.shape[-1]
         r = ctx.rank
@@ -120,7 +121,7 @@ def _round_robin(n: int) -> list[list[tuple[int, int]]]:
 @functools.lru_cache(maxsize=16)
 def _jacobi_tables(n: int) -> list[tuple[np.ndarray, ...]]:
     """Per round: selection rows of a_pq, a_pp, a_qq and the rotation layout, as (k, n*n) matrices."""
-    tables = []
+    tables: list[tuple[np.ndarray, ...]] = []
     for pairs in _round_robin(n):
         k = len(pairs)
         sel_pq, sel_pp, sel_qq, rot_c, rot_s = (np.zeros((k, n * n)) for _ in range(5))
@@ -251,7 +252,8 @@ def tucker_smooth(
     if mode == "none":
         return x
     if mode == "3d":
-        return sum(mode_project(x, m, int(r), gap_eps, projector) for m, r in enumerate(ranks)) / 3.0
+        p0, p1, p2 = (mode_project(x, m, int(r), gap_eps, projector) for m, r in enumerate(ranks))
+        return (p0 + p1 + p2) / 3.0
     if mode == "joint":
         out = x
         for m, r in enumerate(ranks):

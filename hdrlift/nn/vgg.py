@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -57,6 +58,9 @@ class VGGFeatures(nn.Module):
     Shape:
         x: (B, 3, H, W) RGB in [0, 1] -> dict name -> (B, C_l, H / 2^k, W / 2^k)
     """
+
+    mean: torch.Tensor  # buffers, registered in __init__
+    std: torch.Tensor
 
     def __init__(
         self,
@@ -115,6 +119,7 @@ def load_vgg_weights(model: VGGFeatures, path: str | os.PathLike) -> None:
     from hdrlift.errors import ModelError, one_line
 
     p = str(path)
+    state: Any  # a state dict, or a checkpoint dict holding one under "state_dict"
     try:
         if p.endswith(".safetensors"):
             from safetensors.torch import load_file
