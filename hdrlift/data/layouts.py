@@ -131,7 +131,8 @@ def read_pair_list(path: Path, base: Path | None = None) -> list[PairRecord]:
         rows = [(r.get("name") or None, r["input"], r["target"]) for r in reader]
     if not rows:
         raise DataError(f"{path}: pair list is empty")
-    out, seen = [], {}
+    out: list[PairRecord] = []
+    seen: dict[str, Path] = {}
     for name, a, b in rows:
         pa, pb = base / a, base / b
         for p in (pa, pb):

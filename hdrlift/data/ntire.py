@@ -21,6 +21,7 @@ import logging
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -216,7 +217,7 @@ class NTIREFolder(PairedFolder):
     """
 
     def __init__(self, root: Path, which: str = "train", val_ids: Sequence[str] | None = None,
-                 split_root: Path | None = None, records: Sequence[PairRecord] | None = None, **kw) -> None:
+                 split_root: Path | None = None, records: Sequence[PairRecord] | None = None, **kw: Any) -> None:
         self.root = Path(root)
         if records is not None:
             recs = list(records)

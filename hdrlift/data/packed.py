@@ -37,7 +37,7 @@ def encode_f16(img: np.ndarray, mantissa_bits: int = 10) -> tuple[dict[str, np.n
         raise ValueError(f"mantissa_bits must be in 1..10, got {mantissa_bits}")
     a = np.maximum(np.asarray(img, np.float32), 0.0)
     clamped = int((a > FP16_MAX).any(axis=-1).sum())
-    u = np.minimum(a, FP16_MAX).astype(np.float16).view(np.uint16).astype(np.uint32)
+    u: np.ndarray = np.minimum(a, FP16_MAX).astype(np.float16).view(np.uint16).astype(np.uint32)
     drop = 10 - mantissa_bits
     if drop:
         u = ((u + (1 << (drop - 1))) >> drop) << drop  # round to nearest; a carry moves into the exponent
@@ -126,7 +126,8 @@ def load_val_pairs(packed: Path, manifest: dict[str, Any], per_part: int = 0) ->
             out.append(Pair(p["name"], np.ascontiguousarray(ldr), scene * np.asarray(p["gain"], np.float32),
                             group=p["part"]))
     if per_part > 0:
-        kept, seen = [], {}
+        kept: list[Pair] = []
+        seen: dict[str, int] = {}
         for p in out:
             seen[p.group] = seen.get(p.group, 0) + 1
             if seen[p.group] <= per_part:

@@ -51,7 +51,7 @@ def _given(d: Any, key: str) -> str | None:
     v = getattr(d, key, None)
     if not v:
         return None
-    for f in dataclasses.fields(type(d)) if dataclasses.is_dataclass(d) else ():
+    for f in dataclasses.fields(d) if dataclasses.is_dataclass(d) else ():
         if f.name == key and f.default == v and d.kind != "hdr_folder":
             log.info("data.%s=%s is the hdr_folder default; ignored for kind %s", key, v, d.kind)
             return None

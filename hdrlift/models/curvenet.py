@@ -97,8 +97,10 @@ class CurveNet(HDRModel):
         self.head = nn.Sequential(
             nn.Linear(2 * chans[-1] + 3 * self.hist_bins, 64), nn.LeakyReLU(0.1), nn.Linear(64, 2 if gate else 1)
         )
-        nn.init.zeros_(self.head[-1].weight)  # untrained: g = 1, plain sRGB decoding
-        nn.init.zeros_(self.head[-1].bias)
+        out_layer = self.head[-1]
+        assert isinstance(out_layer, nn.Linear)
+        nn.init.zeros_(out_layer.weight)  # untrained: g = 1, plain sRGB decoding
+        nn.init.zeros_(out_layer.bias)
 
     #: pixels the global part (the estimate on the thumbnail) works on, for the runtime's memory model
     @property

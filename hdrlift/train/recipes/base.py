@@ -88,7 +88,7 @@ class Recipe:
 
     def make_adam(self, params: Any, lr: float | None = None) -> torch.optim.Optimizer:
         o = self.cfg.optim
-        return torch.optim.Adam(params, lr=o.lr if lr is None else lr, betas=tuple(o.betas),
+        return torch.optim.Adam(params, lr=o.lr if lr is None else lr, betas=(o.betas[0], o.betas[1]),
                                 weight_decay=o.weight_decay)
 
     def wrap_distributed(self, info: DistInfo) -> None:
