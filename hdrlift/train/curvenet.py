@@ -95,12 +95,16 @@ def make_dataset(files: list[Path], n: int, seed: int, side: int, crf_file: str 
     imgs, _ = load_hdr_images(files)
     rng = np.random.default_rng(seed)
     g_torch = torch.Generator().manual_seed(seed)
-    thumbs, gs, ws, es = [], [], [], []
+    thumbs: list[torch.Tensor] = []
+    gs: list[float] = []
+    ws: list[float] = []
+    es: list[float] = []
     t0 = time.time()
     while len(gs) < n:
         img = imgs[int(rng.integers(len(imgs)))]
         view = _views(img, rng, int(rng.integers(160, 400)), mix=views == "mix")
         res = simulate(view, sample_params(cam, g_torch, view))
+        assert isinstance(res.ldr, torch.Tensor) and isinstance(res.hdr_target, torch.Tensor)  # torch in, torch out
         ldr = res.ldr.permute(1, 2, 0).numpy()
         o = oracle_exponent(ldr, res.hdr_target.permute(1, 2, 0).numpy())
         if o is None or not 0.3 < o[0] < 2.5:
@@ -178,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     from hdrlift.data.splits import read_split
     from hdrlift.inference.suite import DEFAULT_CRF_FILE, PARTS, build_suite
     from hdrlift.models import create_model
+    from hdrlift.models.curvenet import CurveNet
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, required=True, help="output folder (best/, last/, log.jsonl)")
@@ -205,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     model = create_model(args.model, **json.loads(args.hparams))
+    assert isinstance(model, CurveNet), f"--model {args.model} is not a CurveNet"
     t0 = time.time()
     crf = args.crf_file or None
     files = read_split(args.train_split, args.root)
@@ -242,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
             opt.step()
             sched.step()
             tot += float(loss.detach()) * len(idx)
-        rec = {"epoch": ep, "loss": tot / n, "seconds": round(time.time() - t0, 1)}
+        rec: dict[str, Any] = {"epoch": ep, "loss": tot / n, "seconds": round(time.time() - t0, 1)}
         if ep % args.val_every == 0 or ep == args.epochs:
             rec["val"] = validate(model, pairs)
             if rec["val"]["score"] > best:

@@ -61,7 +61,7 @@ def save_train_state(
 
 def _prune(run_dir: Path, keep: int) -> None:
     """Remove all but the newest ``keep`` checkpoints (never one a pointer names) and temporary ones."""
-    pointed = {run_dir / p["dir"] for w in ("last", "best") if (p := rundir.read_pointer(run_dir, w))}  # type: ignore[arg-type]
+    pointed = {run_dir / p["dir"] for w in ("last", "best") if (p := rundir.read_pointer(run_dir, w))}
     for d in rundir.kept_checkpoints(run_dir)[keep:]:
         if d not in pointed:
             shutil.rmtree(d, ignore_errors=True)

@@ -11,7 +11,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +99,8 @@ class _Logger:
             except Exception:  # tensorboard is optional
                 self.tb = None
 
-    def scalars(self, step: int, kind: str, values: dict[str, float]) -> None:
+    def scalars(self, step: int, kind: str, values: Mapping[str, float | list[float]]) -> None:
+        """One JSON line of ``values``; the finite numbers also go to TensorBoard."""
         if not self.enabled:
             return
         assert self.file is not None

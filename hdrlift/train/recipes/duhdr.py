@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 
 from hdrlift.errors import ConfigError
 from hdrlift.losses.duhdr import STAGE_MODULES, DuHDRLoss, DuHDRLossConfig
 from hdrlift.train.recipes.base import Recipe
+
+if TYPE_CHECKING:
+    from hdrlift.models.duhdr import DuHDR
 
 DEFAULT_STAGES: list[list[Any]] = [
     ["dnet_individual", 0.1, 1e-4],
@@ -79,6 +82,7 @@ class DuHDRRecipe(Recipe):
     find_unused = True
     Loss = DuHDRRecipeLoss
     loss: DuHDRRecipeLoss
+    model: DuHDR
 
     def build(self) -> None:
         lc = self.loss

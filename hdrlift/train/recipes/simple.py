@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import torch
 
 from hdrlift.ops.transfer import NTIRE_GAMMA, gamma_decode, gamma_encode
 from hdrlift.train.recipes.base import MuTermLoss, Recipe
+
+if TYPE_CHECKING:
+    from hdrlift.models.hdrunet import HDRUNet
+    from hdrlift.models.uhd_bilateral import UHDBilateral
 
 
 @dataclass
@@ -39,6 +43,7 @@ class HDRUNetRecipe(Recipe):
 
     Loss = HDRUNetLoss
     loss: HDRUNetLoss
+    model: HDRUNet
 
     def generator_loss(self, batch: dict[str, torch.Tensor], step: int) -> tuple[torch.Tensor, dict[str, float]]:
         from hdrlift.losses.basic import l1_loss, mu_loss, tanh_l1_loss
@@ -65,6 +70,7 @@ class BilateralRecipe(Recipe):
 
     Loss = BilateralLoss
     loss: BilateralLoss
+    model: UHDBilateral
 
     def build(self) -> None:
         from hdrlift.losses.gamma import SelfEvolvingGammaLoss

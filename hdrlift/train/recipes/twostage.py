@@ -11,7 +11,7 @@ hard | soft | noisy, noisy = the released code's U[0.7,1.2) / U[0,0.3)).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import torch
 
@@ -19,6 +19,9 @@ from hdrlift.errors import ConfigError
 from hdrlift.ops.transfer import NTIRE_GAMMA, gamma_encode
 from hdrlift.train.distributed import DistInfo
 from hdrlift.train.recipes.base import MuTermLoss, Recipe, _Fn
+
+if TYPE_CHECKING:
+    from hdrlift.models.twostage import TwoStageHDR
 
 
 @dataclass
@@ -51,6 +54,7 @@ class TwoStageRecipe(Recipe):
     find_unused = False
     Loss = TwoStageLoss
     loss: TwoStageLoss
+    model: TwoStageHDR
 
     def build(self) -> None:
         from hdrlift.losses.gan import GANLoss
