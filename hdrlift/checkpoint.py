@@ -343,9 +343,11 @@ def average_checkpoints(checkpoints: list[str | os.PathLike], directory: str | o
     if len(checkpoints) < 2:
         raise ModelError(f"averaging needs at least two checkpoints, got {len(checkpoints)}")
     models = [load_model(c) for c in checkpoints]
-    first = models[0].checkpoint_config  # type: ignore[attr-defined]
+    first = models[0].checkpoint_config
+    assert first is not None  # load_model sets it
     for c, m in zip(checkpoints, models):
-        cfg = m.checkpoint_config  # type: ignore[attr-defined]
+        cfg = m.checkpoint_config
+        assert cfg is not None
         if (cfg["arch"], cfg["hparams"]) != (first["arch"], first["hparams"]):
             raise ModelError(f"{c}: architecture {cfg['arch']} {cfg['hparams']} differs from "
                              f"{checkpoints[0]}: {first['arch']} {first['hparams']}")
@@ -358,6 +360,7 @@ def average_checkpoints(checkpoints: list[str | os.PathLike], directory: str | o
             avg[k] = v
     last = models[-1]
     last.load_state_dict(avg)
-    meta = dict(last.checkpoint_config.get("meta", {}))  # type: ignore[attr-defined]
+    assert last.checkpoint_config is not None
+    meta = dict(last.checkpoint_config.get("meta", {}))
     meta["averaged_from"] = [Path(c).name for c in checkpoints]
     return save_model(last, directory, meta=meta)

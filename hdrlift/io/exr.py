@@ -9,6 +9,7 @@ Premultiplied alpha is returned as stored. The data window is returned (not the 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -139,7 +140,7 @@ def write_exr(
     dtype: str = "half",
     overwrite: bool = False,
     compression: str = "zip",
-    attributes: dict[str, str | float] | None = None,
+    attributes: Mapping[str, str | float] | None = None,
     white_luminance: float | None = None,
 ) -> None:
     """Write linear HDR to OpenEXR atomically (scanline, ``compression`` default ZIP).

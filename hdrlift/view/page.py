@@ -171,7 +171,7 @@ def _thumb(rgb8: np.ndarray) -> str:
 
     im = Image.fromarray(rgb8)
     h = max(1, round(im.height * THUMB_WIDTH / im.width))
-    im = im.resize((THUMB_WIDTH, h), Image.LANCZOS)
+    im = im.resize((THUMB_WIDTH, h), Image.Resampling.LANCZOS)
     buf = _bytesio.BytesIO()
     im.save(buf, "JPEG", quality=85)
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
@@ -242,7 +242,7 @@ def item_json(item: ViewItem) -> dict[str, Any]:
 
 
 def _asset(name: str) -> str:
-    return resources.files("hdrlift.view").joinpath("assets", name).read_text(encoding="utf-8")
+    return resources.files("hdrlift.view").joinpath("assets").joinpath(name).read_text(encoding="utf-8")
 
 
 def render_page(items: list[ViewItem], title: str, *, report: bool = False) -> str:

@@ -24,11 +24,11 @@ def cmd_models(args: argparse.Namespace) -> int:
 
     if args.pretrained:
         rows = []
-        for n in pretrained_names():
-            c = read_config(resolve(n))
+        for name in pretrained_names():
+            c = read_config(resolve(name))
             val = c.get("meta", {}).get("val", {})
             bench = c.get("meta", {}).get("benchmark", {})
-            rows.append({"name": n, "arch": c["arch"], "psnr_mu": val.get("psnr_mu"),
+            rows.append({"name": name, "arch": c["arch"], "psnr_mu": val.get("psnr_mu"),
                          "clipped_rmse": val.get("clipped_rmse"), "steps": c.get("meta", {}).get("step"),
                          "benchmark_psnr_mu": bench.get("psnr_mu"),
                          "benchmark_linear_psnr_mu": bench.get("linear_psnr_mu"),
