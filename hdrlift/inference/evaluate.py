@@ -96,7 +96,7 @@ def score_folders(
             raise DataError(f"{preds[pid]}: shape {p.shape} differs from reference {r.shape}")
         lfile = (ldr or ref) / f"{pid}_medium.png"
         l_img = io.read_image(lfile)[..., :3] if lfile.exists() else None
-        row = {"method": str(pred), "name": pid}
+        row: dict[str, Any] = {"method": str(pred), "name": pid}
         if protocol is not None:
             row.update(score_pair(protocol, r, p, protocol.prepare_input(l_img) if l_img is not None else None))
         else:
@@ -153,7 +153,7 @@ def compare_methods(
             t0 = time.perf_counter()
             out = pred(p.ldr)
             times.append(time.perf_counter() - t0)
-            row = {"method": label, "name": p.name}
+            row: dict[str, Any] = {"method": label, "name": p.name}
             if protocol is not None:
                 row.update(score_pair(protocol, p.hdr, out, p.ldr))
             else:

@@ -39,6 +39,8 @@ _INSTALL_HINT = (
 class _GaussianBlurShim(torch.nn.Module):
     """Stand-in for ``torchvision.transforms.GaussianBlur(kernel_size, sigma)`` (fixed sigma)."""
 
+    k1d: torch.Tensor  # buffer, registered in __init__
+
     def __init__(self, kernel_size: int | tuple[int, int], sigma: float | tuple[float, float] = (0.1, 2.0)):
         super().__init__()
         k = kernel_size if isinstance(kernel_size, int) else int(kernel_size[0])
@@ -100,7 +102,7 @@ _METRIC_CACHE: dict[float, object] = {}
 def _metric(peak_nits: float) -> object:
     if peak_nits not in _METRIC_CACHE:
         pycvvdp = _import_pycvvdp()
-        from pycvvdp.display_model import vvdp_display_photo_eotf  # type: ignore[import-not-found]
+        from pycvvdp.display_model import vvdp_display_photo_eotf
 
         dm = vvdp_display_photo_eotf(
             Y_peak=peak_nits, contrast=1e6, source_colorspace="BT.709-linear", E_ambient=10

@@ -259,7 +259,7 @@ def score_pair(protocol: Protocol, ref_lin: np.ndarray, res_lin: np.ndarray,
     for a in protocol.alignments:
         aligned = align_result(protocol, a, ref_lin, res_lin, ldr)
         scores = evaluate_pair(ref_lin, aligned, ldr=ldr, metrics=metrics, display=protocol.display)
-        out.update({f"{m}{_SUFFIX[a]}": v for m, v in scores.items()})  # type: ignore[union-attr]
+        out.update({f"{m}{_SUFFIX[a]}": v for m, v in scores.items()})
     return out
 
 

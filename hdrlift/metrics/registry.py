@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Literal, overload
 
 import numpy as np
 
@@ -148,6 +149,40 @@ def available_metrics() -> list[str]:
 def get_metric(name: str) -> MetricSpec:
     """The :class:`MetricSpec` called ``name`` (ConfigError naming the valid ones otherwise)."""
     return METRIC_SPECS.get(name)
+
+
+@overload
+def evaluate_pair(
+    ref: np.ndarray,
+    res: np.ndarray,
+    ldr: np.ndarray | None = None,
+    metrics: Sequence[str] | None = None,
+    return_info: Literal[False] = False,
+    display: Display | None = None,
+) -> dict[str, float]: ...
+
+
+@overload
+def evaluate_pair(
+    ref: np.ndarray,
+    res: np.ndarray,
+    ldr: np.ndarray | None = None,
+    metrics: Sequence[str] | None = None,
+    *,
+    return_info: Literal[True],
+    display: Display | None = None,
+) -> tuple[dict[str, float], dict[str, str]]: ...
+
+
+@overload
+def evaluate_pair(
+    ref: np.ndarray,
+    res: np.ndarray,
+    ldr: np.ndarray | None = None,
+    metrics: Sequence[str] | None = None,
+    return_info: bool = False,
+    display: Display | None = None,
+) -> dict[str, float] | tuple[dict[str, float], dict[str, str]]: ...
 
 
 def evaluate_pair(
