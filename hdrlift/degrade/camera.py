@@ -145,7 +145,8 @@ class CameraParams:
         unknown = sorted(set(d) - names)
         if unknown:
             raise ConfigError(f"unknown camera params key(s) {unknown}; valid: {', '.join(sorted(names))}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+        kwargs: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        return cls(**kwargs)
 
 
 @dataclass
@@ -428,9 +429,9 @@ def capture(
         exposure=float(base * 2.0**exposure_stops),
         crf=crf,
         crf_params=tuple(float(v) for v in crf_params),
-        wb=tuple(float(v) for v in wb),  # type: ignore[arg-type]
-        shot_sigma=(float(shot_sigma),) * 3,  # type: ignore[arg-type]
-        read_sigma=(float(read_sigma),) * 3,  # type: ignore[arg-type]
+        wb=(float(wb[0]), float(wb[1]), float(wb[2])),
+        shot_sigma=(float(shot_sigma),) * 3,
+        read_sigma=(float(read_sigma),) * 3,
         noise_model=noise_model,
         bits=int(bits),
         jpeg_quality=jpeg_quality,

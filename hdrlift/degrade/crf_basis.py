@@ -62,7 +62,9 @@ class CRFBasis:
     def n(self) -> int:
         return int(self.basis.shape[1])
 
-    def torch(self, dtype: torch.dtype = torch.float32, device: torch.device | str | None = None):
+    def torch(
+        self, dtype: torch.dtype = torch.float32, device: torch.device | str | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """(mean, basis) as tensors: shapes (n,), (k, n)."""
         return (
             torch.from_numpy(np.array(self.mean)).to(device=device, dtype=dtype),

@@ -249,13 +249,22 @@ def _nanmean(v: list[float]) -> float | None:
     return float(a.mean()) if a.size else None
 
 
+#: a blend variant's parameters: (tau, mid) or (tau, mid, sigma) of :func:`hdrlift.ops.blend.blend_with_decoded`
+Blend = tuple[float, float] | tuple[float, float, float]
+
+
+def _blend3(b: Blend) -> tuple[float, float, float]:
+    """(tau, mid, sigma), sigma 0 (the function's default) when not given."""
+    return (b[0], b[1], b[2]) if len(b) == 3 else (b[0], b[1], 0.0)
+
+
 def run_suite(
     methods: Sequence[str],
     pairs: Sequence[Pair],
     device: str = "auto",
     precision: str = "fp32",
     progress: Any = None,
-    blends: Sequence[tuple[float, ...]] = (),
+    blends: Sequence[Blend] = (),
     raw: bool = False,
     threads: int | None = None,
     cameras: Sequence[str] = (),
@@ -282,17 +291,20 @@ def run_suite(
     from hdrlift.inference.methods import default_camera_estimator, resolve_method
     from hdrlift.ops.blend import blend_with_decoded
 
-    decoders = {c: resolve_method(default_camera_estimator() if c == "estimate" else c).model for c in cameras}
-    if any(d is None for d in decoders.values()):
+    maybe = {c: resolve_method(default_camera_estimator() if c == "estimate" else c).model for c in cameras}
+    decoders = {c: d for c, d in maybe.items() if d is not None}
+    if len(decoders) != len(maybe):
         raise DataError(f"suite cameras must be models (weights or checkpoints), got {list(cameras)}")
     labels: list[str] = []
     for m in methods:
         pred = Predictor(m, device=device, precision=precision, blend="none" if raw else "auto")
-        variants = [(m, None)]
+        # (row label, None for the plain output or ((tau, mid, ...) blend, camera decoder name or None))
+        variants: list[tuple[str, tuple[tuple[float, float, float], str | None] | None]] = [(m, None)]
         if pred.method.model is not None:
-            variants += [(blend_label(m, b), (tuple(b), None)) for b in blends]
-            variants += [(f"{blend_label(m, b)}@{c}", (tuple(b), c)) for b in blends for c in cameras]
-        acc = {lab: {p: {k: [] for k in METRICS} for p in parts} for lab, _ in variants}
+            variants += [(blend_label(m, b), (_blend3(b), None)) for b in blends]
+            variants += [(f"{blend_label(m, b)}@{c}", (_blend3(b), c)) for b in blends for c in cameras]
+        acc: dict[str, dict[str, dict[str, list[float]]]] = {
+            lab: {p: {k: [] for k in METRICS} for p in parts} for lab, _ in variants}
         times: list[float] = []
         for pr in pairs:
             t0 = time.perf_counter()
