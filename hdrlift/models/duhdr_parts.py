@@ -73,6 +73,7 @@ class Dnet(nn.Module):
         self.out = nn.Conv2d(w, 3, 3, padding=1)
         # starts as the identity: an untrained dequantiser must not move the image (this project's
         # initialisation; the paper does not give one)
+        assert self.out.bias is not None
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
@@ -98,6 +99,9 @@ class CRFNet(nn.Module):
     Shape:
         curve(x): (B, 3, H, W) in [0, 1] -> (B, n);  forward(x): (B, 3, H, W) -> ((B, 3, H, W), (B, n))
     """
+
+    mean: torch.Tensor  # buffers, registered in __init__
+    basis: torch.Tensor
 
     def __init__(self, inverse: bool, k: int = 11, n: int = 1024, block: str = "basic",
                  layers: Sequence[int] = (2, 2, 2, 2), width: int = 64) -> None:
@@ -141,7 +145,7 @@ def apply_curves(x: torch.Tensor, curves: torch.Tensor) -> torch.Tensor:
 
 
 #: VGG16 layer layout (torchvision ``features`` indices) in units of the base width
-_VGG16 = [1, 1, "M", 2, 2, "M", 4, 4, 4, "M", 8, 8, 8, "M", 8, 8, 8, "M"]
+_VGG16: list[int | str] = [1, 1, "M", 2, 2, "M", 4, 4, 4, "M", 8, 8, 8, "M", 8, 8, 8, "M"]
 #: indices of the pre-pool activations relu1_2, relu2_2, relu3_3, relu4_3, relu5_3
 _VGG16_SKIPS = (3, 8, 15, 22, 29)
 
@@ -156,6 +160,7 @@ def _fusion_conv(ch: int) -> nn.Conv2d:
     with torch.no_grad():
         eye = torch.eye(ch).view(ch, ch, 1, 1)
         conv.weight.copy_(torch.cat([eye, eye], dim=1))
+        assert conv.bias is not None
         conv.bias.zero_()
     return conv
 
@@ -171,6 +176,9 @@ class SkipAutoencoder(nn.Module):
     Shape:
         (B, 3, H, W) linear clipped [0, 1], H and W multiples of 32 -> (B, 3, H, W)
     """
+
+    img_mean: torch.Tensor  # buffers, registered in __init__
+    img_std: torch.Tensor
 
     def __init__(self, width: int = 64) -> None:
         super().__init__()
