@@ -63,15 +63,18 @@ def build_datasets(cfg: TrainConfig, info: DistInfo) -> tuple[Any, list[dict[str
 
 @torch.inference_mode()
 def validate(model: nn.Module, pairs: list[dict[str, Any]], device: torch.device) -> dict[str, float]:
-    """Mean PSNR-mu, PSNR-L and clipped-region log2 RMSE of ``model`` over validation pairs."""
+    """Mean PSNR-mu, PSNR-L and clipped-region log2 RMSE of ``model`` over validation pairs (run through
+    the inference kernel ``hdrlift predict`` would use in float32, :func:`hdrlift.kernels.for_model`)."""
+    from hdrlift.kernels import for_model
     from hdrlift.metrics import clipped_log_rmse, psnr_l, psnr_mu
 
     was_training = model.training
     model.eval()
+    net = for_model(model, device, "fp32", "auto")
     mu, pl, cl = [], [], []
     for p in pairs:
         ldr = p["ldr"][None].to(device)
-        out = model(ldr)[0].float().clamp(min=0).permute(1, 2, 0).cpu().numpy()
+        out = net(ldr)[0].float().clamp(min=0).permute(1, 2, 0).cpu().numpy()
         ref = p["hdr"].permute(1, 2, 0).numpy()
         ldr_np = p["ldr"].permute(1, 2, 0).numpy()
         mu.append(psnr_mu(ref, out))
