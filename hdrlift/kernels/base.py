@@ -41,6 +41,22 @@ Box = tuple[int, int, int, int]
 Fn = TypeVar("Fn", bound=Callable[..., Any])
 
 
+class Reason(str):
+    """Why a kernel does not apply (:meth:`Kernel.supports`). ``warn``: :func:`for_model` warns once when
+    ``auto`` / ``torch`` pass over the kernel for it (a native library that failed to build) instead of
+    logging it at debug level (a device, precision or configuration the kernel does not cover)."""
+
+    warn: bool
+
+    def __new__(cls, text: str, warn: bool = False) -> Reason:
+        obj = super().__new__(cls, text)
+        obj.warn = bool(warn)
+        return obj
+
+
+_WARNED: set[tuple[str, str]] = set()
+
+
 def cast(obj: Any, dtype: torch.dtype) -> Any:
     """``obj`` with every floating tensor in it (also inside tuples, lists, dicts) converted to ``dtype``."""
     if isinstance(obj, torch.Tensor):
@@ -119,7 +135,8 @@ class Kernel:
 
     @classmethod
     def supports(cls, model: nn.Module, device: torch.device, precision: str) -> str | None:
-        """Why this kernel cannot run ``model`` on ``device`` at ``precision`` (``None``: it can)."""
+        """Why this kernel cannot run ``model`` on ``device`` at ``precision`` (``None``: it can); a
+        :class:`Reason` with ``warn`` for a failure the user should hear about once."""
         return None
 
     # ------------------------------------------------------------------ description
@@ -225,7 +242,7 @@ def for_model(model: nn.Module, device: torch.device | str = "cpu", precision: s
     """The kernel that runs ``model`` on ``device`` at ``precision`` for ``choice`` (see :data:`CHOICES`).
 
     ``auto``: the first registered kernel that supports the case (a native one only when its library is
-    built; a failed build warns once and the next kernel is taken), else the plain one. ``torch``: the
+    built; a failed build warns once, naming the kernel that runs instead), else the plain one. ``torch``: the
     same without native kernels. ``native``: the model's native kernel, or :class:`KernelError` saying
     why there is none. ``plain``: the model's forward.
     """
@@ -250,11 +267,21 @@ def for_model(model: nn.Module, device: torch.device | str = "cpu", precision: s
                 return k(model, dev, precision)
             reasons.append(f"{k.name}: {why}")
         raise KernelError(f"kernels='native': {'; '.join(reasons)}; use kernels auto or torch")
+    skipped: list[tuple[str, str]] = []
+    chosen: Kernel | None = None
     for k in cands:
         if choice == "torch" and k.kind == "native":
             continue
         why = k.supports(model, dev, precision)
         if why is None:
-            return k(model, dev, precision)
+            chosen = k(model, dev, precision)
+            break
         log.debug("kernels: %s does not apply (%s)", k.name, why)
-    return Kernel(model, dev, precision)
+        if getattr(why, "warn", False):
+            skipped.append((k.name, str(why)))
+    chosen = chosen if chosen is not None else Kernel(model, dev, precision)
+    for name, why in skipped:
+        if (name, why) not in _WARNED:
+            _WARNED.add((name, why))
+            log.warning("kernels: %s is unavailable (%s); running %s", name, why, chosen.name)
+    return chosen

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hdrlift.errors import KernelError, ModelError
-from hdrlift.kernels.base import Kernel, entry, register
+from hdrlift.kernels.base import Kernel, Reason, entry, register
 from hdrlift.models.uhd_bilateral import UHDBilateral
 from hdrlift.nn import native
 from hdrlift.nn.bilateral import row_tables, slice_apply, slice_apply_rows
@@ -239,7 +239,8 @@ class UHDNative(_Fused):
         why = native.uhd_unsupported(fused_params(model), 2)
         if why is not None:
             return why
-        return native.build("uhd_fullres").reason
+        b = native.build("uhd_fullres")
+        return None if b.lib is not None else Reason(str(b.reason), warn=b.warn)
 
     def info(self) -> dict[str, Any]:
         return {**super().info(), "build": dict(self.build.record)}

@@ -256,11 +256,15 @@ class Build:
         reason: why it is unavailable (one line), ``None`` when loaded.
         record: what built it: ``compiler``, ``compiler_version``, ``flags``, ``cpu``, ``key`` (from its
             build record; empty when unavailable).
+        warn: see below.
     """
 
     lib: ctypes.CDLL | None
     reason: str | None = None
     record: dict[str, Any] = field(default_factory=dict)
+    #: unavailable for a reason worth a warning (no compiler, failed build or load, untrusted cache), not
+    #: by choice (``HDRLIFT_NATIVE=0``) or platform
+    warn: bool = False
 
     def describe(self) -> str:
         """One line: compiler version and flags of the build, or why there is none."""
@@ -270,15 +274,16 @@ class Build:
         return f"{r.get('compiler_version') or r.get('compiler', 'cc')}, {r.get('flags', ' '.join(_FLAGS))}"
 
 
-def _unavailable(reason: str, warn: bool = True) -> Build:
-    (log.warning if warn else log.info)("native kernels: %s; using the torch kernels", reason)
-    return Build(None, reason)
+def _unavailable(reason: str) -> Build:
+    log.debug("native kernels: %s", reason)
+    return Build(None, reason, warn=True)
 
 
 @functools.cache
 def _load_cached(name: str, cache: str) -> Build:
-    """Build (if needed), check and load ``csrc/<name>.c``; every way it can fail warns once (per process
-    and cache folder: the result is cached) except a missing compiler on a machine without one."""
+    """Build (if needed), check and load ``csrc/<name>.c`` (once per process and cache folder). Events on
+    the way (a cached file ignored and rebuilt, a folder made private) are logged as warnings here; the
+    outcome (loaded, or why not) is returned, and whoever falls back on it warns once."""
     cc = compiler()
     if cc is None:
         return _unavailable("no C compiler found (set CC, or install cc/gcc)")
@@ -320,7 +325,9 @@ def _load_cached(name: str, cache: str) -> Build:
 
 
 def build(name: str) -> Build:
-    """The compiled library of ``csrc/<name>.c`` (built on first use), or why it is unavailable."""
+    """The compiled library of ``csrc/<name>.c`` (built on first use), or why it is unavailable (no
+    warning: :func:`hdrlift.kernels.for_model` warns once when it falls back to a torch kernel, and
+    raises when native kernels were asked for)."""
     if not enabled():
         return Build(None, "disabled by HDRLIFT_NATIVE=0")
     if platform.system() != "Linux":
@@ -328,9 +335,17 @@ def build(name: str) -> Build:
     return _load_cached(name, str(cache_dir()))
 
 
+_WARNED: set[tuple[str, str]] = set()
+
+
 def load(name: str) -> ctypes.CDLL | None:
-    """The compiled library of ``csrc/<name>.c`` (built if needed), or ``None`` when unavailable."""
-    return build(name).lib
+    """The compiled library of ``csrc/<name>.c`` (built if needed), or ``None`` when unavailable (with one
+    warning per process and reason when that is worth one, see :attr:`Build.warn`)."""
+    b = build(name)
+    if b.lib is None and b.warn and (name, str(b.reason)) not in _WARNED:
+        _WARNED.add((name, str(b.reason)))
+        log.warning("native kernels: %s; using the torch kernels", b.reason)
+    return b.lib
 
 
 def _f(t: torch.Tensor) -> Any:
