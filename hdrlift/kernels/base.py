@@ -71,24 +71,26 @@ def cast(obj: Any, dtype: torch.dtype) -> Any:
 
 
 def entry(plain: Callable[..., Any]) -> Callable[[Fn], Fn]:
-    """Decorator of a kernel's public method ``fn(self, ldr, *args[, out=])``.
+    """Decorator of a kernel's public method ``fn(self, ldr, *args[, out=], **kwargs)``.
 
     The wrapper casts the tensor arguments to the kernel's dtype and the result to float32, runs
-    ``plain(model, ldr, *args)`` (the model's own forward for the same result) when :meth:`Kernel.blocked`
-    gives a reason, and honours ``out=``: passed on to ``fn`` when the kernel ``accepts_out``, otherwise
-    the result is copied into it.
+    ``plain(model, ldr, *args, **kwargs)`` (the model's own forward for the same result) when
+    :meth:`Kernel.blocked` gives a reason, and honours ``out=``: passed on to ``fn`` when the kernel
+    ``accepts_out``, otherwise the result is copied into it.
     """
 
     def deco(fn: Fn) -> Fn:
         @functools.wraps(fn)
-        def call(self: Kernel, ldr: torch.Tensor, *args: Any, out: torch.Tensor | None = None) -> Any:
-            x, rest = cast(ldr, self.dtype), cast(args, self.dtype)
+        def call(self: Kernel, ldr: torch.Tensor, *args: Any, out: torch.Tensor | None = None, **kw: Any) -> Any:
+            x, rest, kw = cast(ldr, self.dtype), cast(args, self.dtype), cast(kw, self.dtype)
             why = self.blocked(x)
             if why is None:
-                y = fn(self, x, *rest, out=out) if (out is not None and self.accepts_out) else fn(self, x, *rest)
+                if out is not None and self.accepts_out:
+                    kw["out"] = out
+                y = fn(self, x, *rest, **kw)
             else:
                 log.debug("%s: %s, running the model's own forward", self.name, why)
-                y = plain(self.model, x, *rest)
+                y = plain(self.model, x, *rest, **kw)
             y = cast(y, torch.float32)
             if out is not None and isinstance(y, torch.Tensor) and y.data_ptr() != out.data_ptr():
                 return out.copy_(y)
