@@ -41,7 +41,7 @@ from hdrlift.metrics.ntire import psnr_mu
 
 MODELS = "uhd_bilateral,uhd_bilateral.polyhaven,hdrunet.polyhaven,twostage.polyhaven,duhdr.polyhaven"
 VARIANTS = ("fp32-strict", "fp32", "bf16", "fp16")
-#: extra variant of models with ``gpu_chunk_pixels`` (uhd_bilateral): the CPU's row chunk on the GPU
+#: extra variant of models with the row-chunked folded kernel (uhd_bilateral): the CPU's row chunk on the GPU
 CHUNK_VARIANT = "fp32-cpu-chunk"
 
 
@@ -76,19 +76,32 @@ def _set_tf32(on: bool) -> None:
     torch.backends.cuda.matmul.allow_tf32 = on
 
 
+def _has_chunk_variant(model: torch.nn.Module) -> bool:
+    """Whether ``model`` has the row-chunked folded kernel (uhd_bilateral), timed also with the CPU's chunk."""
+    from hdrlift.kernels import registered
+    from hdrlift.kernels.uhd_bilateral import UHDFolded
+
+    return UHDFolded in registered(model)
+
+
 def forward_fn(model: torch.nn.Module, variant: str):
+    """The network alone as ``hdrlift predict`` runs it: the inference kernel for (model, device, precision)
+    (:func:`hdrlift.kernels.for_model`), channels-last (NCHW for ``fp32-strict``), autocast for bf16/fp16."""
+    from hdrlift.kernels import for_model
+    from hdrlift.kernels.uhd_bilateral import UHDFolded
+
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(variant)
     fmt = torch.contiguous_format if variant == "fp32-strict" else torch.channels_last
     model.to(memory_format=fmt)
-    if hasattr(model, "gpu_chunk_pixels"):
-        if not hasattr(model, "_bench_chunk"):
-            model._bench_chunk = model.gpu_chunk_pixels
-        model.gpu_chunk_pixels = model.chunk_pixels if variant == CHUNK_VARIANT else model._bench_chunk
+    if variant == CHUNK_VARIANT:
+        net = UHDFolded(model, DEV, "fp32", chunk_pixels=UHDFolded.CPU_CHUNK)
+    else:
+        net = for_model(model, DEV, {"bf16": "bf16", "fp16": "fp16"}.get(variant, "fp32"))
 
     def run(x: torch.Tensor) -> torch.Tensor:
         _set_tf32(variant != "fp32-strict")
         with torch.inference_mode(), torch.autocast(DEV, dtype=dtype or torch.bfloat16, enabled=dtype is not None):
-            return model(x.contiguous(memory_format=fmt)).float()
+            return net(x.contiguous(memory_format=fmt)).float()
 
     return run
 
@@ -121,9 +134,11 @@ def gpu_vs_cpu(name: str) -> dict[str, Any]:
     """GPU fp32-strict vs CPU float32 output of ``name`` at 256x384."""
     img = photo(256, 384)
     x = torch.from_numpy(img.astype(np.float32) / 255.0).permute(2, 0, 1)[None].contiguous()
+    from hdrlift.kernels import for_model
+
     model = _load(name).model.eval()
     with torch.inference_mode():
-        ref = model(x).float()
+        ref = for_model(model, "cpu", "fp32")(x).float()
     model = model.to(DEV)
     out = forward_fn(model, "fp32-strict")(x.to(DEV)).cpu()
     rel = ((out - ref).abs().max() / ref.abs().max().clamp(min=1e-12)).item()
@@ -182,7 +197,7 @@ def bench_model(name: str, sizes: list[tuple[str, int, int]], runs: int, variant
         model = model.to(DEV)
         xg = x.to(DEV)
         ref = None
-        todo = list(variants) + ([CHUNK_VARIANT] if hasattr(model, "gpu_chunk_pixels") and variants else [])
+        todo = list(variants) + ([CHUNK_VARIANT] if _has_chunk_variant(model) and variants else [])
         for variant in todo:
             row: dict[str, Any] = {"model": name, "size": label, "variant": variant, "gmac": gmac}
             try:
@@ -202,7 +217,7 @@ def bench_model(name: str, sizes: list[tuple[str, int, int]], runs: int, variant
         if prof and (label, h, w) == sizes[-1]:
             print(f"profile of {name} {label} fp32:\n" + profile(model, xg), file=sys.stderr, flush=True)
         _set_tf32(True)
-        forward_fn(model, "fp32")  # the model's own chunking again
+        model.to(memory_format=torch.channels_last)
         pred = Predictor(method, device=DEV, precision="fp32")
         pred(img)
         _sync()

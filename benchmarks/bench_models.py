@@ -30,7 +30,7 @@ from hdrlift.inference.bench import compare_strategies, parse_sizes, run_bench
 from hdrlift.inference.evaluate import format_table
 
 MODELS = "hdrunet,twostage,uhd_bilateral,duhdr"
-COLS = ["model", "size", "median_s", "peak_rss_mb", "gmac", "gmac_per_s", "ratio_to_floor", "tile", "tiles",
+COLS = ["model", "size", "kernel", "median_s", "peak_rss_mb", "gmac", "gmac_per_s", "ratio_to_floor", "tile", "tiles",
         "tile_overhead", "error"]
 
 

@@ -28,6 +28,10 @@ class ModelError(HdrliftError):
     """Unknown model name, bad hyper-parameters or an invalid checkpoint."""
 
 
+class KernelError(HdrliftError):
+    """An inference kernel that was asked for cannot run (unknown choice, no native kernel, failed build)."""
+
+
 class ConfigError(HdrliftError):
     """A configuration file or override is invalid (unknown key, wrong type)."""
 

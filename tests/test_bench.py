@@ -44,6 +44,7 @@ def test_run_bench_tiny_subprocess() -> None:
     for key in ("model", "size", "median_s", "peak_rss_mb", "gmac", "gmac_per_s", "ratio_to_floor", "tile"):
         assert key in r
     assert r["median_s"] > 0 and 10 < r["peak_rss_mb"] < 4000 and r["gmac"] > 0
+    assert r["kernel"] == "twostage.eval" and r["kernel_info"]["kind"] == "torch"
 
 
 def test_bench_cli_bf16_and_budget(capsys) -> None:

@@ -68,11 +68,12 @@ def test_auto_precision(monkeypatch: pytest.MonkeyPatch) -> None:
     assert prec.resolve_precision("auto", "cuda", model) == "fp32"
     assert prec.resolve_precision("fp32", "cpu", model) == "fp32"
     uhd = create_model("uhd_bilateral_tiny").eval()
-    assert prec.resolve_precision("auto", "cpu", uhd) == "bf16"  # its VGG trunk only (cpu_bf16 = "own")
-    assert Predictor(Method(name="u", kind="network", fn=uhd, model=uhd), device="cpu",
-                     precision="auto").net is uhd and uhd.vgg_dtype == torch.bfloat16
-    Predictor(Method(name="u", kind="network", fn=uhd, model=uhd), device="cpu", precision="fp32")
-    assert uhd.vgg_dtype == torch.float32  # a shared model is set back for a float32 predictor
+    assert prec.resolve_precision("auto", "cpu", uhd) == "bf16"  # its VGG trunk only (the kernel's "lowres")
+    pred = Predictor(Method(name="u", kind="network", fn=uhd, model=uhd), device="cpu", precision="auto")
+    assert pred.kernel.model is uhd and pred.kernel.vgg_dtype == torch.bfloat16
+    assert next(uhd.parameters()).dtype == torch.float32  # the shared model itself is not changed
+    other = Predictor(Method(name="u", kind="network", fn=uhd, model=uhd), device="cpu", precision="fp32")
+    assert other.kernel.vgg_dtype == torch.float32 and pred.kernel.vgg_dtype == torch.bfloat16
     monkeypatch.setattr(prec, "cpu_has_bf16", lambda: False)
     assert prec.resolve_precision("auto", "cpu", model) == "fp32"
     assert Predictor(Method(name="m", kind="network", fn=model, model=model), device="cpu",

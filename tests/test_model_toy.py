@@ -128,7 +128,6 @@ def test_bench_case_and_arithmetic(toy: None) -> None:
 
 def test_the_contract_defaults_apply_to_what_the_toy_does_not_declare(toy: None) -> None:
     from hdrlift.inference.methods import Method
-    from hdrlift.inference.precision import CastModel
     from hdrlift.inference.predictor import Predictor
 
     model = create_model("toy_tiny").eval()
@@ -139,9 +138,10 @@ def test_the_contract_defaults_apply_to_what_the_toy_does_not_declare(toy: None)
     img = _image(20, 24)
     ref = Predictor(Method(name="toy", kind="network", fn=model, model=model), device="cpu", tile=0,
                     precision="fp32")(img)
-    low = copy.deepcopy(model)  # CastModel converts the model it is given
+    low = copy.deepcopy(model)  # the kernel converts the model it is given
     pred = Predictor(Method(name="toy", kind="network", fn=low, model=low), device="cpu", tile=0, precision="bf16")
-    assert isinstance(pred.net, CastModel)  # the whole network in bfloat16, float32 at the boundary
+    assert pred.kernel is not None and pred.kernel.bf16 == "whole" and pred.kernel.dtype == torch.bfloat16
+    assert next(low.parameters()).dtype == torch.bfloat16  # the whole network in bfloat16, float32 at the boundary
     np.testing.assert_allclose(pred(img), ref, rtol=0.05, atol=0.02)
 
 

@@ -168,35 +168,3 @@ def test_discriminator_released_layout():
 GOLDEN_TWOSTAGE_TINY = [
     0.5215858817100525, 0.5001867413520813, 0.05165523290634155, 0.3360483646392822, 0.7458416223526001,
 ]
-
-
-@pytest.mark.parametrize("hp", [dict(nf=8, gc=4, n_blocks1=1, n_blocks2=1),
-                                dict(nf=8, gc=4, n_blocks1=2, n_blocks2=0, residual="released"),
-                                dict(nf=64, gc=32, n_blocks1=2, n_blocks2=1)])
-def test_eval_kernels_equal_training_forward(hp):
-    torch.manual_seed(0)
-    model = TwoStageHDR(**hp)
-    x = torch.rand(2, 3, 41, 35, generator=torch.Generator().manual_seed(1))
-    model.train()
-    ref = model.forward_gamma(x)
-    assert ref.requires_grad
-    model.eval()
-    with torch.no_grad():
-        out = model.forward_gamma(x)
-        box = (11, 30, 5, 33)
-        part = model.forward_gamma(x, box)
-    assert out.shape == ref.shape and not out.requires_grad
-    scale = ref.abs().max()
-    assert (out - ref.detach()).abs().max() <= 1e-5 * scale
-    assert (part - ref.detach()[..., 11:30, 5:33]).abs().max() <= 1e-5 * scale
-
-
-def test_forward_region_equals_cropped_forward():
-    torch.manual_seed(0)
-    model = TwoStageHDR().eval()
-    x = torch.rand(1, 3, 90, 96, generator=torch.Generator().manual_seed(2))
-    with torch.no_grad():
-        full = model(x)
-        part = model.forward_region(x, (40, 52, 30, 61))
-    assert part.shape == (1, 3, 12, 31)
-    assert (part - full[..., 40:52, 30:61]).abs().max() <= 1e-5 * full.abs().max()

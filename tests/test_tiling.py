@@ -178,7 +178,6 @@ def test_predictor_max_memory_tiles_and_matches() -> None:
 
 @pytest.mark.parametrize("name", ["hdrunet_tiny", "twostage_tiny", "uhd_bilateral_tiny", "duhdr_tiny"])
 def test_cpu_bf16_precision_close_to_fp32(name: str) -> None:
-    from hdrlift.inference.precision import CastModel
     from hdrlift.metrics.ntire import psnr_mu
 
     torch.manual_seed(0)
@@ -189,11 +188,12 @@ def test_cpu_bf16_precision_close_to_fp32(name: str) -> None:
     ref = Predictor(Method(name=name, kind="network", fn=ref_model, model=ref_model), device="cpu", tile=0)(img)
     method = Method(name=name, kind="network", fn=model, model=model)
     pred = Predictor(method, device="cpu", precision="bf16", tile=0)
+    assert pred.net is pred.kernel and pred.kernel.model is model
     if name.startswith("uhd_bilateral"):  # only its VGG trunk: the fused float32 full-res path is faster
-        assert pred.net is model and next(model.parameters()).dtype == torch.float32
-        assert model.vgg_dtype == torch.bfloat16
-    else:
-        assert isinstance(pred.net, CastModel) and next(model.parameters()).dtype == torch.bfloat16
+        assert next(model.parameters()).dtype == torch.float32 and pred.kernel.dtype == torch.float32
+        assert pred.kernel.vgg_dtype == torch.bfloat16
+    else:  # the whole network, cast at the kernel's boundary
+        assert next(model.parameters()).dtype == torch.bfloat16 and pred.kernel.dtype == torch.bfloat16
     out = pred(img)
     assert out.dtype == np.float32 and out.shape == ref.shape
     assert psnr_mu(ref, out) > 35.0, psnr_mu(ref, out)
@@ -223,15 +223,3 @@ def test_region_mode_tiles_equal_untiled() -> None:
     assert len(boxes) > 4 and all(b[1] - b[0] < 70 and b[3] - b[2] < 90 for b in boxes)
 
 
-@pytest.mark.parametrize("name", ["hdrunet", "twostage"])
-def test_full_models_region_tiles_equal_untiled(name: str) -> None:
-    model = create_model(name, nf=16).eval()  # full depth (receptive field), narrow for speed
-    assert callable(getattr(model, "forward_region", None)) and context_fns(model) is None
-    size = size_requirements(model)
-    x = _image(300, 330) if name == "hdrunet" else _image(100, 120)
-    tile = 96 if name == "hdrunet" else 24
-    assert tile_count(*x.shape[-2:], tile, size.receptive_field, multiple=size.multiple) > 1
-    with torch.inference_mode():
-        ref = model(x)
-        out = run_tiled(model, x, tile)
-    assert (out - ref).abs().max() <= 1e-5 * ref.abs().max()

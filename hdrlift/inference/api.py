@@ -39,16 +39,20 @@ T = TypeVar("T", np.ndarray, torch.Tensor)
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 STRATEGIES = ("tile", "deu", "ses", "none")
+KERNELS = ("auto", "torch", "native", "plain")  # = hdrlift.kernels.CHOICES (tests/test_kernels.py checks)
 
 
 @lru_cache(maxsize=4)
 def _predictor(method: str, device: str, tile: int | None, strategy: str, precision: str,
-               max_memory: int | str | None = None, blend: str = "auto", camera: str = "auto") -> Predictor:
+               max_memory: int | str | None = None, blend: str = "auto", camera: str = "auto",
+               kernels: str = "auto") -> Predictor:
     return Predictor(method, device=device, tile=tile, strategy=strategy, precision=precision,
-                     max_memory=max_memory, blend=blend, camera=camera)
+                     max_memory=max_memory, blend=blend, camera=camera, kernels=kernels)
 
 
-def _check_args(device: str, tile: int | None, strategy: str, precision: str) -> None:
+def _check_args(device: str, tile: int | None, strategy: str, precision: str, kernels: str = "auto") -> None:
+    if kernels not in KERNELS:
+        raise HdrliftError(f"kernels={kernels!r} is not one of {', '.join(KERNELS)}")
     if precision not in PRECISIONS:
         raise HdrliftError(f"precision={precision!r} is not one of {', '.join(PRECISIONS)}")
     if strategy not in STRATEGIES:
@@ -114,15 +118,18 @@ def _run_torch(pred: Predictor, t: torch.Tensor, what: str) -> torch.Tensor:
 @overload
 def reconstruct(image: PathLike, method: str = ..., *, device: str = ..., tile: int | None = ...,
                 strategy: str = ..., max_pixels: int | None = ..., precision: str = ...,
-                max_memory: int | str | None = ..., blend: str = ..., camera: str = ...) -> np.ndarray: ...
+                max_memory: int | str | None = ..., blend: str = ..., camera: str = ...,
+                kernels: str = ...) -> np.ndarray: ...
 @overload
 def reconstruct(image: T, method: str = ..., *, device: str = ..., tile: int | None = ...,
                 strategy: str = ..., max_pixels: int | None = ..., precision: str = ...,
-                max_memory: int | str | None = ..., blend: str = ..., camera: str = ...) -> T: ...
+                max_memory: int | str | None = ..., blend: str = ..., camera: str = ...,
+                kernels: str = ...) -> T: ...
 @overload
 def reconstruct(image: Sequence[PathLike | np.ndarray | torch.Tensor], method: str = ..., *, device: str = ...,
                 tile: int | None = ..., strategy: str = ..., max_pixels: int | None = ..., precision: str = ...,
-                max_memory: int | str | None = ..., blend: str = ..., camera: str = ...) -> list[Any]: ...
+                max_memory: int | str | None = ..., blend: str = ..., camera: str = ...,
+                kernels: str = ...) -> list[Any]: ...
 def reconstruct(
     image: PathLike | np.ndarray | torch.Tensor | Sequence[PathLike | np.ndarray | torch.Tensor],
     method: str = "default",
@@ -135,6 +142,7 @@ def reconstruct(
     max_memory: int | str | None = None,
     blend: str = "auto",
     camera: str = "auto",
+    kernels: str = "auto",
 ) -> np.ndarray | torch.Tensor | list[Any]:
     """Reconstruct linear HDR from sRGB-encoded LDR photos.
 
@@ -156,6 +164,10 @@ def reconstruct(
             ``"TAU,MID"`` (see :class:`~hdrlift.inference.predictor.Predictor`); networks only.
         camera: how the photo of the blend is decoded: ``"auto"`` (what the weight declares), ``"srgb"``,
             ``"estimate"`` (the shipped per-photo curve estimator) or a model name / checkpoint.
+        kernels: inference kernels: ``"auto"`` (native code where it could be built, else torch code),
+            ``"torch"``, ``"native"`` (an error where the network has none or it cannot be built) or
+            ``"plain"`` (the network's own forward); see :mod:`hdrlift.kernels`. Outputs agree up to float
+            rounding.
 
     Returns:
         The same kind as ``image``: linear HDR >= 0, float32, 1.0 = the input's clipping level
@@ -180,17 +192,18 @@ def reconstruct(
     """
     if not isinstance(method, (str, os.PathLike)):
         raise HdrliftError(f"method={method!r} must be a name or a checkpoint directory path")
-    _check_args(device, tile, strategy, precision)
+    _check_args(device, tile, strategy, precision, kernels)
     if isinstance(image, (list, tuple)):
         if not image:
             raise HdrliftError("image: empty list")
         return [reconstruct(im, method, device=device, tile=tile, strategy=strategy, max_pixels=max_pixels,
-                            precision=precision, max_memory=max_memory, blend=blend, camera=camera)
+                            precision=precision, max_memory=max_memory, blend=blend, camera=camera,
+                            kernels=kernels)
                 for im in image]
     if device == "auto" and isinstance(image, torch.Tensor) and image.device.type != "cpu":
         device = str(image.device)
     try:
-        pred = _predictor(os.fspath(method), device, tile, strategy, precision, max_memory, blend, camera)
+        pred = _predictor(os.fspath(method), device, tile, strategy, precision, max_memory, blend, camera, kernels)
     except ModelError as exc:
         raise ModelError(f"method={os.fspath(method)!r}: {exc}") from None
     if isinstance(image, (str, os.PathLike)):

@@ -93,15 +93,19 @@ def predict_files(
     blend: str = "auto",
     camera: str = "auto",
     shard: tuple[int, int] | None = None,
+    kernels: str = "auto",
+    verbose: bool = False,
 ) -> list[dict[str, Any]]:
     """Predict every file; one failing file is reported (one line, file named) and the rest go on.
 
     Output names and refusals follow :mod:`hdrlift.inference.outputs` (an input is never overwritten;
     ``roots`` = {file: folder it was found in} keeps sub-folders below ``out``); ``options`` go to
     :func:`~hdrlift.inference.outputs.write_outputs` (compression, peak_nits, max_boost, bits); ``blend``
-    and ``camera`` go to the :class:`~hdrlift.inference.predictor.Predictor`; ``shard`` =
-    ``(index, count)`` keeps only this process's share of the sorted files (:func:`select_shard`; None =
-    all files, with :func:`warn_if_launcher_env_ignored`)."""
+    and ``camera`` go to the :class:`~hdrlift.inference.predictor.Predictor`, so does ``kernels`` (auto | torch |
+    native | plain); ``shard`` = ``(index, count)`` keeps only this process's share of the sorted files
+    (:func:`select_shard`; None = all files, with :func:`warn_if_launcher_env_ignored`); ``verbose`` prints the
+    predictor's setup (method, device, precision, kernel) and a line per image to stderr. Every ok result names
+    the ``kernel`` that ran."""
     from hdrlift.inference.outputs import plan_outputs, provenance, write_outputs
     from hdrlift.inference.predictor import Predictor, set_threads
 
@@ -133,7 +137,10 @@ def predict_files(
         return results
     set_threads()
     predictor = Predictor(method, device=device, tile=tile, precision=precision, strategy=strategy,
-                          max_memory=max_memory, blend=blend, camera=camera)
+                          max_memory=max_memory, blend=blend, camera=camera, kernels=kernels)
+    kernel_name = predictor.kernel.name if predictor.kernel is not None else "operator"
+    if verbose:
+        print(f"hdrlift: {predictor.describe()}", file=sys.stderr)
     bar = None
     if progress and len(todo) > 1:
         from tqdm import tqdm
@@ -185,8 +192,16 @@ def predict_files(
                 hdr = predictor(img)
                 opts = {**(options or {}), "attributes": provenance(predictor.name, f), "source": f}
                 write_outputs(hdr, paths, fmt, overwrite, half, ldr=img, options=opts)
+                seconds = round(time.perf_counter() - t0, 3)
                 results.append({"input": str(f), "status": "ok", "outputs": [str(p) for p in paths.values()],
-                                "seconds": round(time.perf_counter() - t0, 3), "method": predictor.name})
+                                "seconds": seconds, "method": predictor.name, "kernel": kernel_name})
+                if verbose:
+                    tiled = f"tile {predictor.last_tile}" if predictor.last_tile else "whole image"
+                    line = f"hdrlift: {f}: {img.shape[1]}x{img.shape[0]}, {tiled}, {seconds:.2f} s"
+                    if bar is not None:
+                        bar.write(line, file=sys.stderr)
+                    else:
+                        print(line, file=sys.stderr)
             except HdrliftError as exc:
                 if debug:
                     traceback.print_exc()

@@ -124,8 +124,11 @@ def bench_image(h: int, w: int, seed: int = 0) -> np.ndarray:
 
 def run_case(model: str, h: int, w: int, runs: int = 3, tile: int | None = None, strategy: str = "tile",
              device: str = "cpu", max_memory: str | int | None = None, threads: int | None = None,
-             precision: str = "auto") -> dict[str, Any]:
-    """Time one (model, size) case in *this* process (the bench calls it in a fresh subprocess)."""
+             precision: str = "auto", kernels: str = "auto") -> dict[str, Any]:
+    """Time one (model, size) case in *this* process (the bench calls it in a fresh subprocess).
+
+    The row names the kernel that ran (``kernel``: its name; ``kernel_info``: name, kind, dtype, options
+    and, for native kernels, the compiler and flags of the build)."""
     import resource
 
     from hdrlift.inference.predictor import Predictor, set_threads
@@ -135,7 +138,7 @@ def run_case(model: str, h: int, w: int, runs: int = 3, tile: int | None = None,
     set_threads(threads)
     method = _load(model)
     pred = Predictor(method, device=device, tile=tile, strategy=strategy, max_memory=max_memory,
-                     precision=precision)
+                     precision=precision, kernels=kernels)
     img = bench_image(h, w)
     t0 = time.perf_counter()
     chosen = pred.tile_for(h, w)
@@ -151,6 +154,8 @@ def run_case(model: str, h: int, w: int, runs: int = 3, tile: int | None = None,
         "median_s": statistics.median(times[1:]), "first_s": times[0], "setup_s": setup,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
         "threads": torch.get_num_threads(), "tile": chosen, "precision": pred.precision,
+        "kernel": pred.kernel.name if pred.kernel is not None else "operator",
+        "kernel_info": pred.kernel.info() if pred.kernel is not None else None,
     }
     row["tiles"], row["tile_overhead"] = 1, 1.0
     if method.model is not None and 0 < chosen < max(h, w) and strategy == "tile":
@@ -175,9 +180,11 @@ def run_bench(
     floor_gmac_per_s: float = FLOOR_GMAC_PER_S,
     progress: bool = True,
     precision: str = "auto",
+    kernels: str = "auto",
 ) -> list[dict[str, Any]]:
     """One row per (model, size): model, size, h, w, median_s, peak_rss_mb, gmac, gmac_per_s,
-    ratio_to_floor, tile, tiles, tile_overhead (or ``error``). Each case runs in a fresh subprocess."""
+    ratio_to_floor, tile, tiles, tile_overhead, kernel, kernel_info (or ``error``). Each case runs in a
+    fresh subprocess; ``kernels`` = :data:`hdrlift.kernels.CHOICES` as for the Predictor."""
     rows: list[dict[str, Any]] = []
     for name in models:
         name = name.strip()
@@ -190,9 +197,10 @@ def run_bench(
         del method
         for label, h, w in sizes:
             case = {"model": name, "h": h, "w": w, "runs": runs, "tile": tile, "strategy": strategy,
-                    "device": device, "max_memory": max_memory, "threads": threads, "precision": precision}
+                    "device": device, "max_memory": max_memory, "threads": threads, "precision": precision,
+                    "kernels": kernels}
             row: dict[str, Any] = {"model": name, "size": label, "h": h, "w": w, "strategy": strategy,
-                                   "precision": precision}
+                                   "precision": precision, "kernels": kernels}
             if progress:
                 print(f"bench: {name} {label} ({h}x{w}) ...", file=sys.stderr, flush=True)
             try:
@@ -219,12 +227,20 @@ def run_bench(
 
 def _main(argv: list[str]) -> int:
     case = json.loads(argv[0])
-    row = run_case(case["model"], int(case["h"]), int(case["w"]), runs=int(case.get("runs", 3)),
-                   tile=case.get("tile"), strategy=case.get("strategy", "tile"), device=case.get("device", "cpu"),
-                   max_memory=case.get("max_memory"), threads=case.get("threads"),
-                   precision=case.get("precision", "auto"))
+    try:
+        row = _case(case)
+    except HdrliftError as exc:  # one line for the parent's error column (a missing native kernel, ...)
+        print(f"hdrlift: error: {exc}", file=sys.stderr)
+        return 1
     print(json.dumps(row))
     return 0
+
+
+def _case(case: dict[str, Any]) -> dict[str, Any]:
+    return run_case(case["model"], int(case["h"]), int(case["w"]), runs=int(case.get("runs", 3)),
+                    tile=case.get("tile"), strategy=case.get("strategy", "tile"), device=case.get("device", "cpu"),
+                    max_memory=case.get("max_memory"), threads=case.get("threads"),
+                    precision=case.get("precision", "auto"), kernels=case.get("kernels", "auto"))
 
 
 if __name__ == "__main__":

@@ -175,9 +175,9 @@ def probe_memory(fn: Callable[[torch.Tensor], Any], sizes: tuple[int, int] = (64
 
 
 def _disk_key(model: Any, device: torch.device | str) -> str | None:
-    """Key of a model's measured memory in the disk cache: architecture, hyper-parameters, wrapper, dtype,
-    device, native-kernel availability and versions (the numbers depend on shapes only, not on weights);
-    ``None`` for models without recorded hyper-parameters."""
+    """Key of a model's measured memory in the disk cache: architecture, hyper-parameters, the kernel that
+    runs it (name, dtype, options: :meth:`hdrlift.kernels.Kernel.info`), device and versions (the numbers
+    depend on shapes only, not on weights); ``None`` for models without recorded hyper-parameters."""
     import hashlib
     import json
 
@@ -187,14 +187,10 @@ def _disk_key(model: Any, device: torch.device | str) -> str | None:
     hparams = getattr(inner, "hparams", None)
     if not isinstance(hparams, dict):
         return None
-    native = None
-    if getattr(inner, "native", False):
-        from hdrlift.nn import native as nat
-
-        native = nat.load("uhd_fullres") is not None
+    info = model.info() if callable(getattr(model, "info", None)) else None
+    kernel = None if not isinstance(info, dict) else {k: info.get(k) for k in ("name", "dtype", "options")}
     desc = {"cls": type(model).__qualname__, "inner": type(inner).__qualname__, "hparams": hparams,
-            "dtype": str(getattr(model, "dtype", None)), "device": torch.device(device).type, "native": native,
-            "fast": [getattr(inner, k, None) for k in ("fast_tile", "native_tile", "vgg_channels_last")],
+            "dtype": str(getattr(model, "dtype", None)), "device": torch.device(device).type, "kernel": kernel,
             "torch": torch.__version__, "hdrlift": __version__, "threads": torch.get_num_threads()}
     try:
         text = json.dumps(desc, sort_keys=True, default=str)

@@ -2,8 +2,10 @@
 
 Threads are set from the machine, inference runs under ``torch.inference_mode``; on CUDA optional
 channels_last and fp16/bf16 autocast (``precision``); on the CPU ``precision="bf16"`` runs the network
-in bfloat16 (:mod:`hdrlift.inference.precision`). The tile size is chosen per image from a memory
-budget (``max_memory``) unless given (see :mod:`hdrlift.inference.memory`).
+in bfloat16 (:mod:`hdrlift.inference.precision`). A network runs through the inference kernel chosen for
+(model, device, precision) by :func:`hdrlift.kernels.for_model` (``kernels``; ``self.kernel`` says which).
+The tile size is chosen per image from a memory budget (``max_memory``) unless given (see
+:mod:`hdrlift.inference.memory`).
 """
 
 from __future__ import annotations
@@ -72,6 +74,11 @@ class Predictor:
             chosen. On CUDA:
             device memory for the network's tensors, default 80% of the device memory free when the
             predictor is made (:func:`~hdrlift.inference.memory.default_max_memory`).
+        kernels: ``auto`` | ``torch`` | ``native`` | ``plain``: which inference kernel runs a network
+            (:data:`hdrlift.kernels.CHOICES`): ``auto`` = native code where it was built (a failed build warns
+            once and falls back), else torch code; ``torch`` = no compiled code; ``native`` = the model's native
+            kernel or a :class:`~hdrlift.errors.KernelError`; ``plain`` = the model's own forward. The chosen
+            kernel is ``self.kernel`` (``.name``, ``.describe()``); ``None`` for operators.
     """
 
     def __init__(
@@ -84,8 +91,15 @@ class Predictor:
         max_memory: int | str | None = None,
         blend: str = "auto",
         camera: str = "auto",
+        kernels: str = "auto",
     ) -> None:
         from hdrlift.inference.memory import default_max_memory, memory_baseline, parse_memory
+        from hdrlift.kernels import CHOICES, Kernel, for_model
+
+        if kernels not in CHOICES:
+            from hdrlift.errors import KernelError
+
+            raise KernelError(f"kernels={kernels!r} is not one of {', '.join(CHOICES)}")
 
         #: resident bytes before this predictor (not hdrlift's to count; 0 for the command line)
         self.memory_baseline = memory_baseline()
@@ -107,25 +121,30 @@ class Predictor:
         self.precision = precision
         self.blend = resolve_blend(blend, self.method.model)
         self.camera = resolve_camera(camera, self.method.model, self.blend, self.device)
-        self.net: Any = self.method.model
-        if self.method.model is not None and (
-            self.device.type == "cuda" or self.method.model.cpu_channels_last
-        ):
+        model = self.method.model
+        if model is not None and (self.device.type == "cuda" or model.cpu_channels_last):
             # channels-last weights make oneDNN run NHWC end to end; without them every CPU conv of a
             # model without its own lean path reorders NCHW <-> blocked (duhdr: 2.3x slower in bf16)
-            self.method.model.to(memory_format=torch.channels_last)
-        mode = "never" if self.method.model is None else self.method.model.cpu_bf16  # see HDRModel.cpu_bf16
-        if mode == "own":  # the model's own partial bfloat16 path, switched on or off (a model may be shared)
-            self.method.model.use_cpu_bf16(self.device.type == "cpu" and precision == "bf16")
-        if self.method.model is not None and self.device.type != "cuda" and precision != "fp32":
-            if precision == "fp16":
-                raise HdrliftError("--precision fp16 needs a CUDA device; on the CPU use bf16")
-            from hdrlift.inference.precision import CastModel, cpu_has_bf16
+            model.to(memory_format=torch.channels_last)
+        if model is not None and self.device.type != "cuda" and precision == "fp16":
+            raise HdrliftError("--precision fp16 needs a CUDA device; on the CPU use bf16")
+        #: the inference kernel that runs the network (``None`` for an operator)
+        self.kernels = kernels
+        self.kernel: Kernel | None = None if model is None else for_model(model, self.device, precision, kernels)
+        #: what the strategies and the memory model call: the kernel (or None for an operator)
+        self.net: Any = self.kernel
+        if model is not None and self.device.type != "cuda" and precision == "bf16":
+            from hdrlift.inference.precision import cpu_has_bf16
 
-            if mode == "network":  # the whole network (models may opt out: cpu_bf16 = "own" or "never")
-                self.net = CastModel(self.method.model, torch.bfloat16)
-            if mode != "never" and not cpu_has_bf16():
+            if not cpu_has_bf16():
                 log.warning("bf16: this CPU has no AVX512-BF16/AMX, bfloat16 is emulated and slower than fp32")
+        if self.kernel is not None:
+            log.info("%s: kernel %s", self.method.name, self.kernel.describe())
+
+    def describe(self) -> str:
+        """One line: method, device, precision and the kernel that runs it (``hdrlift predict -v``)."""
+        what = "operator" if self.kernel is None else f"kernel {self.kernel.describe()}"
+        return f"{self.name}: device {self.device.type}, precision {self.precision}, {what}"
 
     @property
     def name(self) -> str:
@@ -189,7 +208,7 @@ class Predictor:
             if self.device.type == "cuda":
                 x = x.contiguous(memory_format=torch.channels_last)
             if tile <= 0 or max(h, w) <= tile or self.strategy == "none":
-                if out is not None and model is self.method.model and model.accepts_out:
+                if out is not None and model.accepts_out:
                     return model(x, out=out)  # reads the HWC view, writes the result in place
                 return model(x.contiguous() if self.device.type == "cpu" else x).float()
             from hdrlift.inference.strategies import run_large

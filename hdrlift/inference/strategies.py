@@ -1,8 +1,10 @@
 """Strategies for images larger than a tile, and per-model adapters that keep global context.
 
 - ``tile`` (default): overlapping tiles with context >= the receptive field and feathered blending
-  (exact for local models). A local model with ``forward_region(x, box)`` (hdrunet, twostage) computes
-  only the kept window of each tile, each layer on the part of the margin it still needs. Models with
+  (exact for local models). ``model`` is what the Predictor runs: an inference kernel
+  (:mod:`hdrlift.kernels`), or any object with the model contract. One with ``forward_region(x, box)``
+  (the hdrunet and twostage kernels) computes only the kept window of each tile, each layer on the part
+  of the margin it still needs. Models with
   global context keep it (:func:`context_fns`): a model declares ``global_context(x)`` (computed once on
   the whole image; the model down-scales inside it as it needs), ``forward_with_context(x_tile, ctx,
   offset, full_size)`` (per tile) and optionally ``global_max_pixels`` (for the memory model). uhd_bilateral

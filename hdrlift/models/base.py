@@ -97,10 +97,10 @@ class HDRModel(nn.Module):
     arch: ClassVar[str] = ""
     #: one line describing the domain the model works in internally
     inside_domain: ClassVar[str] = ""
-    #: ``precision="bf16"`` on the CPU: ``"network"`` = the runtime converts the whole network to
-    #: bfloat16 (:class:`~hdrlift.inference.precision.CastModel`); ``"own"`` = the model switches its own
-    #: partial bfloat16 path (:meth:`use_cpu_bf16`) and stays float32 at its boundary; ``"never"`` =
-    #: float32 only (``precision="auto"`` then picks fp32)
+    #: ``precision="bf16"`` on the CPU: ``"network"`` = allowed (the inference kernel converts the whole
+    #: network, or only its own partial path: :attr:`hdrlift.kernels.Kernel.bf16`); ``"own"`` = the model
+    #: switches its own partial bfloat16 path (:meth:`use_cpu_bf16`); ``"never"`` = float32 only
+    #: (``precision="auto"`` then picks fp32)
     cpu_bf16: ClassVar[CpuBf16] = "network"
     #: the runtime converts the weights to channels-last for CPU inference (on CUDA it always does)
     cpu_channels_last: ClassVar[bool] = False

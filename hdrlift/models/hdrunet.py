@@ -26,19 +26,7 @@ from torch import nn
 from hdrlift.errors import ModelError, one_line
 from hdrlift.models.base import HDRModel, ModelSpec, SizeRequirements
 from hdrlift.nn.export import DynamicPad
-from hdrlift.nn.sft import (
-    SFTLayer,
-    SFTResTrunk,
-    act_fn,
-    conv3x3_rows_,
-    conv_shuffle_add_,
-    eval_kernels_apply,
-    lrelu_,
-    nhwc,
-    pointwise_chain,
-    relu_,
-    sft_,
-)
+from hdrlift.nn.sft import SFTLayer, SFTResTrunk
 from hdrlift.ops.padding import crop_to, pad_to_multiple
 from hdrlift.ops.transfer import NTIRE_GAMMA
 
@@ -180,23 +168,15 @@ class HDRUNet(HDRModel):
                 block.conv1.weight.data.mul_(0.1)
                 block.conv2.weight.data.mul_(0.1)
 
-    def forward_gamma(self, ldr: torch.Tensor, box: Box | None = None) -> torch.Tensor:
-        """Inside-domain prediction ``H`` (gamma-encoded HDR, unbounded, may be < 0) for training.
+    def forward_gamma(self, ldr: torch.Tensor) -> torch.Tensor:
+        """Inside-domain prediction ``H = W(I) * I + G(I)`` (gamma-encoded HDR, unbounded, may be < 0).
 
-        ``box`` = (top, bottom, left, right) restricts the output to that window of the input (equal to
-        cropping the full output). In eval mode without autograd on CPU the lean kernels of
-        :meth:`_forward_eval` run (channels-last, in-place, only the window's dependency cone).
+        The paper network as a module graph (training, export, the reference of every inference kernel
+        in :mod:`hdrlift.kernels.hdrunet`).
 
         Shape:
             ldr: (B, 3, H, W) camera-encoded LDR in [0, 1] -> (B, 3, H, W) gamma-encoded HDR
-            (or (B, 3, bottom - top, right - left) with ``box``).
         """
-        if eval_kernels_apply(self, ldr):
-            return self._forward_eval(ldr, box)
-        out = self._forward_plain(ldr)
-        return out if box is None else out[..., box[0] : box[1], box[2] : box[3]]
-
-    def _forward_plain(self, ldr: torch.Tensor) -> torch.Tensor:
         x, size = pad_to_multiple(ldr, 4)
         cond_in = x if self.condition == "image" else scharr_condition(x)
         weight = self.weight_net(x)
@@ -215,118 +195,24 @@ class HDRUNet(HDRModel):
         out = self.conv_last(out)
         return crop_to(weight * x + out, size)
 
-    def forward(self, ldr: torch.Tensor) -> torch.Tensor:
-        """Public contract: sRGB-encoded LDR (B,3,H,W) in [0,1] -> linear HDR >= 0 (1.0 = clipping)."""
-        return self.forward_gamma(ldr).clamp(min=0.0) ** NTIRE_GAMMA
-
-    def forward_region(self, ldr: torch.Tensor, box: Box) -> torch.Tensor:
-        """``forward(ldr)[..., top:bottom, left:right]`` computing only what that window depends on.
-
-        Used by tiled inference: a tile's context margin is only run through the layers that need it.
+    @staticmethod
+    def inner_to_hdr(h: torch.Tensor) -> torch.Tensor:
+        """Gamma-encoded HDR ``H`` -> linear HDR ``clamp(H, 0) ** 2.24`` (1.0 = clipping level).
 
         Shape:
-            ldr: (B, 3, H, W) sRGB LDR; box = (top, bottom, left, right) -> (B, 3, bottom-top, right-left)
+            any -> same
         """
-        return self.forward_gamma(ldr, box).clamp(min=0.0) ** NTIRE_GAMMA
+        return h.clamp(min=0.0) ** NTIRE_GAMMA
+
+    def forward(self, ldr: torch.Tensor) -> torch.Tensor:
+        """Public contract: sRGB-encoded LDR (B,3,H,W) in [0,1] -> linear HDR >= 0 (1.0 = clipping)."""
+        return self.inner_to_hdr(self.forward_gamma(ldr))
 
     @property
     def receptive_field(self) -> int:
         """Half-width (pixels) of the context an output pixel depends on, for this instance's ``blocks``
         (the runtime's tile context, :func:`hdrlift.inference.strategies.size_requirements`)."""
         return hdrunet_receptive_field(self.hparams["blocks"])
-
-    def _region_margins(self) -> dict[str, int]:
-        """Remaining receptive field (full-resolution pixels, before rounding to 4) from each point of
-        the network to the output; see :func:`hdrunet_receptive_field` (3 px phase slack included)."""
-        n1, n2, n3 = (len(t) for t in (self.trunk1, self.trunk2, self.trunk3))
-        last = 2 + 2 + 3  # hr_conv2, conv_last; up_conv2 at 1/2; phase
-        trunk3 = last + 4 * n3
-        up1 = trunk3 + 4 + 2
-        trunk2 = up1 + 8 * n2
-        down2 = trunk2 + 2 + 2
-        trunk1 = down2 + 4 * n1
-        return {"last": last, "trunk3": trunk3, "up1": up1, "trunk2": trunk2, "down2": down2, "trunk1": trunk1}
-
-    def _forward_eval(self, ldr: torch.Tensor, box: Box | None) -> torch.Tensor:
-        """Eval kernels: same function as :meth:`_forward_plain` (float rounding aside)."""
-        if ldr.shape[0] > 1:
-            return torch.cat([self._forward_eval(ldr[i : i + 1], box) for i in range(ldr.shape[0])])
-        h, w = ldr.shape[-2:]
-        x, _ = pad_to_multiple(ldr, 4)
-        x = nhwc(x)
-        hp, wp = x.shape[-2:]
-        box = (0, h, 0, w) if box is None else box
-        reg = _Regions(hp, wp, box)
-        full = reg.full
-        act = act_fn(self.act)
-        m = self._region_margins()
-        # weighting network W, only on the output window
-        rw = reg.grow(2)
-        wn = self.weight_net
-        t = relu_(F.conv2d(reg.crop(x, full, rw), wn[0].weight, wn[0].bias, 1, 1))
-        t = conv3x3_rows_(t, wn[2], relu_)
-        wmap = pointwise_chain(t, [(wn[4], relu_), (wn[6], None)])
-        del t
-        res = reg.crop(wmap, rw, reg.box) * reg.crop(x, full, reg.box)
-        del wmap
-        # condition network (whole tile)
-        cn = self.cond_net
-        cond_in = x if self.condition == "image" else nhwc(scharr_condition(x))
-        c = lrelu_(F.conv2d(cond_in, cn.stem[0].weight, cn.stem[0].bias, 1, 1))
-        pointwise_chain(c, [(cn.stem[2], lrelu_), (cn.stem[4], lrelu_)], out=c)
-        cond1 = pointwise_chain(c, [(cn.level1[0], lrelu_), (cn.level1[2], None)])
-        cond2 = pointwise_chain(lrelu_(F.conv2d(c, cn.level2[0].weight, cn.level2[0].bias, 2, 1)),
-                                [(cn.level2[2], None)])
-        cond3 = F.conv2d(lrelu_(F.conv2d(c, cn.level3[0].weight, cn.level3[0].bias, 2, 1)),
-                         cn.level3[2].weight, cn.level3[2].bias, 2, 1)
-        del c
-        # full-resolution encoder
-        fea0 = act(F.conv2d(x, self.conv_first.weight, self.conv_first.bias, 1, 1))
-        sft_(self.sft_first, fea0, cond1)
-        fea0 = conv3x3_rows_(fea0, self.hr_conv1, act)
-        fea1 = act(F.conv2d(fea0, self.down_conv1.weight, self.down_conv1.bias, 2, 1))
-        r_last = reg.grow(m["last"])
-        fea0 = nhwc(reg.crop(fea0, full, r_last))
-        cond1 = nhwc(reg.crop(cond1, full, r_last))
-        # 1/2 and 1/4 levels, each on the window its remaining receptive field needs
-        r_t1 = reg.grow(m["trunk1"])
-        fea1 = self._trunk_eval(self.trunk1, nhwc(reg.crop(fea1, full, r_t1, 2)),
-                                nhwc(reg.crop(cond2, full, r_t1, 2)), act)
-        r_d2 = reg.grow(m["down2"])
-        fea1 = reg.crop(fea1, r_t1, r_d2, 2)
-        fea2 = act(F.conv2d(fea1, self.down_conv2.weight, self.down_conv2.bias, 2, 1))
-        r_t2 = reg.grow(m["trunk2"])
-        fea2 = nhwc(reg.crop(fea2, r_d2, r_t2, 4))
-        out = self._trunk_eval(self.trunk2, fea2, nhwc(reg.crop(cond3, full, r_t2, 4)), act)
-        out.add_(fea2)
-        del fea2, cond3
-        r_u1, r_t3 = reg.grow(m["up1"]), reg.grow(m["trunk3"])
-        out = reg.crop(out, r_t2, r_u1, 4)
-        skip = reg.crop(fea1, r_d2, r_t3, 2).clone(memory_format=torch.channels_last)
-        del fea1
-        conv_shuffle_add_(nhwc(out), self.up_conv1[0], act, skip, reg.offset(r_u1, r_t3, 4))
-        out, skip = skip, None
-        out = self._trunk_eval(self.trunk3, out, nhwc(reg.crop(cond2, full, r_t3, 2)), act)
-        del cond2
-        # full-resolution decoder on the window + its last receptive field
-        conv_shuffle_add_(out, self.up_conv2[0], act, fea0, reg.offset(r_t3, r_last, 2))
-        del out
-        sft_(self.sft_last, fea0, cond1)
-        del cond1
-        fea0 = conv3x3_rows_(fea0, self.hr_conv2, act)
-        base = F.conv2d(fea0, self.conv_last.weight, self.conv_last.bias, 1, 1)
-        return res.add_(reg.crop(base, r_last, reg.box)).contiguous()
-
-    @staticmethod
-    def _trunk_eval(trunk: SFTResTrunk, x: torch.Tensor, cond: torch.Tensor, act: Any) -> torch.Tensor:
-        """Eval kernels of an :class:`SFTResTrunk`; never modifies ``x`` (a new tensor is returned)."""
-        for block in trunk:
-            y = sft_(block.sft1, x, cond, out=torch.empty_like(x, memory_format=torch.channels_last))
-            y = conv3x3_rows_(y, block.conv1, act)
-            sft_(block.sft2, y, cond)
-            y = conv3x3_rows_(y, block.conv2)
-            x = y.add_(x)
-        return x if len(trunk) else x.clone(memory_format=torch.channels_last)
 
     def export_module(self) -> nn.Module:
         """Exportable form: reflect padding to the multiple of 4 with shape-dependent ops
@@ -337,35 +223,6 @@ class HDRUNet(HDRModel):
             (B, 3, H, W) sRGB-encoded LDR -> (B, 3, H, W) linear HDR >= 0
         """
         return DynamicPad(self, 4)
-
-
-Box = tuple[int, int, int, int]
-
-
-class _Regions:
-    """Windows (full-resolution, aligned to 4, clamped to the padded input) around an output box."""
-
-    def __init__(self, h: int, w: int, box: Box) -> None:
-        self.h, self.w = h, w
-        self.full = (0, h, 0, w)
-        self.box = tuple(int(v) for v in box)
-
-    def grow(self, margin: int) -> Box:
-        t, b, l, r = self.box
-        m = -(-int(margin) // 4) * 4
-        return (max(t // 4 * 4 - m, 0), min(-(-b // 4) * 4 + m, self.h),
-                max(l // 4 * 4 - m, 0), min(-(-r // 4) * 4 + m, self.w))
-
-    @staticmethod
-    def offset(have: Box, want: Box, scale: int) -> tuple[int, int]:
-        return ((want[0] - have[0]) // scale, (want[2] - have[2]) // scale)
-
-    @staticmethod
-    def crop(t: torch.Tensor, have: Box, want: Box, scale: int = 1) -> torch.Tensor:
-        """``t`` covers window ``have`` at 1/``scale`` resolution; its part covering ``want``."""
-        y0, y1 = (want[0] - have[0]) // scale, (want[1] - have[0]) // scale
-        x0, x1 = (want[2] - have[2]) // scale, (want[3] - have[2]) // scale
-        return t[..., y0:y1, x0:x1]
 
 
 # --------------------------------------------------------------------------------------------------

@@ -20,8 +20,7 @@ from torch import nn
 
 from hdrlift.errors import ModelError
 from hdrlift.models.base import HDRModel, ModelSpec, SizeRequirements
-from hdrlift.nn.rdab import RDAB, rdab_eval
-from hdrlift.nn.sft import eval_kernels_apply, nhwc, pointwise_chain
+from hdrlift.nn.rdab import RDAB
 from hdrlift.ops.transfer import NTIRE_GAMMA
 
 _PAPER = "Sharif et al., A Two-stage Deep Network for High Dynamic Range Image Reconstruction, CVPRW 2021"
@@ -52,37 +51,6 @@ class TwoStageStage(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.relu(self.conv_out(self.blocks(self.conv_in(x))) + x)
-
-    def forward_eval(self, x: torch.Tensor, box: Box, out_margin: int) -> tuple[torch.Tensor, Box]:
-        """Eval kernels on a (1, 3, H, W) input; returns the output on ``box`` grown by ``out_margin``
-        (clamped to the input) and that window. Each block runs on the window the rest still needs.
-
-        Shape:
-            x: (1, 3, H, W) -> (1, 3, h, w) channels-last
-        """
-        h, w = x.shape[-2:]
-        n = len(self.blocks)
-        full = (0, h, 0, w)
-        have = full
-        f = torch.nn.functional.conv2d(nhwc(x), self.conv_in.weight, self.conv_in.bias, 1, 1)
-        for i, block in enumerate(self.blocks):
-            want = _grow(box, out_margin + RDAB.receptive_field() * (n - i), h, w)
-            f = rdab_eval(block, nhwc(_crop(f, have, want)))
-            have = want
-        want = _grow(box, out_margin, h, w)
-        y = pointwise_chain(nhwc(_crop(f, have, want)), [(self.conv_out, None)])
-        return torch.relu_(y.add_(_crop(x, full, want))), want
-
-
-Box = tuple[int, int, int, int]
-
-
-def _grow(box: Box, m: int, h: int, w: int) -> Box:
-    return (max(box[0] - m, 0), min(box[1] + m, h), max(box[2] - m, 0), min(box[3] + m, w))
-
-
-def _crop(t: torch.Tensor, have: Box, want: Box) -> torch.Tensor:
-    return t[..., want[0] - have[0] : want[1] - have[0], want[2] - have[2] : want[3] - have[2]]
 
 
 def twostage_receptive_field(n_blocks1: int, n_blocks2: int) -> int:
@@ -152,41 +120,29 @@ class TwoStageHDR(HDRModel):
         out2 = self.stage2(out1.detach())
         return out1, out2
 
-    def forward_gamma(self, ldr: torch.Tensor, box: Box | None = None) -> torch.Tensor:
+    def forward_gamma(self, ldr: torch.Tensor) -> torch.Tensor:
         """Stage II output (gamma-encoded HDR, >= 0) without the detach (inference path).
 
-        ``box`` = (top, bottom, left, right) restricts the output to that window (equal to cropping the
-        full output). In eval mode without autograd on CPU the eval kernels run (channels-last, row-banded
-        dense blocks, in-place sums; each block only on the window the rest of the network needs).
+        The paper network as a module graph (training, export, the reference of the inference kernel in
+        :mod:`hdrlift.kernels.twostage`).
 
         Shape:
-            (B, 3, H, W) -> (B, 3, H, W) (or (B, 3, bottom - top, right - left) with ``box``)
+            (B, 3, H, W) -> (B, 3, H, W)
         """
-        if not eval_kernels_apply(self, ldr):
-            out = self.stage2(self.stage1(ldr))
-            return out if box is None else out[..., box[0] : box[1], box[2] : box[3]]
-        h, w = ldr.shape[-2:]
-        box = (0, h, 0, w) if box is None else tuple(int(v) for v in box)  # type: ignore[assignment]
-        outs = []
-        for i in range(ldr.shape[0]):
-            margin2 = 1 + RDAB.receptive_field() * len(self.stage2.blocks)
-            y1, win = self.stage1.forward_eval(ldr[i : i + 1], box, margin2)
-            local = (box[0] - win[0], box[1] - win[0], box[2] - win[2], box[3] - win[2])
-            y2, _ = self.stage2.forward_eval(y1.contiguous(), local, 0)
-            outs.append(y2.contiguous())
-        return torch.cat(outs) if len(outs) > 1 else outs[0]
+        return self.stage2(self.stage1(ldr))
+
+    @staticmethod
+    def inner_to_hdr(h: torch.Tensor) -> torch.Tensor:
+        """Gamma-encoded stage II output -> linear HDR ``clamp(h, 0) ** 2.24`` (1.0 = clipping level).
+
+        Shape:
+            any -> same
+        """
+        return h.clamp(min=0.0) ** NTIRE_GAMMA
 
     def forward(self, ldr: torch.Tensor) -> torch.Tensor:
         """Public contract: sRGB-encoded LDR (B,3,H,W) in [0,1] -> linear HDR >= 0 (1.0 = clipping)."""
-        return self.forward_gamma(ldr).clamp(min=0.0) ** NTIRE_GAMMA
-
-    def forward_region(self, ldr: torch.Tensor, box: Box) -> torch.Tensor:
-        """``forward(ldr)[..., top:bottom, left:right]`` computing only what that window depends on.
-
-        Shape:
-            ldr: (B, 3, H, W) sRGB LDR; box = (top, bottom, left, right) -> (B, 3, bottom-top, right-left)
-        """
-        return self.forward_gamma(ldr, box).clamp(min=0.0) ** NTIRE_GAMMA
+        return self.inner_to_hdr(self.forward_gamma(ldr))
 
     def stage_parameters(self) -> tuple[int, int]:
         """Parameter counts of stage I and stage II."""

@@ -24,17 +24,9 @@ with :meth:`UHDBilateral.hdr_to_inner`.
 Tiling: ``grids = model.predict_grids(ldr_full)`` once, then ``model.apply_grids(tile, grids,
 offset, full_size)`` per tile; tiles overlap by ``receptive_field`` (= number of fusion blocks) pixels.
 
-Fast CPU inference (eval mode, no autograd, not tracing; ``fast_inference``): the VGG trunk runs with
-in-place ReLUs (also channels-last with ``vgg_channels_last``), and the full-resolution part runs per
-cache-sized 2-D tile (``fast_tile`` core + ``receptive_field`` halo): BatchNorms folded into the convs,
-both guide networks as one matrix product, both grids sliced at once (row interpolation per tile band,
-then one 2-D ``grid_sample``; :func:`~hdrlift.nn.bilateral.slice_apply_rows`), 1x1 convs as matrix
-products on pixels-last rows, depthwise convs channels-last, in-place activations, biases carried to the
-next linear layer, HDR decoding fused per tile. Where a C compiler is available (``native``), the whole
-full-resolution part instead runs in one fused native kernel (:mod:`hdrlift.nn.native`: L2-sized tiles,
-every intermediate channel-planar, OpenMP over bands). Both are equal to the plain module graph up to
-float rounding (tests/test_model_uhd.py); the inference kernels live in
-:mod:`hdrlift.models.uhd_inference`, docs/inference.md has the measurements.
+Inference kernels (:mod:`hdrlift.kernels.uhd_bilateral`) compute the same function faster (BatchNorms
+folded, the full-resolution part fused per cache-sized tile in torch or in one native C kernel, the VGG
+trunk optionally in bfloat16); this module is the paper network with one forward, their reference.
 """
 
 from __future__ import annotations
@@ -49,8 +41,6 @@ from torch import nn
 
 from hdrlift.errors import ModelError
 from hdrlift.models.base import ExportRequirements, HDRModel, ModelSpec, SizeRequirements
-from hdrlift.models.uhd_inference import UHDInferenceMixin
-from hdrlift.nn import native
 from hdrlift.nn.adain import LeakyAdaIN
 from hdrlift.nn.bilateral import GuideNet, slice_apply, slice_apply_whole
 from hdrlift.nn.export import AA_BILINEAR, EXPM1
@@ -58,11 +48,7 @@ from hdrlift.nn.mobile import InvertedResidual
 from hdrlift.nn.tucker import jacobi_projector, subspace_projector, tucker_smooth
 from hdrlift.nn.vgg import VGGFeatures
 
-__all__ = ["UHDBilateral", "SPECS", "FAST_TILE"]
-
-#: core tile (rows, cols) of the fused CPU inference path: temporaries ~0.4 kB/px stay in L2/L3, the
-#: 3 px halo adds ~6% pixels, and few enough ops per image that OpenMP barriers stay cheap on a loaded CPU
-FAST_TILE = (128, 512)
+__all__ = ["UHDBilateral", "SPECS"]
 
 _VGG_CHANNELS = (64, 128, 256, 512, 512)
 _N_COEFFS = 12  # 3x4 affine, row-major
@@ -147,7 +133,7 @@ class _GridHead(nn.Module):
         return g.view(g.shape[0], _N_COEFFS, self.depth, self.gh, self.gw)
 
 
-class UHDBilateral(UHDInferenceMixin, HDRModel):
+class UHDBilateral(HDRModel):
     """Collaborative bilateral network (UHD-HDR). See the module docstring for the pipeline.
 
     Args:
@@ -174,13 +160,6 @@ class UHDBilateral(UHDInferenceMixin, HDRModel):
     """
 
     arch = "uhd_bilateral"
-    #: bfloat16 on the CPU only for the low-resolution VGG trunk (``"own"``): the full-resolution part
-    #: is memory-bound pointwise work whose fused float32 kernels a bfloat16 network would bypass (16 s vs
-    #: 3 s at 4K), while the VGG at 256x256 runs ~4.5x faster in bfloat16 channels-last (0.42 -> 0.09 s);
-    #: the Predictor calls :meth:`use_cpu_bf16` instead of converting the model
-    cpu_bf16 = "own"
-    #: ``forward(ldr, out=...)`` writes into a caller's buffer (the Predictor passes its HWC result array)
-    accepts_out = True
     inside_domain = (
         "grids act on sRGB-encoded LDR; network output y in [0,1] (sigmoid) = mu-law log encoding "
         "y = log1p(mu*h)/log1p(mu*hdr_max) of linear HDR h (1.0 = clipping)"
@@ -239,27 +218,6 @@ class UHDBilateral(UHDInferenceMixin, HDRModel):
         self.hdr_max = float(hdr_max)
         self.hdr_mu = float(hdr_mu)
         self.vgg_source = vgg_weights
-        #: pixels per chunk of the full-resolution part in no-grad inference on the CPU (memory bound)
-        self.chunk_pixels = 1 << 18
-        #: the same on a GPU: ~40 kernels per chunk, so small chunks are launch-bound there (4K in
-        #: 2 chunks, a few GB of device memory; the Predictor's budget tiles images that do not fit)
-        self.gpu_chunk_pixels = 1 << 22
-        #: use the fused CPU inference path when not training and not recording gradients
-        self.fast_inference = True
-        #: (rows, cols) of the core tiles of the fused full-resolution path
-        self.fast_tile = FAST_TILE
-        #: fast path: run the VGG trunk channels-last (~1.5x faster on CPU). Off by default: its float
-        #: rounding (~1e-6) is amplified by the AdaIN/Tucker stages to up to ~1e-4 in the grids
-        self.vgg_channels_last = False
-        #: fast path: dtype of the VGG trunk (bfloat16 = a channels-last bfloat16 copy of its weights, made
-        #: on first use and again whenever the weights change; AdaIN, heads and Tucker stay float32)
-        self.vgg_dtype = torch.float32
-        #: fast path: run the full-resolution part in the native C kernel (hdrlift.nn.native) when a C
-        #: compiler is available (else the torch kernels; same results up to ~1e-6 relative)
-        self.native = True
-        #: (rows, cols) of the native kernel's core tiles
-        self.native_tile = native.UHD_TILE
-
         names = [f"relu{k}_1" for k in range(1, vgg_levels + 1)]
         self.vgg = VGGFeatures("vgg19", outputs=names, weights=None, normalize=True,
                                requires_grad=bool(vgg_trainable))
@@ -312,6 +270,34 @@ class UHDBilateral(UHDInferenceMixin, HDRModel):
         return torch.log1p(self.hdr_mu * h) / math.log1p(self.hdr_mu * self.hdr_max)
 
     # ------------------------------------------------------------------ low resolution (global)
+    def vgg_inputs(self, ldr: torch.Tensor) -> torch.Tensor:
+        """The VGG trunk's input: the content path's gray image and the colour path's blurred image of
+        the whole image resized to ``low_res``, stacked along the batch (content first).
+
+        Shape:
+            ldr: (B, 3, H, W) sRGB-encoded LDR in [0, 1] -> (2B, 3, low_res, low_res) sRGB-encoded
+        """
+        self._check_input(ldr)
+        # (antialiased resizing has no bfloat16 kernel: resize in float32)
+        small = F.interpolate(ldr.float(), size=(self.low_res, self.low_res), mode="bilinear",
+                              align_corners=False, antialias=True).to(ldr.dtype)
+        return torch.cat((_gray3(small), _gaussian_blur(small, self.blur_sigma)), dim=0)
+
+    def grids_from_features(self, feats: dict[str, torch.Tensor], batch: int) -> torch.Tensor:
+        """Dual-path fusion, grid heads and Tucker smoothing from the VGG features of :meth:`vgg_inputs`.
+
+        Shape:
+            feats: {relu<k>_1: (2B, C_k, h_k, w_k)} -> (B, 2, 12, D, GH, GW) (content, colour)
+        """
+        fc = [feats[n][:batch] for n in self.vgg_names]
+        fs = [feats[n][batch:] for n in self.vgg_names]
+        u, v = fc[0], fs[0]
+        for k, block in enumerate(self.blocks):
+            u, v = block(u, v, fc[k + 1], fs[k + 1])
+        grids = torch.stack((self.content_head(u), self.colour_head(v)), dim=1)
+        return tucker_smooth(grids, self.tucker_ranks, self.tucker_mode,
+                             projector=jacobi_projector if self.export_form else subspace_projector)
+
     def predict_grids(self, ldr: torch.Tensor) -> torch.Tensor:
         """The two smoothed bilateral grids from the whole image downsampled to ``low_res``.
 
@@ -326,28 +312,7 @@ class UHDBilateral(UHDInferenceMixin, HDRModel):
             # costs well under a millisecond there; the full-resolution part keeps the autocast
             with torch.autocast(dev, enabled=False):
                 return self.predict_grids(ldr.float())
-        # (antialiased resizing has no bfloat16 kernel: resize in float32)
-        small = F.interpolate(ldr.float(), size=(self.low_res, self.low_res), mode="bilinear",
-                              align_corners=False, antialias=True).to(ldr.dtype)
-        content = _gray3(small)
-        colour = _gaussian_blur(small, self.blur_sigma)
-        both = torch.cat((content, colour), dim=0)
-        feats = self._vgg_fast(both) if self._use_fast(ldr) else self.vgg(both)
-        b = ldr.shape[0]
-        fc = [feats[n][:b] for n in self.vgg_names]
-        fs = [feats[n][b:] for n in self.vgg_names]
-        u, v = fc[0], fs[0]
-        for k, block in enumerate(self.blocks):
-            u, v = block(u, v, fc[k + 1], fs[k + 1])
-        grids = torch.stack((self.content_head(u), self.colour_head(v)), dim=1)
-        return tucker_smooth(grids, self.tucker_ranks, self.tucker_mode,
-                             projector=jacobi_projector if self.export_form else subspace_projector)
-
-    def _use_fast(self, x: torch.Tensor) -> bool:
-        """Fused inference kernels apply: eval mode, no autograd, CPU float32, not exporting."""
-        return (self.fast_inference and not self.training and not torch.is_grad_enabled()
-                and x.device.type == "cpu" and x.dtype == torch.float32
-                and not torch.jit.is_tracing() and not torch.onnx.is_in_onnx_export())
+        return self.grids_from_features(self.vgg(self.vgg_inputs(ldr)), ldr.shape[0])
 
     def slice_features(
         self,
@@ -384,8 +349,8 @@ class UHDBilateral(UHDInferenceMixin, HDRModel):
     ) -> torch.Tensor:
         """Paper's [0, 1] output for a region of the full image, using the global grids.
 
-        In no-grad eval mode the region is processed in row chunks with a ``receptive_field`` halo
-        (exact; bounds memory).
+        Pointwise except the fusion blocks' depthwise 3x3 convs (``receptive_field`` pixels), which
+        zero-pad at the region's border: a region is exact ``receptive_field`` pixels inside its border.
 
         Shape:
             ldr: (B, 3, h, w) sRGB-encoded LDR region, grids: (B, 2, 12, D, GH, GW) -> (B, 3, h, w) in [0, 1]
@@ -395,25 +360,7 @@ class UHDBilateral(UHDInferenceMixin, HDRModel):
             raise ModelError(f"grids batch {grids.shape[0]} != image batch {ldr.shape[0]}")
         h, w = ldr.shape[-2:]
         fs = (h, w) if full_size is None else (int(full_size[0]), int(full_size[1]))
-        off = (int(offset[0]), int(offset[1]))
-        if self._use_fast(ldr):
-            return self._fast_full_res(ldr, grids, off, fs, hdr=False)
-        chunk = self.chunk_pixels if ldr.device.type == "cpu" else self.gpu_chunk_pixels
-        rows = max(1, chunk // w)
-        if (self.training or torch.is_grad_enabled() or torch.jit.is_tracing()
-                or torch.onnx.is_in_onnx_export()):
-            return self._full_res(ldr, grids, off, fs)  # the module graph (training, export)
-        p = self._fused_params()
-        if rows >= h:
-            return self._folded_full_res(ldr, grids, off, fs, p)
-        rf = self.receptive_field
-        parts = []
-        for r0 in range(0, h, rows):
-            r1 = min(h, r0 + rows)
-            a, b = max(0, r0 - rf), min(h, r1 + rf)
-            y = self._folded_full_res(ldr[:, :, a:b], grids, (off[0] + a, off[1]), fs, p)
-            parts.append(y[:, :, r0 - a: r1 - a])
-        return torch.cat(parts, dim=2)
+        return self._full_res(ldr, grids, (int(offset[0]), int(offset[1])), fs)
 
     @property
     def global_max_pixels(self) -> int:
@@ -444,26 +391,15 @@ class UHDBilateral(UHDInferenceMixin, HDRModel):
         grids: torch.Tensor,
         offset: tuple[int, int] = (0, 0),
         full_size: tuple[int, int] | None = None,
-        out: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Linear HDR for a region (tile) of the full image, using grids of the whole image.
 
-        ``offset`` = (row, col) of the region in the full image of size ``full_size`` (H, W). ``out``:
-        optional float32 result buffer of the region's shape, any strides (the fused CPU path writes
-        into it directly; otherwise the result is copied into it).
+        ``offset`` = (row, col) of the region in the full image of size ``full_size`` (H, W).
 
         Shape:
             ldr: (B, 3, h, w) sRGB-encoded LDR region, grids: (B, 2, 12, D, GH, GW) -> (B, 3, h, w) linear HDR
         """
-        if self._use_fast(ldr):
-            self._check_input(ldr)
-            if grids.shape[0] != ldr.shape[0]:
-                raise ModelError(f"grids batch {grids.shape[0]} != image batch {ldr.shape[0]}")
-            h, w = ldr.shape[-2:]
-            fs = (h, w) if full_size is None else (int(full_size[0]), int(full_size[1]))
-            return self._fast_full_res(ldr, grids, (int(offset[0]), int(offset[1])), fs, hdr=True, out=out)
-        y = self.inner_to_hdr(self.apply_grids_inner(ldr, grids, offset, full_size))
-        return y if out is None else out.copy_(y)
+        return self.inner_to_hdr(self.apply_grids_inner(ldr, grids, offset, full_size))
 
     # ------------------------------------------------------------------ whole image
     def forward_inner(self, ldr: torch.Tensor) -> torch.Tensor:
@@ -474,12 +410,12 @@ class UHDBilateral(UHDInferenceMixin, HDRModel):
         """
         return self.apply_grids_inner(ldr, self.predict_grids(ldr))
 
-    def forward(self, ldr: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
-        """Linear HDR of a whole image; ``out``: optional result buffer (see :meth:`apply_grids`).
+    def forward(self, ldr: torch.Tensor) -> torch.Tensor:
+        """Linear HDR of a whole image.
 
         Shape: (B, 3, H, W) sRGB-encoded LDR in [0, 1] -> (B, 3, H, W) linear HDR >= 0 (1.0 = clipping)
         """
-        return self.apply_grids(ldr, self.predict_grids(ldr), out=out)
+        return self.apply_grids(ldr, self.predict_grids(ldr))
 
     @staticmethod
     def _check_input(ldr: torch.Tensor) -> None:
@@ -500,7 +436,7 @@ class UHDBilateral(UHDInferenceMixin, HDRModel):
         """A copy of this model with :attr:`export_form` set, to be traced for ONNX.
 
         Equal to the model up to float rounding (the Jacobi projectors agree with ``eigh`` to ~1e-12).
-        Tracing never takes the fused inference kernels (:meth:`_use_fast`) or the chunked paths.
+        Tracing never takes the inference kernels (:meth:`hdrlift.kernels.Kernel.blocked`).
 
         Shape:
             (1, 3, H, W) sRGB-encoded LDR in [0, 1] -> (1, 3, H, W) linear HDR >= 0

@@ -91,7 +91,7 @@ class SFTResTrunk(nn.ModuleList):
 # --------------------------------------------------------------------------------------------------
 # Eval kernels (no autograd): channels-last tensors, 1x1 convs as chunked GEMMs, in-place SFT and
 # row-banded in-place 3x3 convs. They compute the same functions as the modules above (float rounding
-# aside) with far fewer and smaller temporaries; the models use them only under ``no_grad`` in eval.
+# aside) with far fewer and smaller temporaries; the inference kernels of hdrlift.kernels use them.
 
 #: pixels per chunk of the pointwise kernels (1x1 convs, SFT): a chunk's temporaries stay in cache
 POINTWISE_CHUNK = 8192
@@ -99,22 +99,6 @@ POINTWISE_CHUNK = 8192
 CONV_BAND_PIXELS = 1 << 16
 
 ActFn = Callable[[torch.Tensor], torch.Tensor]
-
-
-def eval_kernels_apply(module: nn.Module, x: torch.Tensor) -> bool:
-    """Whether the eval kernels may replace ``module``'s forward on ``x``: eval mode, no autograd, CPU
-    float32 (or bfloat16 with bfloat16 weights, see :mod:`hdrlift.inference.precision`), not tracing
-    (ONNX / TorchScript export keep the plain module graph) and no forward hooks on any submodule
-    (hooks, e.g. MAC counting, observe module calls, which the kernels bypass); not under CPU autocast
-    (the kernels call GEMMs directly, which autocast would not cast)."""
-    if (module.training or torch.is_grad_enabled() or x.device.type != "cpu"
-            or x.dtype not in (torch.float32, torch.bfloat16) or torch.is_autocast_enabled("cpu")
-            or torch.jit.is_tracing() or torch.jit.is_scripting()):
-        return False
-    p = next(module.parameters(), None)
-    if p is not None and p.dtype != x.dtype:
-        return False
-    return not any(m._forward_hooks or m._forward_pre_hooks for m in module.modules())
 
 
 def nhwc(x: torch.Tensor) -> torch.Tensor:

@@ -65,14 +65,17 @@ def build_datasets(cfg: TrainConfig, info: DistInfo) -> tuple[Any, list[Pair]]:
 
 @torch.inference_mode()
 def validate(model: nn.Module, pairs: Sequence[Pair], device: torch.device) -> dict[str, float]:
-    """Mean PSNR-mu, PSNR-L and clipped-region log2 RMSE of ``model`` over validation pairs."""
+    """Mean PSNR-mu, PSNR-L and clipped-region log2 RMSE of ``model`` over validation pairs (run through
+    the inference kernel ``hdrlift predict`` would use in float32, :func:`hdrlift.kernels.for_model`)."""
+    from hdrlift.kernels import for_model
     from hdrlift.metrics import clipped_log_rmse, psnr_l, psnr_mu
 
     was_training = model.training
     model.eval()
+    net = for_model(model, device, "fp32", "auto")
     mu, pl, cl = [], [], []
     for p in pairs:
-        out = model(p.tensors()[0].to(device))[0].float().clamp(min=0).permute(1, 2, 0).cpu().numpy()
+        out = net(p.tensors()[0].to(device))[0].float().clamp(min=0).permute(1, 2, 0).cpu().numpy()
         mu.append(psnr_mu(p.hdr, out))
         pl.append(psnr_l(p.hdr, out))
         c = clipped_log_rmse(p.hdr, out, p.ldr)

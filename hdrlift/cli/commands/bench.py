@@ -13,6 +13,7 @@ examples:
   hdrlift bench --models uhd_bilateral,hdrunet --sizes 512,1080p
   hdrlift bench --models twostage.polyhaven --sizes 4k --max-memory 2GB --json
   hdrlift bench --models uhd_bilateral --sizes 4k --device cuda --precision fp16
+  hdrlift bench --models uhd_bilateral --sizes 4k --kernels torch   # without the native kernel
 """
 
 
@@ -35,6 +36,8 @@ def add_parser(sub: Any) -> None:
                    help="network precision as in predict (default auto: bf16 on CPUs with native bfloat16)")
     p.add_argument("--max-memory", default=None, type=argtypes.memory,
                    help="peak process memory as in predict (default 1.5GB)")
+    p.add_argument("--kernels", default="auto", choices=["auto", "torch", "native", "plain"],
+                   help="inference kernels as in predict (default auto); the table's kernel column says which ran")
     p.add_argument("--threads", type=int, default=None, help="intra-op threads (default: all cores)")
     p.add_argument("--json", action="store_true", help="print the rows as JSON (every field, errors included)")
     p.set_defaults(func=cmd_bench)
@@ -45,12 +48,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     rows = run_bench(args.models.split(","), parse_sizes(args.sizes), runs=args.runs, tile=args.tile,
                      strategy=args.strategy, device=args.device, precision=args.precision,
-                     max_memory=args.max_memory, threads=args.threads)
+                     max_memory=args.max_memory, threads=args.threads, kernels=args.kernels)
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
         from hdrlift.inference.evaluate import format_table
 
-        print(format_table(rows, ["model", "size", "precision", "median_s", "peak_rss_mb", "gmac", "gmac_per_s",
-                                  "ratio_to_floor", "tile"]))
+        cols = ["model", "size", "precision", "kernel", "median_s", "peak_rss_mb", "gmac", "gmac_per_s",
+                "ratio_to_floor", "tile"]
+        print(format_table(rows, cols + (["error"] if any("error" in r for r in rows) else [])))
     return 0

@@ -85,6 +85,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"],
                    help="network precision (default auto: bf16 on CPUs with native bfloat16, AVX512-BF16/AMX, "
                    "about 2x faster, PSNR-mu within 0.1 dB; fp32 elsewhere); fp16/bf16 autocast on CUDA")
+    p.add_argument("--kernels", default="auto", choices=["auto", "torch", "native", "plain"],
+                   help="inference kernels (default auto: native code where it could be built, else torch code; a "
+                   "failed build warns once); torch = no compiled code; native = the model's native kernel or an "
+                   "error; plain = the model's own forward (the reference). -v says which one ran")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="print the method, device, precision and inference kernel used, and per image its time")
     p.add_argument("--blend", default="auto", metavar="auto|none|TAU,MID[,SIGMA]",
                    help="blend the network's result with the decoded photo (hdrlift.ops.blend): auto = what the "
                    "weight declares (docs/models.md), none = the network alone, TAU,MID = the photo below max "
@@ -182,6 +188,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         tile=args.tile,
         strategy=args.strategy,
         precision=args.precision,
+        kernels=args.kernels,
+        verbose=args.verbose,
         blend=args.blend,
         camera=args.camera,
         max_pixels=args.max_pixels,

@@ -3,7 +3,7 @@
  * Per pixel: pointwise guide networks -> trilinear slicing of G bilateral grids at (row, column, guide)
  * and their affine colour maps -> 1x1 fusion -> NB inverted-residual blocks (1x1 expand + ReLU6,
  * depthwise 3x3 + ReLU6, 1x1 project, skip) -> 1x1 + sigmoid (-> linear HDR). Same arithmetic as the
- * torch kernels of hdrlift.models.uhd_bilateral (_fast_tile), up to float rounding (~1e-6 relative).
+ * torch tile kernel of hdrlift.kernels.uhd_bilateral (UHDTiles), up to float rounding (~1e-6 relative).
  *
  * The region x (3, h, w; strides xs_c, xs_r, xs_x in floats, so planar or pixel-interleaved) lies at
  * (row_off, col_off) of an image of size (full_h, full_w) (grid coordinates); the result goes to out
@@ -21,7 +21,8 @@
  *   per block k: we (E, F), be (E), wd (E, 9), bd (E), wp (F, E), bp (F), skip[k]
  *   wo (3, F), bo (3)
  *
- * Built on first use by hdrlift.nn.native (cc -O3 -march=native -fopenmp); no Python API.
+ * Built on first use by hdrlift.nn.native (cc -O3 -march=native -fopenmp) and called through the declared
+ * ctypes signature there (one uhd_args struct); the kernel object is hdrlift.kernels.uhd_bilateral.UHDNative.
  */
 #include <math.h>
 #include <stdint.h>
@@ -110,7 +111,13 @@ static void pw(float *const *dst, int nout, const float *const *src, int nsrc, c
     for (; o < nout; ++o) pw1(dst + o, src, nsrc, W + (long)o * nsrc, bias + o, n, acc, relu6);
 }
 
+/* Every argument of uhd_fullres, in one struct (mirrored field by field by the ctypes.Structure
+ * hdrlift.nn.native.UhdArgs). `size` must be sizeof(uhd_args) and uhd_abi() must return the ABI
+ * version the caller was written for: both are checked, so a layout mismatch is an error code, never a
+ * misread argument. */
+#define UHD_ABI 2
 typedef struct {
+    long size;                                   /* sizeof(uhd_args) */
     const float *x; int h, w; long xs_c, xs_r, xs_x; int row_off, col_off, full_h, full_w;
     const float *gw1, *gb1; int ghid; const float *gw2, *gb2; int ng;
     const float *grids; int G, D, GH, GW;
@@ -119,8 +126,12 @@ typedef struct {
     const float *wo, *bo;
     int to_hdr; float hdr_scale, hdr_mu;
     float *out; long os_c, os_r, os_x;
-    int band, cols;
-} Args;
+    int band, cols, nthreads;
+} uhd_args;
+typedef uhd_args Args;
+
+int uhd_abi(void) { return UHD_ABI; }
+long uhd_args_size(void) { return (long)sizeof(uhd_args); }
 
 typedef struct {  /* per-thread scratch */
     float *tab, *t, *e, *d, *hid, *guide, *feat, *wts, *xrow;
@@ -325,22 +336,17 @@ static void do_tile(const Args *a, const Scratch *s, const float *tabs, int b0, 
     }
 }
 
-int uhd_fullres(const float *x, int h, int w, long xs_c, long xs_r, long xs_x,
-                int row_off, int col_off, int full_h, int full_w,
-                const float *gw1, const float *gb1, int ghid, const float *gw2, const float *gb2, int ng,
-                const float *grids, int G, int D, int GH, int GW,
-                const float *wi, const float *bi, int F,
-                int nb, int E, const float *we, const float *be, const float *wd, const float *bd,
-                const float *wp, const float *bp, const int *skip,
-                const float *wo, const float *bo,
-                int to_hdr, float hdr_scale, float hdr_mu,
-                float *out, long os_c, long os_r, long os_x, int band, int cols, int nthreads)
+/* Returns 0, -1 (invalid arguments), -2 (out of memory) or -3 (struct size mismatch). */
+int uhd_fullres(const uhd_args *args)
 {
-    Args a = {x, h, w, xs_c, xs_r, xs_x, row_off, col_off, full_h, full_w, gw1, gb1, ghid, gw2, gb2, ng,
-              grids, G, D, GH, GW, wi, bi, F, nb, E, we, be, wd, bd, wp, bp, skip, wo, bo,
-              to_hdr, hdr_scale, hdr_mu, out, os_c, os_r, os_x, band, cols};
+    if (args == NULL || args->size != (long)sizeof(uhd_args))
+        return -3;
+    const uhd_args a = *args;
+    const int h = a.h, w = a.w, G = a.G, D = a.D, GW = a.GW, nb = a.nb, E = a.E, F = a.F, ghid = a.ghid,
+              ng = a.ng, band = a.band, cols = a.cols, col_off = a.col_off, full_w = a.full_w;
+    const int nthreads = a.nthreads > 0 ? a.nthreads : 1;
     if (G < 1 || G > 4 || ng < 1 || ng > G || ng > 4 || band < 1 || cols < 1 || cols > 1024 || F > 64 || E > 256
-        || ghid < 1)
+        || ghid < 1 || nb < 0 || D < 1 || GW < 1 || a.GH < 1)
         return -1;
     const long tabn = (long)G * D * GW * VL;
     int nbands = (h + band - 1) / band;
