@@ -115,8 +115,8 @@ def _run_torch(pred: Predictor, t: torch.Tensor, what: str) -> torch.Tensor:
     return y if t.ndim == 4 else y[0]
 
 
-@overload
-def reconstruct(image: PathLike, method: str = ..., *, device: str = ..., tile: int | None = ...,
+@overload  # a str is also a Sequence[str]: it is a path here, as at run time (overloads match in order)
+def reconstruct(image: PathLike, method: str = ..., *, device: str = ..., tile: int | None = ...,  # type: ignore[overload-overlap]
                 strategy: str = ..., max_pixels: int | None = ..., precision: str = ...,
                 max_memory: int | str | None = ..., blend: str = ..., camera: str = ...,
                 kernels: str = ...) -> np.ndarray: ...

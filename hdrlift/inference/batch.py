@@ -17,9 +17,12 @@ import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hdrlift.errors import ConfigError, HdrliftError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +192,7 @@ def predict_files(
                 stage = "decoding"
                 img = futures.pop(i).result()
                 stage = "processing"
-                hdr = predictor(img)
+                hdr: np.ndarray | None = predictor(img)
                 opts = {**(options or {}), "attributes": provenance(predictor.name, f), "source": f}
                 write_outputs(hdr, paths, fmt, overwrite, half, ldr=img, options=opts)
                 seconds = round(time.perf_counter() - t0, 3)

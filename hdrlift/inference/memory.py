@@ -87,7 +87,8 @@ class LiveBytes(TorchDispatchMode):
         self._seen.discard(key)
         self.live -= nbytes
 
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[override]
+    def __torch_dispatch__(self, func: Any, types: Any, args: tuple[Any, ...] = (),
+                           kwargs: dict[str, Any] | None = None) -> Any:
         out = func(*args, **(kwargs or {}))
         for t in _tensors(out):
             if t.device.type == "meta":
@@ -166,7 +167,7 @@ def probe_memory(fn: Callable[[torch.Tensor], Any], sizes: tuple[int, int] = (64
     for s in sizes:
         x = torch.rand(1, channels, s, s, generator=gen).to(device)
         with torch.inference_mode():
-            peaks.append(peak_bytes(lambda x=x: fn(x)))
+            peaks.append(peak_bytes(functools.partial(fn, x)))
     a, b = sizes
     slope = max((peaks[1] - peaks[0]) / float(b * b - a * a), 0.0)
     slope = max(slope, peaks[1] / float(b * b) * 0.25)  # guard against a flat (chunked) probe
@@ -217,7 +218,7 @@ def _disk_load(key: str) -> MemoryModel | None:
         return None
     if gmax is not None and (isinstance(gmax, bool) or not isinstance(gmax, int) or gmax <= 0):
         return None
-    return MemoryModel(*vals, global_max_pixels=gmax)
+    return MemoryModel(vals[0], vals[1], vals[2], vals[3], global_max_pixels=gmax)
 
 
 def _disk_save(key: str, est: MemoryModel) -> None:
@@ -265,7 +266,8 @@ def model_memory(model: Any, device: torch.device | str = "cpu") -> MemoryModel:
         gen = torch.Generator().manual_seed(0)
         with torch.inference_mode():
             ctx = global_fn(torch.rand(1, 3, sizes[1], sizes[1], generator=gen).to(device))
-        est = probe_memory(lambda t: tile_fn(t, ctx, (0, 0), tuple(t.shape[-2:])), sizes, device=device)
+        est = probe_memory(lambda t: tile_fn(t, ctx, (0, 0), (int(t.shape[-2]), int(t.shape[-1]))), sizes,
+                           device=device)
         glob = probe_memory(global_fn, sizes, device=device)
         est = MemoryModel(est.fixed, est.per_pixel, glob.fixed, glob.per_pixel, global_max_pixels(model))
     _CACHE[model] = est

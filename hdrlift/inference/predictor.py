@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -125,7 +126,7 @@ class Predictor:
         if model is not None and (self.device.type == "cuda" or model.cpu_channels_last):
             # channels-last weights make oneDNN run NHWC end to end; without them every CPU conv of a
             # model without its own lean path reorders NCHW <-> blocked (duhdr: 2.3x slower in bf16)
-            model.to(memory_format=torch.channels_last)
+            model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # stubs lack memory_format
         if model is not None and self.device.type != "cuda" and precision == "fp16":
             raise HdrliftError("--precision fp16 needs a CUDA device; on the CPU use bf16")
         #: the inference kernel that runs the network (``None`` for an operator)
@@ -213,19 +214,25 @@ class Predictor:
                 return model(x.contiguous() if self.device.type == "cpu" else x).float()
             from hdrlift.inference.strategies import run_large
 
-            progress = None
+            progress: Callable[[int, int], None] | None = None
             if self.device.type == "cpu":
                 from hdrlift.inference.memory import TRIM_AT, release_if_above
 
                 limit = TRIM_AT * self.max_memory
-                progress = lambda done, total: release_if_above(limit)  # noqa: E731
+
+                def trim_heap(done: int, total: int) -> None:
+                    release_if_above(limit)
+
+                progress = trim_heap
             if self.on_tile is not None:
                 trim, report = progress, self.on_tile
 
-                def progress(done: int, total: int) -> None:
+                def trim_and_report(done: int, total: int) -> None:
                     if trim is not None:
                         trim(done, total)
                     report(done, total)
+
+                progress = trim_and_report
 
             return run_large(model, x, tile, _size_req(model), self.strategy, out=out, progress=progress).float()
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from hdrlift.kernels.base import Box, Kernel, entry, register
 from hdrlift.models.hdrunet import HDRUNet, scharr_condition
@@ -32,6 +33,13 @@ from hdrlift.nn.sft import (
 from hdrlift.ops.padding import pad_to_multiple
 
 
+def _conv(seq: nn.Sequential, i: int) -> nn.Conv2d:
+    """``seq[i]``, a conv (typed: ``nn.Sequential`` items are plain modules)."""
+    m = seq[i]
+    assert isinstance(m, nn.Conv2d)
+    return m
+
+
 def _crop(t: torch.Tensor, box: Box | None) -> torch.Tensor:
     return t if box is None else t[..., box[0] : box[1], box[2] : box[3]]
 
@@ -47,6 +55,7 @@ class HDRUNetEval(Kernel):
 
     name = "hdrunet.eval"
     kind = "torch"
+    model: HDRUNet
 
     @classmethod
     def supports(cls, model: Any, device: torch.device, precision: str) -> str | None:
@@ -68,7 +77,7 @@ class HDRUNetEval(Kernel):
         Shape:
             ldr: (B, 3, H, W) sRGB LDR; box = (top, bottom, left, right) -> (B, 3, bottom-top, right-left)
         """
-        return self.model.inner_to_hdr(self._gamma(ldr, tuple(int(v) for v in box)))
+        return self.model.inner_to_hdr(self._gamma(ldr, (int(box[0]), int(box[1]), int(box[2]), int(box[3]))))
 
     @entry(lambda m, x, box=None: _crop(m.forward_gamma(x), box))
     def forward_gamma(self, ldr: torch.Tensor, box: Box | None = None) -> torch.Tensor:
@@ -77,7 +86,7 @@ class HDRUNetEval(Kernel):
         Shape:
             (B, 3, H, W) -> (B, 3, H, W) (or (B, 3, bottom - top, right - left) with ``box``)
         """
-        return self._gamma(ldr, None if box is None else tuple(int(v) for v in box))
+        return self._gamma(ldr, None if box is None else (int(box[0]), int(box[1]), int(box[2]), int(box[3])))
 
     # ------------------------------------------------------------------ the kernels
     def _margins(self) -> dict[str, int]:
@@ -110,22 +119,22 @@ class HDRUNetEval(Kernel):
         # weighting network W, only on the output window
         rw = reg.grow(2)
         wn = model.weight_net
-        t = relu_(F.conv2d(reg.crop(x, full, rw), wn[0].weight, wn[0].bias, 1, 1))
-        t = conv3x3_rows_(t, wn[2], relu_)
-        wmap = pointwise_chain(t, [(wn[4], relu_), (wn[6], None)])
+        w0 = _conv(wn, 0)
+        t = relu_(F.conv2d(reg.crop(x, full, rw), w0.weight, w0.bias, 1, 1))
+        t = conv3x3_rows_(t, _conv(wn, 2), relu_)
+        wmap = pointwise_chain(t, [(_conv(wn, 4), relu_), (_conv(wn, 6), None)])
         del t
         res = reg.crop(wmap, rw, reg.box) * reg.crop(x, full, reg.box)
         del wmap
         # condition network (whole tile)
         cn = model.cond_net
         cond_in = x if model.condition == "image" else nhwc(scharr_condition(x))
-        c = lrelu_(F.conv2d(cond_in, cn.stem[0].weight, cn.stem[0].bias, 1, 1))
-        pointwise_chain(c, [(cn.stem[2], lrelu_), (cn.stem[4], lrelu_)], out=c)
-        cond1 = pointwise_chain(c, [(cn.level1[0], lrelu_), (cn.level1[2], None)])
-        cond2 = pointwise_chain(lrelu_(F.conv2d(c, cn.level2[0].weight, cn.level2[0].bias, 2, 1)),
-                                [(cn.level2[2], None)])
-        cond3 = F.conv2d(lrelu_(F.conv2d(c, cn.level3[0].weight, cn.level3[0].bias, 2, 1)),
-                         cn.level3[2].weight, cn.level3[2].bias, 2, 1)
+        s0, l2, l3a, l3b = _conv(cn.stem, 0), _conv(cn.level2, 0), _conv(cn.level3, 0), _conv(cn.level3, 2)
+        c = lrelu_(F.conv2d(cond_in, s0.weight, s0.bias, 1, 1))
+        pointwise_chain(c, [(_conv(cn.stem, 2), lrelu_), (_conv(cn.stem, 4), lrelu_)], out=c)
+        cond1 = pointwise_chain(c, [(_conv(cn.level1, 0), lrelu_), (_conv(cn.level1, 2), None)])
+        cond2 = pointwise_chain(lrelu_(F.conv2d(c, l2.weight, l2.bias, 2, 1)), [(_conv(cn.level2, 2), None)])
+        cond3 = F.conv2d(lrelu_(F.conv2d(c, l3a.weight, l3a.bias, 2, 1)), l3b.weight, l3b.bias, 2, 1)
         del c
         # full-resolution encoder
         fea0 = act(F.conv2d(x, model.conv_first.weight, model.conv_first.bias, 1, 1))
@@ -150,12 +159,13 @@ class HDRUNetEval(Kernel):
         out = reg.crop(out, r_t2, r_u1, 4)
         skip = reg.crop(fea1, r_d2, r_t3, 2).clone(memory_format=torch.channels_last)
         del fea1
-        conv_shuffle_add_(nhwc(out), model.up_conv1[0], act, skip, reg.offset(r_u1, r_t3, 4))
-        out, skip = skip, None
+        conv_shuffle_add_(nhwc(out), _conv(model.up_conv1, 0), act, skip, reg.offset(r_u1, r_t3, 4))
+        out = skip
+        del skip
         out = _trunk(model.trunk3, out, nhwc(reg.crop(cond2, full, r_t3, 2)), act)
         del cond2
         # full-resolution decoder on the window + its last receptive field
-        conv_shuffle_add_(out, model.up_conv2[0], act, fea0, reg.offset(r_t3, r_last, 2))
+        conv_shuffle_add_(out, _conv(model.up_conv2, 0), act, fea0, reg.offset(r_t3, r_last, 2))
         del out
         sft_(model.sft_last, fea0, cond1)
         del cond1

@@ -10,7 +10,7 @@ Domain: in sRGB-encoded LDR (used as the camera-encoded image), inside gamma-enc
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -45,7 +45,7 @@ def stage_eval(stage: TwoStageStage, x: torch.Tensor, box: Box, out_margin: int)
     full = (0, h, 0, w)
     have = full
     f = F.conv2d(nhwc(x), stage.conv_in.weight, stage.conv_in.bias, 1, 1)
-    for i, block in enumerate(stage.blocks):
+    for i, block in enumerate(cast("list[RDAB]", list(stage.blocks))):  # an nn.Sequential of RDABs
         want = _grow(box, out_margin + RDAB.receptive_field() * (n - i), h, w)
         f = rdab_eval(block, nhwc(_crop(f, have, want)))
         have = want
@@ -65,6 +65,7 @@ class TwoStageEval(Kernel):
 
     name = "twostage.eval"
     kind = "torch"
+    model: TwoStageHDR
 
     @classmethod
     def supports(cls, model: Any, device: torch.device, precision: str) -> str | None:

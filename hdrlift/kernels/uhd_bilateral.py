@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -32,7 +32,7 @@ from hdrlift.kernels.base import Kernel, Reason, entry, register
 from hdrlift.models.uhd_bilateral import UHDBilateral
 from hdrlift.nn import native
 from hdrlift.nn.bilateral import row_tables, slice_apply, slice_apply_rows
-from hdrlift.nn.mobile import folded_forward, inverted_residual_pixels
+from hdrlift.nn.mobile import InvertedResidual, folded_forward, inverted_residual_pixels
 
 Offset = tuple[int, int]
 
@@ -50,7 +50,7 @@ def fused_params(model: UHDBilateral) -> dict[str, Any]:
     return {
         "guide": (w1, b1, w2, b2),
         "fuse_in": (model.fuse_in.weight.flatten(1), model.fuse_in.bias),
-        "blocks": [blk.folded() for blk in model.fuse_blocks],
+        "blocks": [blk.folded() for blk in cast("list[InvertedResidual]", list(model.fuse_blocks))],
         "fuse_out": (model.fuse_out.weight.flatten(1), model.fuse_out.bias),
     }
 
@@ -96,6 +96,7 @@ class _Fused(Kernel):
     kind = "torch"
     accepts_out = True
     bf16 = "lowres"
+    model: UHDBilateral
     #: default core tile (rows, cols)
     TILE: tuple[int, int] = (128, 512)
 
@@ -172,7 +173,8 @@ class _Fused(Kernel):
             return list(vgg.features)
         key = (self.vgg_dtype, tuple((p.data_ptr(), p._version) for p in vgg.parameters()))
         if self._lowp is None or self._lowp[0] != key:
-            layers = copy.deepcopy(vgg.features).to(self.vgg_dtype, memory_format=torch.channels_last)
+            layers = copy.deepcopy(vgg.features).to(  # type: ignore[call-overload]  # stubs lack memory_format
+                self.vgg_dtype, memory_format=torch.channels_last)
             self._lowp = (key, list(layers))
         return self._lowp[1]
 
@@ -358,6 +360,7 @@ class UHDFolded(Kernel):
     name = "uhd_bilateral.folded"
     kind = "torch"
     autocast_ok = True
+    model: UHDBilateral
     CPU_CHUNK = 1 << 18
     GPU_CHUNK = 1 << 22
 

@@ -162,6 +162,7 @@ class HDRUNet(HDRModel):
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, a=0, mode="fan_in")
+                assert m.bias is not None
                 nn.init.zeros_(m.bias)
         for trunk in (self.trunk1, self.trunk2, self.trunk3):
             for block in trunk:
@@ -310,8 +311,8 @@ def load_official_pth(path: str | os.PathLike, condition: str = "image", act: st
     return model.eval()
 
 
-_FULL = {"nf": 64, "blocks": [2, 8, 2], "act": "relu", "condition": "image"}
-_TINY = {"nf": 8, "blocks": [1, 1, 1], "act": "relu", "condition": "image"}
+_FULL: dict[str, Any] = {"nf": 64, "blocks": [2, 8, 2], "act": "relu", "condition": "image"}
+_TINY: dict[str, Any] = {"nf": 8, "blocks": [1, 1, 1], "act": "relu", "condition": "image"}
 
 SPECS = [
     ModelSpec(

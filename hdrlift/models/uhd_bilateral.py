@@ -98,7 +98,9 @@ class _FusionBlock(nn.Module):
         self.s_down = nn.Conv2d(s_in, width, 3, 2, 1)
         self.s_mix = nn.Conv2d(width, width, 1)
 
-    def forward(self, u: torch.Tensor, v: torch.Tensor, fc: torch.Tensor, fs: torch.Tensor):
+    def forward(
+        self, u: torch.Tensor, v: torch.Tensor, fc: torch.Tensor, fs: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         t = F.relu(self.c_up(F.relu(self.c_down(u))))
         t = t[..., : fc.shape[-2], : fc.shape[-1]]
         u = F.relu(self.c_out(t + self.adain(fc, fs)))
@@ -123,6 +125,7 @@ class _GridHead(nn.Module):
             self.out.weight.mul_(0.1)
             bias = torch.zeros(_N_COEFFS, self.depth)
             bias[list(_IDENTITY_COEFFS)] = 1.0
+            assert self.out.bias is not None
             self.out.bias.copy_(bias.flatten())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -225,6 +228,7 @@ class UHDBilateral(HDRModel):
             for m in self.vgg.modules():  # torchvision's VGG initialisation keeps activations in scale
                 if isinstance(m, nn.Conv2d):
                     nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                    assert m.bias is not None
                     nn.init.zeros_(m.bias)
         else:
             from hdrlift.nn.vgg import load_vgg_weights
@@ -327,7 +331,7 @@ class UHDBilateral(HDRModel):
             ldr: (B, 3, h, w) sRGB-encoded region, grids: (B, 2, 12, D, GH, GW) -> (B, 6, h, w)
             (content map, colour map)
         """
-        fs = tuple(ldr.shape[-2:]) if full_size is None else (int(full_size[0]), int(full_size[1]))
+        fs = (int(ldr.shape[-2]), int(ldr.shape[-1])) if full_size is None else (int(full_size[0]), int(full_size[1]))
         g_c = self.guide_content(ldr)
         g_s = g_c if self.guide_colour is None else self.guide_colour(ldr)
         if self.export_form:  # whole image, positions from the traced size (see export_module)
@@ -336,7 +340,8 @@ class UHDBilateral(HDRModel):
         m_s = slice_apply(grids[:, 1], g_s, ldr, offset, fs, chunk_pixels=1 << 30)
         return torch.cat((m_c, m_s), dim=1)
 
-    def _full_res(self, ldr, grids, offset, full_size) -> torch.Tensor:
+    def _full_res(self, ldr: torch.Tensor, grids: torch.Tensor, offset: tuple[int, int],
+                  full_size: tuple[int, int] | None) -> torch.Tensor:
         x = self.fuse_in(self.slice_features(ldr, grids, offset, full_size))
         return torch.sigmoid(self.fuse_out(self.fuse_blocks(x)))
 

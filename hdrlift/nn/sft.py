@@ -9,7 +9,8 @@ load their weights; the function class is exactly eq. 1).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -82,7 +83,10 @@ class SFTResTrunk(nn.ModuleList):
     def __init__(self, n_blocks: int, channels: int, cond_channels: int, act: nn.Module) -> None:
         super().__init__([SFTResBlock(channels, cond_channels, act) for _ in range(n_blocks)])
 
-    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def __iter__(self) -> Iterator[SFTResBlock]:  # typed: the list holds only SFTResBlocks
+        return cast("Iterator[SFTResBlock]", super().__iter__())
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         for block in self:
             x = block(x, cond)
         return x
@@ -145,6 +149,13 @@ def _mat(conv: nn.Conv2d) -> torch.Tensor:
     return conv.weight.reshape(conv.out_channels, -1).t()
 
 
+def _bias(conv: nn.Conv2d) -> torch.Tensor:
+    """The conv's bias (the GEMM forms below add it; every conv they take has one)."""
+    if conv.bias is None:
+        raise ValueError(f"{conv}: the eval kernels need a conv with a bias")
+    return conv.bias
+
+
 def pointwise_chain(
     x: torch.Tensor,
     layers: Sequence[tuple[nn.Conv2d, ActFn | None]],
@@ -162,7 +173,7 @@ def pointwise_chain(
     c_out = layers[-1][0].out_channels
     if out is None:
         out = torch.empty(b, c_out, h, w, dtype=x.dtype, memory_format=torch.channels_last)
-    mats = [(_mat(conv), conv.bias, act) for conv, act in layers]
+    mats = [(_mat(conv), _bias(conv), act) for conv, act in layers]
     src, dst = pixel_view(x), pixel_view(out)
     n = src.shape[0]
     step = _chunk(n)
@@ -190,9 +201,9 @@ def sft_(layer: SFTLayer, x: torch.Tensor, cond: torch.Tensor, out: torch.Tensor
     out = x if out is None else out
     hid = layer.scale_conv0.out_channels
     w0 = torch.cat([_mat(layer.scale_conv0), _mat(layer.shift_conv0)], dim=1)
-    b0 = torch.cat([layer.scale_conv0.bias, layer.shift_conv0.bias])
-    ws, bs = _mat(layer.scale_conv1), layer.scale_conv1.bias + 1.0  # alpha = 1 + scale
-    wh, bh = _mat(layer.shift_conv1), layer.shift_conv1.bias
+    b0 = torch.cat([_bias(layer.scale_conv0), _bias(layer.shift_conv0)])
+    ws, bs = _mat(layer.scale_conv1), _bias(layer.scale_conv1) + 1.0  # alpha = 1 + scale
+    wh, bh = _mat(layer.shift_conv1), _bias(layer.shift_conv1)
     xs, cs, os_ = pixel_view(x), pixel_view(cond), pixel_view(out)
     n = xs.shape[0]
     step = _chunk(n)
