@@ -159,3 +159,27 @@ def test_decibel_loss_punishes_errors_on_clean_captures_more():
     assert per[0] > 5 * per[1]
     assert float(curve_loss(g, g, w, e0)) == 0.0
     assert float(curve_loss(torch.tensor([1.1, 1.1]), g, w, e0, "mse")) == pytest.approx(0.01)
+
+
+def test_cli_camera_flag(tmp_path):
+    """``hdrlift predict --camera srgb|estimate`` both run from the shipped weights; a non-model is one line."""
+    import subprocess
+    import sys
+
+    from hdrlift.io import read_image, write_image
+
+    rng = np.random.default_rng(8)
+    img = (np.clip(rng.uniform(0.0, 1.0, (40, 56, 3)) ** 2, 0, 1) * 255).astype(np.uint8)
+    img[:8, :8] = 255
+    write_image(tmp_path / "p.png", img)
+    outs = {}
+    for cam in ("srgb", "estimate"):
+        r = subprocess.run([sys.executable, "-m", "hdrlift", "predict", str(tmp_path / "p.png"), "-o",
+                            str(tmp_path / f"{cam}.exr"), "--camera", cam, "--quiet", "--no-preview"],
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        outs[cam] = read_image(tmp_path / f"{cam}.exr")
+    assert outs["srgb"].shape == outs["estimate"].shape == (40, 56, 3)
+    r = subprocess.run([sys.executable, "-m", "hdrlift", "predict", str(tmp_path / "p.png"), "-o",
+                        str(tmp_path / "x.exr"), "--camera", "linear"], capture_output=True, text=True)
+    assert r.returncode != 0 and "not a model" in r.stderr and "Traceback" not in r.stderr
