@@ -35,9 +35,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from hdrlift.inference.bench import bench_image, mac_model, parse_sizes
-from hdrlift.inference.evaluate import format_table
 from hdrlift.metrics.ntire import psnr_mu
+from hdrlift.tools.bench import bench_image, mac_model, parse_sizes
+from hdrlift.tools.evaluate import format_table
 
 MODELS = "uhd_bilateral,uhd_bilateral.polyhaven,hdrunet.polyhaven,twostage.polyhaven,duhdr.polyhaven"
 VARIANTS = ("fp32-strict", "fp32", "bf16", "fp16")
@@ -58,7 +58,7 @@ def photo(h: int, w: int) -> np.ndarray:
 
 
 def _load(name: str) -> Any:
-    from hdrlift.inference.bench import _load as load
+    from hdrlift.tools.bench import _load as load
 
     return load(name)
 

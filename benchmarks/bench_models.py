@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hdrlift.inference.bench import compare_strategies, parse_sizes, run_bench
-from hdrlift.inference.evaluate import format_table
+from hdrlift.tools.bench import compare_strategies, parse_sizes, run_bench
+from hdrlift.tools.evaluate import format_table
 
 MODELS = "hdrunet,twostage,uhd_bilateral,duhdr"
 COLS = ["model", "size", "kernel", "median_s", "peak_rss_mb", "gmac", "gmac_per_s", "ratio_to_floor", "tile", "tiles",
@@ -94,7 +94,7 @@ def main() -> int:
         print(format_table(comp, ["model", "strategy", "tile", "seconds", "psnr_mu", "max_rel_err"]))
         result["strategies"] = {"image": args.strategies, "size": list(ldr.shape[:2]), "rows": comp}
     if args.onnx:
-        from hdrlift.inference.export import export_onnx, onnx_speed
+        from hdrlift.tools.export import export_onnx, onnx_speed
 
         onnx_rows = []
         with tempfile.TemporaryDirectory() as d:

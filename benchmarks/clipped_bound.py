@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hdrlift.inference.suite import ORACLES, oracle_rmses  # one owner: the suite module
+from hdrlift.tools.suite import ORACLES, oracle_rmses  # one owner: the suite module
 
 
 def main() -> None:
@@ -35,8 +35,8 @@ def main() -> None:
     args = ap.parse_args()
     from hdrlift.errors import DataError
     from hdrlift.inference.api import reconstruct
-    from hdrlift.inference.evaluate import iter_ntire_pairs
     from hdrlift.metrics.clipped import clipped_log_rmse
+    from hdrlift.tools.evaluate import iter_ntire_pairs
 
     rows: dict[str, list[float]] = {k: [] for k in (*ORACLES, *args.method)}
     for pair in iter_ntire_pairs(args.pairs):

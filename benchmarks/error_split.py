@@ -30,8 +30,8 @@ def main() -> None:
     from hdrlift import io
     from hdrlift.data.ntire import ntire_records
     from hdrlift.inference.api import reconstruct
-    from hdrlift.inference.evaluate import manifest_field, read_reference
     from hdrlift.metrics.ntire import ntire_mu_norm, ntire_mu_tonemap, psnr_mu
+    from hdrlift.tools.evaluate import manifest_field, read_reference
 
     records = ntire_records(args.pairs)[:: args.every][: args.limit]
     # id -> capture name (e.g. CandleGlass_ev-1.0), from hdrlift degrade's manifest.csv when there is one

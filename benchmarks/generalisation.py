@@ -4,7 +4,7 @@
 
 Scenes: ``--split`` (default the v2 validation split, 21 scenes no shipped weight trained on) under
 ``--root``; parts ``a_default``, ``b_heldout``, ``c_srgb``, ``c_srgb_clean`` (see
-:mod:`hdrlift.inference.suite`). ``linear`` is always scored. A method may be a shipped weight, an
+:mod:`hdrlift.tools.suite`). ``linear`` is always scored. A method may be a shipped weight, an
 operator or a checkpoint directory (``runs/x/checkpoints/step-0001000``), so this is also the
 checkpoint-picking tool: ``score`` is the smallest gain over linear across the parts.
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 
 def main(argv: list[str] | None = None) -> int:
     from hdrlift.data.splits import read_split
-    from hdrlift.inference.suite import DEFAULT_CRF_FILE, PARTS, build_suite, format_suite, run_suite
+    from hdrlift.tools.suite import DEFAULT_CRF_FILE, PARTS, build_suite, format_suite, run_suite
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--method", action="append", default=[], help="method to score (repeatable; linear is always in)")
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="print an existing report as a Markdown table (rows: --method, default all) and exit")
     args = ap.parse_args(argv)
     if args.render:
-        from hdrlift.inference.suite import format_suite_markdown
+        from hdrlift.tools.suite import format_suite_markdown
 
         print(format_suite_markdown(json.loads(args.render.read_text()), args.method or None))
         return 0

@@ -13,7 +13,7 @@ it, and returns at most 8 files of at most 16 MiB from ``$OUT``. So training the
 :func:`hdrlift.data.sources.load_hdr_images` does, down-scaled to ``--max-side``, float16 rounded to
 8 mantissa bits - the precision of the Radiance files most scenes come from), the measured DoRF curves
 (``crf/dorf.npy``, row 0 the grid, row 1 + i curve i of the file, so ``crf_table_subset`` train / holdout
-name the same curves), the generalisation suite's pairs (:func:`hdrlift.inference.suite.build_suite`,
+name the same curves), the generalisation suite's pairs (:func:`hdrlift.tools.suite.build_suite`,
 parts ``a_default``, ``b_heldout``, ``c_srgb``; LDR as uint8, the reference as the float16 scene times
 the pair's exposure and white balance) and ``manifest.json``. Arrays travel in LZMA-compressed ``.npz``
 files (float16 split into high and low byte planes, which compress to about half), read by ``np.load``.
@@ -22,7 +22,7 @@ files (float16 split into high and low byte planes, which compress to about half
 all on the same device, the DataLoader workers split across the cores. Each process trains its
 ``configs/train/<method>_gpu.yaml`` recipe (``hdrlift.train.recipes``) under bf16 autocast on CUDA (fp32
 on the CPU) until the wall-clock limit, validates on the packed suite pairs every minute (PSNR-mu after
-alignment on the well-exposed pixels, :func:`hdrlift.inference.suite.pair_metrics`; criterion = the
+alignment on the well-exposed pixels, :func:`hdrlift.tools.suite.pair_metrics`; criterion = the
 smallest gain over ``linear`` across the parts) and keeps only its best checkpoint so far in
 ``$OUT/<method>/`` (``model.safetensors`` + ``config.json``; the validation history and the resolved
 config are in its meta). A checkpoint whose float32 weights would exceed the 16 MiB that comes back is
@@ -119,7 +119,7 @@ def pack(args: argparse.Namespace) -> int:
     from hdrlift.data.sources import load_hdr_images
     from hdrlift.data.splits import read_split
     from hdrlift.degrade.crf_basis import load_dorf, resample_curves
-    from hdrlift.inference.suite import SUITE_EXPOSURES, build_suite
+    from hdrlift.tools.suite import SUITE_EXPOSURES, build_suite
 
     out = Path(args.out)
     if out.exists() and not (out / "manifest.json").is_file():
@@ -246,7 +246,7 @@ def _pack_into(tmp: Path, args: argparse.Namespace, train_files: list[Path], val
         s["pairs"].append({"part": p.group, "name": p.name, "ldr": k, "gain": gain})
     val_bytes = sum(write_npz_lzma(tmp / key, arr) for key, arr in arrays.items())
     manifest["val"] = {"max_side": args.val_max_side, "parts": list(VAL_PARTS), "exposures": list(suite_exposures),
-                       "builder": "hdrlift.inference.suite.build_suite (seed 22)",
+                       "builder": "hdrlift.tools.suite.build_suite (seed 22)",
                        "hdr": "scene (float16) x gain (the pair's exposure x white balance)",
                        "scenes": list(scenes.values())}
     manifest["sizes"] = {"train_bytes": train_bytes, "val_bytes": val_bytes, "crf_bytes": crf_bytes,
@@ -330,8 +330,8 @@ def method_config(method: str, packed: Path, split: Path, work: Path, tiny: bool
 
 def _linear_baseline(pairs: list[Any]) -> dict[str, float]:
     """Mean PSNR-mu of plain sRGB decoding per part (the baseline of the gains)."""
-    from hdrlift.inference.suite import pair_metrics
     from hdrlift.operators.global_ops import linear
+    from hdrlift.tools.suite import pair_metrics
 
     acc: dict[str, list[float]] = {}
     for p in pairs:
@@ -343,11 +343,11 @@ def _linear_baseline(pairs: list[Any]) -> dict[str, float]:
 
 def validate_suite(model: Any, pairs: list[Any], device: Any, linear: dict[str, float]) -> dict[str, float]:
     """Suite metrics of ``model`` (float32 inference) on the packed pairs: per part the means of
-    :func:`~hdrlift.inference.suite.pair_metrics`, the gain over ``linear``; ``score`` = the smallest
+    :func:`~hdrlift.tools.suite.pair_metrics`, the gain over ``linear``; ``score`` = the smallest
     gain across the parts, ``psnr_mu`` = the mean PSNR-mu over the parts."""
     import torch
 
-    from hdrlift.inference.suite import METRICS, pair_metrics
+    from hdrlift.tools.suite import METRICS, pair_metrics
 
     was = model.training
     model.eval()

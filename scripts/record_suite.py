@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--use", action="append", default=[], metavar="NAME=TAU,MID[,SIGMA][@CAMERA]|none",
                     help="record this blend variant for weight NAME and declare it in the weight")
     args = ap.parse_args(argv)
-    from hdrlift.inference.suite import blend_label
+    from hdrlift.tools.suite import blend_label
 
     try:
         report = json.loads(args.suite_json.read_text())

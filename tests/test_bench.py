@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from hdrlift.errors import ConfigError
-from hdrlift.inference.bench import bench_image, compare_strategies, count_macs, mac_model, parse_sizes, run_bench
+from hdrlift.tools.bench import bench_image, compare_strategies, count_macs, mac_model, parse_sizes, run_bench
 
 
 def test_parse_sizes() -> None:

@@ -78,7 +78,7 @@ def test_tiled_prediction_equals_whole_image(tmp_path):
 
 
 def test_oracle_exponent_recovers_a_power_curve():
-    from hdrlift.inference.suite import oracle_exponent
+    from hdrlift.tools.suite import oracle_exponent
 
     rng = np.random.default_rng(4)
     hdr = np.repeat(rng.uniform(0.02, 0.9, (40, 40, 1)) ** 2, 3, axis=2)  # grey: luminance = each channel

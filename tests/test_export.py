@@ -11,8 +11,8 @@ from hdrlift.models import create_model
 ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
-from hdrlift.inference.export import export_onnx  # noqa: E402
 from hdrlift.nn.tucker import jacobi_projector  # noqa: E402
+from hdrlift.tools.export import export_onnx  # noqa: E402
 
 # (name, max abs diff allowed per unit of the output's maximum)
 CASES = [("hdrunet_tiny", 1e-3), ("twostage_tiny", 1e-4), ("duhdr_tiny", 2e-3), ("uhd_bilateral_tiny", 2e-3)]

@@ -14,7 +14,7 @@ from hdrlift.degrade import CameraConfig, sample_params, simulate
 from hdrlift.degrade.camera import crf_curve, table_subset
 from hdrlift.degrade.jpeg import jpeg_roundtrip
 from hdrlift.errors import ConfigError, DataError
-from hdrlift.inference import suite
+from hdrlift.tools import suite
 
 ROOT = Path(__file__).resolve().parents[1]
 

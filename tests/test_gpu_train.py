@@ -172,7 +172,7 @@ def test_pack_holds_the_scenes_curves_and_suite_pairs(packed):
     rel = np.abs(back - ref) / np.maximum(ref, 1e-3)
     assert rel.max() < 2.0**-8 and np.median(rel) < 2.0**-10
     # the validation pairs are the suite's own, bit for bit in the LDR and to float16 in the reference
-    from hdrlift.inference.suite import build_suite
+    from hdrlift.tools.suite import build_suite
 
     want = build_suite([tmp_path / "hdr" / "a" / "s4.hdr"], parts=man["val"]["parts"], max_side=48,
                        crf_file=tmp_path / "dorf.mat")

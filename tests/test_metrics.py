@@ -414,11 +414,11 @@ def test_torchvision_gaussian_blur_shim():
 
 
 def test_clipped_bound_oracles_on_known_regions() -> None:
-    """hdrlift.inference.suite.oracle_rmses (benchmarks/clipped_bound.py's oracles): each oracle is exact where
+    """hdrlift.tools.suite.oracle_rmses (benchmarks/clipped_bound.py's oracles): each oracle is exact where
     the truth has its form, not elsewhere."""
     from scipy import ndimage
 
-    from hdrlift.inference.suite import oracle_rmses
+    from hdrlift.tools.suite import oracle_rmses
 
     ldr = np.full((40, 60, 3), 0.4, np.float32)
     ldr[5:15, 5:15] = 1.0  # two clipped regions

@@ -162,7 +162,7 @@ def test_tiled_inference_equals_untiled(name: str) -> None:
 def test_onnx_export_matches_pytorch(name: str, tmp_path) -> None:
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")
-    from hdrlift.inference.export import export_onnx
+    from hdrlift.tools.export import export_onnx
 
     model = _model(name)
     req = model.export_requirements

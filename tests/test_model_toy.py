@@ -106,7 +106,7 @@ def test_tiled_prediction_uses_the_declared_context(toy_ckpt: Path) -> None:
 def test_onnx_export_reads_the_declared_requirements(toy_ckpt: Path, tmp_path: Path) -> None:
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")
-    from hdrlift.inference.export import export_onnx
+    from hdrlift.tools.export import export_onnx
 
     info = export_onnx(str(toy_ckpt), tmp_path / "toy.onnx", size=(24, 40), opset=17)
     assert info["arch"] == "toy" and info["opset"] == 18  # raised to ToyHDR.export_requirements.min_opset
@@ -115,7 +115,7 @@ def test_onnx_export_reads_the_declared_requirements(toy_ckpt: Path, tmp_path: P
 
 
 def test_bench_case_and_arithmetic(toy: None) -> None:
-    from hdrlift.inference.bench import mac_model, run_case
+    from hdrlift.tools.bench import mac_model, run_case
 
     model = create_model("toy_tiny")
     fixed, per_px = mac_model(model)

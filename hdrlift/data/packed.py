@@ -115,7 +115,7 @@ def unpack_train(packed: Path, manifest: dict[str, Any], work: Path) -> Path:
 
 def load_val_pairs(packed: Path, manifest: dict[str, Any], per_part: int = 0) -> list[Pair]:
     """The packed suite pairs (the first ``per_part`` of each part; 0 = all) as
-    pairs (:class:`hdrlift.data.pair.Pair`, ``group`` = the part), as :func:`~hdrlift.inference.suite.build_suite`
+    pairs (:class:`hdrlift.data.pair.Pair`, ``group`` = the part), as :func:`~hdrlift.tools.suite.build_suite`
     makes them."""
     out = []
     for s in manifest["val"]["scenes"]:

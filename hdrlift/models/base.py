@@ -20,7 +20,7 @@ so a new architecture declares only what differs:
   ``"own"``), :attr:`HDRModel.cpu_channels_last`, :attr:`HDRModel.accepts_out`;
 - ONNX export: :meth:`HDRModel.export_module` (the module to trace, default the model itself) and
   :attr:`HDRModel.export_requirements` (:class:`ExportRequirements`: minimum opset, static batch,
-  custom symbolics), read by :func:`hdrlift.inference.export.export_onnx`. The exportable form is the
+  custom symbolics), read by :func:`hdrlift.tools.export.export_onnx`. The exportable form is the
   model's own code (a wrapper module or a flag on a copy); nothing is patched from outside.
 """
 

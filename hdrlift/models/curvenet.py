@@ -2,7 +2,7 @@
 
 Plain sRGB decoding assumes every photo was encoded with the sRGB curve. Real cameras' curves are
 not sRGB (the 201 measured DoRF curves), and on photos from them most of the error after exposure
-alignment is in the *mid-tones*: on the generalisation suite (:mod:`hdrlift.inference.suite`) an
+alignment is in the *mid-tones*: on the generalisation suite (:mod:`hdrlift.tools.suite`) an
 oracle that knows one exponent ``g`` per photo (``linear = srgb_to_linear(x) ** g``) gains +2.4 dB
 PSNR-mu over sRGB decoding on the default and the held-out cameras, and nothing on sRGB photos
 (``g = 1``). CurveNet predicts that exponent from the image itself: a small CNN on a fixed-size

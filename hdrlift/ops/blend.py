@@ -12,7 +12,7 @@ With ``sigma > 0`` the mix acts on the *local tone* only: ``base = net * (G lin 
 the local brightness follows the photo (``sigma = 0`` is the per-pixel rule above, the same formula).
 
 A weight declares its blend in its checkpoint (``meta.output_blend = {"tau": ..., "mid": ..., "sigma": ...,
-"camera": ...}``, chosen on the generalisation suite of :mod:`hdrlift.inference.suite`); the runtime
+"camera": ...}``, chosen on the generalisation suite of :mod:`hdrlift.tools.suite`); the runtime
 applies it unless told ``--blend none``. ``camera`` names how the photo is decoded: ``srgb`` (the
 default) or a curve estimator weight (``curvenet.polyhaven``, :mod:`hdrlift.models.curvenet`) whose
 per-photo curve replaces sRGB decoding in ``lin`` above (``hdrlift predict --camera``).

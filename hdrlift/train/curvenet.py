@@ -85,8 +85,8 @@ def make_dataset(files: list[Path], n: int, seed: int, side: int, crf_file: str 
     ``perspective`` (pinhole views of panoramas) or ``mix`` (:data:`PANORAMA_VIEWS`)."""
     from hdrlift.data.hdr_folder import load_hdr_images
     from hdrlift.degrade import CameraConfig, sample_params, simulate
-    from hdrlift.inference.suite import oracle_exponent
     from hdrlift.models.curvenet import thumbnail
+    from hdrlift.tools.suite import oracle_exponent
 
     weights = dict(TRAIN_CRF_WEIGHTS)
     if crf_file is None:
@@ -160,8 +160,8 @@ def curve_loss(
 
 def validate(model: torch.nn.Module, pairs: list[Any]) -> dict[str, float]:
     """Mean PSNR-mu gain over sRGB decoding per suite part, and the score (the smallest gain)."""
-    from hdrlift.inference.suite import pair_metrics
     from hdrlift.ops.transfer import srgb_to_linear
+    from hdrlift.tools.suite import pair_metrics
 
     gains: dict[str, list[float]] = {}
     model.eval()
@@ -180,9 +180,9 @@ def validate(model: torch.nn.Module, pairs: list[Any]) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     from hdrlift.checkpoint import save_model
     from hdrlift.data.splits import read_split
-    from hdrlift.inference.suite import DEFAULT_CRF_FILE, PARTS, build_suite
     from hdrlift.models import create_model
     from hdrlift.models.curvenet import CurveNet
+    from hdrlift.tools.suite import DEFAULT_CRF_FILE, PARTS, build_suite
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, required=True, help="output folder (best/, last/, log.jsonl)")

@@ -44,7 +44,7 @@ def add_parser(sub: Any) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from hdrlift.inference.bench import parse_sizes, run_bench
+    from hdrlift.tools.bench import parse_sizes, run_bench
 
     rows = run_bench(args.models.split(","), parse_sizes(args.sizes), runs=args.runs, tile=args.tile,
                      strategy=args.strategy, device=args.device, precision=args.precision,
@@ -52,7 +52,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
-        from hdrlift.inference.evaluate import format_table
+        from hdrlift.tools.evaluate import format_table
 
         cols = ["model", "size", "precision", "kernel", "median_s", "peak_rss_mb", "gmac", "gmac_per_s",
                 "ratio_to_floor", "tile"]

@@ -73,7 +73,7 @@ def add_parser(sub: Any) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from hdrlift.inference.evaluate import (
+    from hdrlift.tools.evaluate import (
         compare_methods,
         format_table,
         group_summary,
@@ -122,7 +122,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     grouped = group_summary(rows, groups, args.group_by, metrics) if groups is not None else None
     comparison = None
     if args.compare:
-        from hdrlift.inference.evaluate import paired_comparison
+        from hdrlift.tools.evaluate import paired_comparison
 
         comparison = paired_comparison(rows, args.compare[0], args.compare[1], metrics, resamples=args.bootstrap)
     if args.json:

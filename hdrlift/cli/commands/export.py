@@ -30,7 +30,7 @@ def add_parser(sub: Any) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from hdrlift.inference.export import export_onnx
+    from hdrlift.tools.export import export_onnx
 
     out = Path(args.onnx)
     if out.exists() and not args.overwrite:

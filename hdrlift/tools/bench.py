@@ -1,6 +1,6 @@
 """``hdrlift bench``: forward time, peak RSS and arithmetic per model and image size.
 
-Each (model, size) case runs in a fresh Python subprocess (``python -m hdrlift.inference.bench CASE``)
+Each (model, size) case runs in a fresh Python subprocess (``python -m hdrlift.tools.bench CASE``)
 so its peak RSS (``ru_maxrss`` of the child) belongs to that case alone. The child builds a
 :class:`~hdrlift.inference.predictor.Predictor` (tiling and memory budget as in ``hdrlift predict``),
 runs it once to warm up and then ``runs`` times on a smooth random 8-bit image, and reports the median.
@@ -204,7 +204,7 @@ def run_bench(
             if progress:
                 print(f"bench: {name} {label} ({h}x{w}) ...", file=sys.stderr, flush=True)
             try:
-                res = subprocess.run([sys.executable, "-m", "hdrlift.inference.bench", json.dumps(case)],
+                res = subprocess.run([sys.executable, "-m", "hdrlift.tools.bench", json.dumps(case)],
                                      capture_output=True, text=True, timeout=timeout, env=dict(os.environ))
                 lines = [ln for ln in res.stdout.splitlines() if ln.startswith("{")]
                 if res.returncode != 0 or not lines:
