@@ -133,8 +133,6 @@ def test_the_contract_defaults_apply_to_what_the_toy_does_not_declare(toy: None)
     model = create_model("toy_tiny").eval()
     assert model.export_module() is model
     assert model.cpu_bf16 == "network" and not model.cpu_channels_last and not model.accepts_out
-    with pytest.raises(NotImplementedError):
-        model.use_cpu_bf16(True)
     img = _image(20, 24)
     ref = Predictor(Method(name="toy", kind="network", fn=model, model=model), device="cpu", tile=0,
                     precision="fp32")(img)

@@ -18,6 +18,7 @@ Domain: in sRGB-encoded LDR; grids act on it; out linear HDR (or, ``hdr=False``,
 
 from __future__ import annotations
 
+import abc
 import copy
 import math
 from collections.abc import Sequence
@@ -74,7 +75,7 @@ def _spans(n: int, size: int) -> list[tuple[int, int]]:
     return spans
 
 
-class _Fused(Kernel):
+class _Fused(Kernel, abc.ABC):
     """Shared part of the CPU kernels: the lean VGG trunk and the entry points; subclasses implement
     :meth:`full_res`.
 
@@ -199,14 +200,15 @@ class _Fused(Kernel):
         return out
 
     # ------------------------------------------------------------------ full resolution
+    @abc.abstractmethod
     def full_res(self, ldr: torch.Tensor, grids: torch.Tensor, offset: Offset, full_size: Offset, hdr: bool,
                  out: torch.Tensor | None = None) -> torch.Tensor:
-        """Fused full-resolution part over 2-D tiles with a ``receptive_field`` halo (tile-exact).
+        """Fused full-resolution part over 2-D tiles with a ``receptive_field`` halo (tile-exact); each
+        concrete kernel (native C, torch tiles) implements it.
 
         Shape:
             ldr: (B, 3, h, w) sRGB-encoded LDR region -> (B, 3, h, w) linear HDR (``hdr``) or y in [0, 1]
         """
-        raise NotImplementedError
 
     def _hdr_scale(self) -> float:
         return math.log1p(self.model.hdr_mu * self.model.hdr_max)

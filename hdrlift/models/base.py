@@ -16,8 +16,8 @@ so a new architecture declares only what differs:
   (local models computing only a window of a tile); for a global part ``global_context(x)``,
   ``forward_with_context(tile, ctx, offset, full_size)`` and ``global_max_pixels``
   (:mod:`hdrlift.inference.strategies`);
-- CPU precision and layout: :attr:`HDRModel.cpu_bf16` (with :meth:`HDRModel.use_cpu_bf16` for
-  ``"own"``), :attr:`HDRModel.cpu_channels_last`, :attr:`HDRModel.accepts_out`;
+- CPU precision and layout: :attr:`HDRModel.cpu_bf16`, :attr:`HDRModel.cpu_channels_last` (writing into a
+  caller's buffer is the inference kernel's :attr:`hdrlift.kernels.Kernel.accepts_out`);
 - ONNX export: :meth:`HDRModel.export_module` (the module to trace, default the model itself) and
   :attr:`HDRModel.export_requirements` (:class:`ExportRequirements`: minimum opset, static batch,
   custom symbolics), read by :func:`hdrlift.tools.export.export_onnx`. The exportable form is the
@@ -34,7 +34,7 @@ from torch import nn
 from hdrlift.nn.export import OnnxSymbolic
 
 #: how a model runs under ``precision="bf16"`` on the CPU (see :attr:`HDRModel.cpu_bf16`)
-CpuBf16 = Literal["network", "own", "never"]
+CpuBf16 = Literal["network", "never"]
 
 
 @dataclass(frozen=True)
@@ -98,8 +98,7 @@ class HDRModel(nn.Module):
     #: one line describing the domain the model works in internally
     inside_domain: ClassVar[str] = ""
     #: ``precision="bf16"`` on the CPU: ``"network"`` = allowed (the inference kernel converts the whole
-    #: network, or only its own partial path: :attr:`hdrlift.kernels.Kernel.bf16`); ``"own"`` = the model
-    #: switches its own partial bfloat16 path (:meth:`use_cpu_bf16`); ``"never"`` = float32 only
+    #: network, or only its own partial path: :attr:`hdrlift.kernels.Kernel.bf16`); ``"never"`` = float32 only
     #: (``precision="auto"`` then picks fp32)
     cpu_bf16: ClassVar[CpuBf16] = "network"
     #: the runtime converts the weights to channels-last for CPU inference (on CUDA it always does)
@@ -123,12 +122,6 @@ class HDRModel(nn.Module):
     def num_parameters(self, trainable_only: bool = False) -> int:
         """Number of parameters (all, or only those with ``requires_grad``)."""
         return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
-
-    def use_cpu_bf16(self, enabled: bool = True) -> None:
-        """Switch the model's own partial bfloat16 CPU path on or off (models declaring
-        ``cpu_bf16 = "own"`` implement it; the Predictor calls it instead of converting the network)."""
-        raise NotImplementedError(f"{type(self).__name__} declares cpu_bf16={self.cpu_bf16!r} and has no "
-                                  "partial bfloat16 path of its own")
 
     def export_module(self) -> nn.Module:
         """The module the ONNX exporter traces: maps (B, 3, H, W) sRGB-encoded LDR in [0, 1] to linear HDR
