@@ -20,7 +20,7 @@ from pathlib import Path
 
 def main(argv: list[str] | None = None) -> int:
     from hdrlift.data.splits import read_split
-    from hdrlift.tools.suite import DEFAULT_CRF_FILE, PARTS, build_suite, format_suite, run_suite
+    from hdrlift.tools.suite import DEFAULT_CRF_FILE, PARTS, build_suite, format_suite, parse_blend, run_suite
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--method", action="append", default=[], help="method to score (repeatable; linear is always in)")
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=22, help="capture seed (default: %(default)s)")
     ap.add_argument("--crf-file", default=DEFAULT_CRF_FILE, help="DoRF curves for the held-out camera")
     ap.add_argument("--json", type=Path, help="also write the report as JSON here")
-    ap.add_argument("--blend", action="append", default=[], metavar="TAU,MID[,SIGMA]",
+    ap.add_argument("--blend", action="append", default=[], metavar="TAU,MID[,SIGMA[,DETAIL]]",
                     help="also score each network blended with the decoded photo (repeatable), e.g. 0.9,0")
     ap.add_argument("--camera", action="append", default=[], metavar="MODEL",
                     help="also score every --blend with this decoder of the photo (a curve estimator weight or "
@@ -53,11 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     pairs = build_suite(files, [p for p in args.parts.split(",") if p], args.max_side, args.seed, args.crf_file)
     try:
-        blends = [tuple(float(v) for v in b.split(",")) for b in args.blend]
-        if any(len(b) not in (2, 3) for b in blends):
-            raise ValueError
+        blends = [parse_blend(b) for b in args.blend]
     except ValueError:
-        ap.error(f"--blend takes TAU,MID[,SIGMA] (numbers), got {args.blend}")
+        ap.error(f"--blend takes TAU,MID[,SIGMA[,DETAIL]] (numbers; DETAIL may be auto), got {args.blend}")
     report = run_suite(args.method, pairs, blends=blends, raw=args.raw, threads=args.threads,
                        cameras=args.camera)
     report["setup"] = {"split": args.split, "scenes": len(files), "max_side": args.max_side, "seed": args.seed,

@@ -21,31 +21,33 @@ import datetime
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "hdrlift" / "weights"
 KEYS = ("psnr_mu", "psnr_mu_well", "psnr_mu_clip", "clip_stops", "pu21_psnr")
 
 
-def _use(spec: str) -> tuple[str, tuple[tuple[float, ...], str | None] | None]:
+def _use(spec: str) -> tuple[str, tuple[tuple[Any, ...], str | None] | None]:
     name, _, blend = spec.partition("=")
     blend, _, camera = blend.partition("@")
     if not blend:
         raise SystemExit(f"error: --use takes NAME=TAU,MID or NAME=none, got {spec!r}")
     if blend == "none":
         return name, None
+    from hdrlift.tools.suite import parse_blend
+
     try:
-        vals = tuple(float(v) for v in blend.split(","))
-        if len(vals) not in (2, 3):
-            raise ValueError
+        vals = parse_blend(blend)
     except ValueError:
-        raise SystemExit(f"error: --use {spec!r}: TAU,MID[,SIGMA] must be numbers") from None
+        raise SystemExit(f"error: --use {spec!r}: TAU,MID[,SIGMA[,DETAIL]] must be numbers "
+                         "(DETAIL may be auto)") from None
     return name, (vals, camera or None)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("suite_json", type=Path, help="report of benchmarks/generalisation.py --json")
-    ap.add_argument("--use", action="append", default=[], metavar="NAME=TAU,MID[,SIGMA][@CAMERA]|none",
+    ap.add_argument("--use", action="append", default=[], metavar="NAME=TAU,MID[,SIGMA[,DETAIL]][@CAMERA]|none",
                     help="record this blend variant for weight NAME and declare it in the weight")
     args = ap.parse_args(argv)
     from hdrlift.tools.suite import blend_label
@@ -82,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             row["oracle_clip_stops"] = None if orc is None else round(float(orc), 3)
             row["n"] = int(report.get("n", {}).get(part, 0))
             rec[part] = row
-        rec["score"] = round(min(float(v["gain"]) for v in rec.values() if isinstance(v, dict)), 3)  # type: ignore[arg-type]
+        rec["score"] = round(min(float(v["gain"]) for v in rec.values() if isinstance(v, dict)), 3)
         rec["row"] = label
         rec["command"] = report.get("setup", {}).get("command")
         rec["date"] = datetime.date.today().isoformat()
@@ -91,7 +93,9 @@ def main(argv: list[str] | None = None) -> int:
             meta.pop("output_blend", None)
         elif isinstance(blend, tuple):
             b, cam = blend
-            meta["output_blend"] = {"tau": b[0], "mid": b[1], "sigma": b[2] if len(b) == 3 else 0.0}
+            meta["output_blend"] = {"tau": b[0], "mid": b[1], "sigma": b[2] if len(b) >= 3 else 0.0}
+            if len(b) == 4:
+                meta["output_blend"]["detail"] = b[3]
             if cam:
                 meta["output_blend"]["camera"] = cam
         tmp = cfg_path.with_suffix(".json.tmp")

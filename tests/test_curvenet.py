@@ -59,7 +59,7 @@ def test_estimate_is_trainable_and_exponent_bounded():
     g = m.estimate_from_thumbnail(x)
     assert bool(((g > np.exp(-0.9) - 1e-6) & (g < np.exp(0.9) + 1e-6)).all())
     g.sum().backward()
-    assert all(p.grad is not None for p in m.parameters())
+    assert all(p.grad is not None for n, p in m.named_parameters() if not n.startswith("detail_"))
 
 
 def test_tiled_prediction_equals_whole_image(tmp_path):
@@ -183,3 +183,160 @@ def test_cli_camera_flag(tmp_path):
     r = subprocess.run([sys.executable, "-m", "hdrlift", "predict", str(tmp_path / "p.png"), "-o",
                         str(tmp_path / "x.exr"), "--camera", "linear"], capture_output=True, text=True)
     assert r.returncode != 0 and "not a model" in r.stderr and "Traceback" not in r.stderr
+
+
+# ----------------------------------------------------------------------------- degradation branch
+
+
+def test_detail_crops_cover_small_and_large_images():
+    from hdrlift.models.curvenet import detail_crops
+
+    assert detail_crops(torch.rand(1, 3, 384, 256), 96, 16).shape == (12, 3, 96, 96)
+    assert detail_crops(torch.rand(2, 3, 2000, 3000), 96, 16).shape == (32, 3, 96, 96)
+    assert detail_crops(torch.rand(1, 3, 20, 30), 96, 16).shape == (1, 3, 20, 30)  # the whole image
+    x = torch.rand(1, 3, 200, 300)
+    c = detail_crops(x, 96, 4)
+    assert torch.equal(c[0], x[0, :, :96, :96]) and torch.equal(c[-1], x[0, :, -96:, -96:])  # grid corners
+
+
+def test_detail_weight_follows_the_gate_and_old_checkpoints_have_no_branch(tmp_path):
+    from hdrlift.checkpoint import load_model, save_model
+
+    plain = create_model("curvenet", width=4, hist_bins=8, side=32)
+    assert not plain.has_detail and not any(k.startswith("detail_") for k in plain.state_dict())
+    with pytest.raises(ValueError, match="no degradation branch"):
+        plain.detail_weight(torch.rand(1, 3, 16, 16))
+    m = create_model("curvenet_tiny", detail_gate=[0.5, 2.0, -1.0]).eval()
+    x = torch.rand(2, 3, 40, 50)
+    with torch.no_grad():
+        d = m.degradation(x)
+        w = m.detail_weight(x)
+    assert d.shape == (2, 2) and w.shape == (2,)
+    assert torch.allclose(w, torch.sigmoid(0.5 + 2.0 * d[:, 0] - 1.0 * d[:, 1]))
+    save_model(m, tmp_path / "c")
+    back = load_model(tmp_path / "c").eval()
+    with torch.no_grad():
+        assert torch.allclose(back.detail_weight(x), w)
+    with pytest.raises(ModelError, match="3 numbers"):
+        create_model("curvenet_tiny", detail_gate=[1.0])
+
+
+def test_blend_detail_weighs_the_local_rule_against_the_per_pixel_rule():
+    g = torch.Generator().manual_seed(3)
+    x = torch.rand(2, 3, 24, 20, generator=g) * 0.85
+    net = srgb_to_linear(x) * (1 + 0.3 * torch.rand(2, 3, 24, 20, generator=g))
+    local = blend_with_decoded(x, net, 0.9, 0.0, 2.0)
+    pixel = blend_with_decoded(x, net, 0.9, 0.0, 0.0)
+    assert not torch.allclose(local, pixel)
+    assert torch.equal(blend_with_decoded(x, net, 0.9, 0.0, 2.0, detail=1.0), local)
+    assert torch.allclose(blend_with_decoded(x, net, 0.9, 0.0, 2.0, detail=0.0), pixel)
+    mixed = blend_with_decoded(x, net, 0.9, 0.0, 2.0, detail=torch.tensor([0.0, 1.0]))
+    assert torch.allclose(mixed[0], pixel[0], atol=1e-6) and torch.allclose(mixed[1], local[1], atol=1e-6)
+    half = blend_with_decoded(x, net, 0.9, 0.0, 2.0, detail=0.5)
+    assert torch.allclose(half, (pixel * local).sqrt(), rtol=1e-4, atol=1e-6)  # geometric mean
+    with pytest.raises(ValueError, match="detail"):
+        blend_with_decoded(x, net, 0.9, 0.0, 2.0, detail=1.5)
+
+
+def test_blend_detail_parsing_and_predictor_auto_detail(tmp_path):
+    from hdrlift.checkpoint import save_model
+    from hdrlift.inference.predictor import Predictor, resolve_blend, resolve_detail
+    from hdrlift.tools.suite import blend_label, parse_blend
+
+    net = create_model("twostage_tiny").eval()
+    assert resolve_blend("0.9,0,1,auto", net) == (0.9, 0.0, 1.0)
+    assert resolve_detail("0.9,0,1,auto", net) == "auto"
+    assert resolve_detail("0.9,0,1,0.25", net) == 0.25 and resolve_detail("0.9,0", net) == 1.0
+    with pytest.raises(HdrliftError, match="DETAIL"):
+        resolve_detail("0.9,0,1,2", net)
+    with pytest.raises(HdrliftError):
+        resolve_blend("0.9,0,1,x", net)
+    assert parse_blend("0.9,0,1,auto") == (0.9, 0.0, 1.0, "auto") and parse_blend("0.9,0") == (0.9, 0.0)
+    assert blend_label("m", (0.9, 0.0, 1.0, "auto")) == "m+blend(0.9,0,1,auto)"
+    assert blend_label("m", (0.9, 0.0, 1.0, 1.0)) == "m+blend(0.9,0,1)"
+    cam = create_model("curvenet_tiny", detail_gate=[0.0, 0.0, 0.0]).eval()  # detail 0.5 whatever the photo
+    save_model(cam, tmp_path / "cam")
+    spec = {"tau": 0.9, "mid": 0.0, "sigma": 1.0, "detail": "auto", "camera": str(tmp_path / "cam")}
+    save_model(net, tmp_path / "net", meta={"output_blend": spec})
+    p = Predictor(str(tmp_path / "net"), device="cpu")
+    assert p.detail == "auto" and p.detector is p.camera
+    x = np.random.default_rng(8).uniform(0.05, 0.99, (24, 30, 3)).astype(np.float32)
+    got = p(x)
+    xt = torch.from_numpy(x).permute(2, 0, 1)[None]
+    with torch.no_grad():
+        y = net(xt).clamp(min=0)
+        want = blend_with_decoded(xt, y, 0.9, 0.0, 1.0, decoded=cam(xt), detail=0.5)[0].permute(1, 2, 0).numpy()
+    assert np.allclose(got, want, atol=1e-5)
+    save_model(net, tmp_path / "bad", meta={"output_blend": {**spec, "detail": "much"}})
+    with pytest.raises(ModelError, match="detail"):
+        Predictor(str(tmp_path / "bad"), device="cpu")
+    plain = create_model("curvenet", width=4, hist_bins=8, side=32)
+    save_model(plain, tmp_path / "plain")
+    with pytest.raises(HdrliftError, match="degradation branch"):
+        Predictor(str(tmp_path / "net"), device="cpu", camera=str(tmp_path / "plain"), blend="0.9,0,1,auto")
+
+
+def test_degradation_targets_and_gate_fit():
+    from hdrlift.degrade.camera import CameraParams
+    from hdrlift.train.curvenet_detail import NOISE_FLOOR, degradation_targets, fit_gate
+
+    clean = degradation_targets(CameraParams())
+    assert clean == (pytest.approx(np.log10(NOISE_FLOOR)), 0.0)
+    noisy = degradation_targets(CameraParams(shot_sigma=(0.01,) * 3, read_sigma=(0.0,) * 3, jpeg_quality=80))
+    assert noisy[0] == pytest.approx(np.log10(0.01 + NOISE_FLOOR)) and noisy[1] == pytest.approx(0.4)
+    rng = np.random.default_rng(0)
+    degr = np.c_[rng.uniform(-2.5, -1.5, 200), rng.uniform(0, 1, 200)]
+    diff = np.where(degr[:, 0] > -2.2, 1.0, -2.0) + 0.1 * rng.standard_normal(200)  # noisy: detail helps
+    a, bn, bj = fit_gate(diff, degr)
+    z = a + bn * degr[:, 0] + bj * degr[:, 1]
+    assert bn > 0 and np.mean((z > 0) == (diff > 0)) > 0.9
+
+
+def test_jpeg_grid_statistic_finds_a_jpeg_and_its_crops_but_not_a_clean_photo():
+    import io
+
+    from PIL import Image
+
+    from hdrlift.models.curvenet import jpeg_grid_statistic
+
+    rng = np.random.default_rng(4)
+    base = torch.nn.functional.interpolate(torch.rand(1, 3, 12, 16, generator=torch.Generator().manual_seed(1)),
+                                           size=(96, 128), mode="bicubic", align_corners=False)
+    img = (base[0].permute(1, 2, 0).numpy() + 0.03 * rng.standard_normal((96, 128, 3))).clip(0, 1)
+    u8 = (img * 255).round().astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(u8).save(buf, format="JPEG", quality=85)
+    jpg = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"), np.float32) / 255
+    t = lambda a: torch.from_numpy(np.ascontiguousarray(a, np.float32)).permute(2, 0, 1)[None]  # noqa: E731
+    clean, comp, crop = (float(jpeg_grid_statistic(t(a))[0]) for a in (u8 / 255.0, jpg, jpg[3:, 5:]))
+    assert clean < 0.05 and comp > 0.15 and crop > 0.15
+    assert float(jpeg_grid_statistic(torch.rand(2, 3, 10, 40))[1]) == 0.0  # too small to hold a block grid
+
+
+def test_detail_training_runs_on_tiny_scenes(tmp_path):
+    from hdrlift.checkpoint import load_model, save_model
+    from hdrlift.io import write_image
+    from hdrlift.train.curvenet_detail import main
+
+    rng = np.random.default_rng(7)
+    for i in range(3):
+        img = rng.uniform(0.01, 1.0, (32, 48, 3)).astype(np.float32) ** 3
+        img[:8, :12] *= 30.0
+        write_image(tmp_path / f"s{i}.exr", img)
+    (tmp_path / "train.txt").write_text("s0.exr\ns1.exr\n")
+    (tmp_path / "val.txt").write_text("s2.exr\n")
+    init = create_model("curvenet", width=4, hist_bins=8, side=32)
+    save_model(init, tmp_path / "init")
+    save_model(create_model("twostage_tiny"), tmp_path / "net")
+    rc = main(["--init", str(tmp_path / "init"), "--out", str(tmp_path / "run"), "--root", str(tmp_path),
+               "--train-split", str(tmp_path / "train.txt"), "--val-split", str(tmp_path / "val.txt"),
+               "--crf-file", "", "--calibrate", str(tmp_path / "net"), "--detail-width", "4", "--crop", "16",
+               "--samples", "12", "--epochs", "2", "--batch", "8"])
+    assert rc == 0
+    out = load_model(tmp_path / "run" / "best")
+    assert out.has_detail and len(out.hparams["detail_gate"]) == 3
+    for k, v in init.state_dict().items():  # the exponent part is kept bit for bit
+        assert torch.equal(out.state_dict()[k], v)
+    meta = out.checkpoint_config["meta"]
+    assert set(meta["detail_validation"]) == {"a_default", "c_srgb", "c_srgb_clean"}
+    assert meta["detail_calibration"]["pairs"] == 2 * 2 * 3

@@ -310,7 +310,7 @@ def test_every_shipped_weight_is_at_or_above_linear_on_every_suite_part(name):
     """The shipping rule of issue #22: the recorded suite figures (scripts/record_suite.py) of every shipped
     weight, with the blend it declares, are >= plain sRGB decoding on all four cameras."""
     from hdrlift.checkpoint import load_model
-    from hdrlift.inference.predictor import resolve_blend
+    from hdrlift.inference.predictor import resolve_blend, resolve_detail
 
     model = load_model(name)
     meta = model.checkpoint_config["meta"]
@@ -321,7 +321,12 @@ def test_every_shipped_weight_is_at_or_above_linear_on_every_suite_part(name):
         assert suite_rec[part]["gain"] >= 0.0, f"{name}: below linear on {part}"
     declared = resolve_blend("auto", model)
     expected, _, camera = suite_rec["row"].partition("+blend(")[2].partition(")")
-    got = "" if declared is None else ",".join(f"{v:g}" for v in (declared if declared[2] else declared[:2]))
+    detail = resolve_detail("auto", model)
+    keep3 = declared is not None and (declared[2] or detail != 1.0)
+    fields = [] if declared is None else [f"{v:g}" for v in (declared if keep3 else declared[:2])]
+    if fields and detail != 1.0:
+        fields.append(detail if isinstance(detail, str) else f"{detail:g}")
+    got = ",".join(fields)
     assert got == expected, f"{name}: declared blend {got!r} is not the one the figures were measured with"
     declared_camera = (meta.get("output_blend") or {}).get("camera", "srgb")
     assert declared_camera == (camera.removeprefix("@") or "srgb"), f"{name}: declared camera differs from the row"

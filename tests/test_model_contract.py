@@ -32,8 +32,9 @@ TINY = sorted(s.name for s in list_models() if s.name.endswith("_tiny"))
 NAMES = [*TINY, "toy_tiny"]
 
 #: parameter-name prefixes a model's ``forward`` does not use by design (they are trained through another
-#: path): DuHDR's Nnet belongs to the secondary (training-only) path (models/duhdr.py docstring)
-NOT_IN_FORWARD = {"duhdr": ("nnet.",)}
+#: path): DuHDR's Nnet belongs to the secondary (training-only) path (models/duhdr.py docstring); CurveNet's
+#: degradation branch is read by the blend (CurveNet.detail_weight), not by its forward
+NOT_IN_FORWARD = {"duhdr": ("nnet.",), "curvenet": ("detail_",)}
 #: tiled vs untiled, max abs difference per unit of the output's maximum. Models with a finite receptive
 #: field (``SizeRequirements.receptive_field > 0``: tiles overlap by at least it, a global part is computed
 #: once) are exact up to float rounding; a model without one (0: unknown/global, e.g. DuHDR whose OOnet

@@ -60,9 +60,10 @@ class Predictor:
             (:func:`~hdrlift.inference.precision.resolve_precision`; the chosen value is ``self.precision``).
         strategy: ``tile`` | ``deu`` | ``ses`` | ``none`` (see :mod:`hdrlift.inference.strategies`).
         blend: ``auto`` (the blend with the decoded photo that the weight declares in
-            ``meta.output_blend``, if any), ``none`` (the network's output as is), or ``"TAU,MID[,SIGMA]"``
-            (see :mod:`hdrlift.ops.blend`); ignored for operators. The chosen ``(tau, mid)`` or None
-            (tau, mid, sigma) or None is ``self.blend``.
+            ``meta.output_blend``, if any), ``none`` (the network's output as is), or
+            ``"TAU,MID[,SIGMA[,DETAIL]]"`` (see :mod:`hdrlift.ops.blend`); ignored for operators. The chosen
+            ``(tau, mid, sigma)`` or None is ``self.blend``; its detail weight (``TAU,MID,SIGMA,DETAIL``,
+            ``meta.output_blend.detail``; a number or ``auto``) is ``self.detail``.
         camera: how the photo the network's output is blended with is decoded: ``auto`` (what the
             weight declares in ``meta.output_blend.camera``, else sRGB), ``srgb``, ``estimate`` (the
             shipped per-photo curve estimator, :func:`~hdrlift.inference.methods.default_camera_estimator`)
@@ -122,6 +123,9 @@ class Predictor:
         self.precision = precision
         self.blend = resolve_blend(blend, self.method.model)
         self.camera = resolve_camera(camera, self.method.model, self.blend, self.device)
+        #: the blend's detail weight (a number, or ``auto``: per photo from ``self.detector``)
+        self.detail = resolve_detail(blend, self.method.model) if self.blend is not None else 1.0
+        self.detector = resolve_detector(self.detail, self.camera, self.device)
         model = self.method.model
         if model is not None and (self.device.type == "cuda" or model.cpu_channels_last):
             # channels-last weights make oneDNN run NHWC end to end; without them every CPU conv of a
@@ -253,7 +257,8 @@ class Predictor:
         from hdrlift.ops.blend import blend_with_decoded
 
         decoded = None if self.camera is None else self.camera(x)
-        return blend_with_decoded(x, y, *self.blend, decoded=decoded)
+        detail = self.detector.detail_weight(x) if self.detector is not None else float(self.detail)
+        return blend_with_decoded(x, y, *self.blend, decoded=decoded, detail=detail)
 
     @torch.inference_mode()
     def _call_device(self, ldr: np.ndarray) -> np.ndarray:
@@ -293,8 +298,8 @@ class Predictor:
 
 
 def resolve_blend(blend: str, model: Any) -> tuple[float, float, float] | None:
-    """``(tau, mid, sigma)`` of the blend to apply for ``blend`` (``auto`` | ``none`` | ``"TAU,MID[,SIGMA]"``),
-    or None.
+    """``(tau, mid, sigma)`` of the blend to apply for ``blend`` (``auto`` | ``none`` |
+    ``"TAU,MID[,SIGMA[,DETAIL]]"``), or None (``DETAIL``: :func:`resolve_detail`).
 
     ``auto`` reads ``meta.output_blend`` of the model's checkpoint (validated here: a bad value is a
     ModelError naming it)."""
@@ -313,15 +318,63 @@ def resolve_blend(blend: str, model: Any) -> tuple[float, float, float] | None:
                              f"got {spec!r}") from None
     else:
         try:
-            vals = [float(v) for v in blend.split(",")]
-            if len(vals) not in (2, 3):
+            toks = blend.split(",")
+            if len(toks) not in (2, 3, 4):
                 raise ValueError
+            vals = [float(v) for v in toks[:3]]
+            if len(toks) == 4 and toks[3] != "auto":
+                float(toks[3])
         except ValueError:
-            raise HdrliftError(f"blend must be auto, none or TAU,MID[,SIGMA] (numbers), got {blend!r}") from None
+            raise HdrliftError(f"blend must be auto, none or TAU,MID[,SIGMA[,DETAIL]] (numbers; DETAIL may be "
+                               f"auto), got {blend!r}") from None
         tau, mid, sigma = vals[0], vals[1], vals[2] if len(vals) == 3 else 0.0
     if not (0.0 <= tau < 1.0 and 0.0 <= mid <= 1.0 and sigma >= 0.0):
         raise HdrliftError(f"blend TAU must lie in [0, 1), MID in [0, 1] and SIGMA >= 0, got {tau}, {mid}, {sigma}")
     return (tau, mid, sigma)
+
+
+def resolve_detail(blend: str, model: Any) -> float | str:
+    """The blend's ``detail`` (:func:`hdrlift.ops.blend.blend_with_decoded`): a number in [0, 1], or ``"auto"``
+    (per photo, from a camera estimator's degradation branch); from the 4th field of ``"TAU,MID,SIGMA,DETAIL"``
+    or ``meta.output_blend.detail`` (``auto`` blend); 1.0 when not given."""
+    from hdrlift.errors import ModelError
+
+    if model is None or blend == "none":
+        return 1.0
+    if blend == "auto":
+        spec = (model.checkpoint_config or {}).get("meta", {}).get("output_blend") or {}
+        val = spec.get("detail", 1.0) if isinstance(spec, dict) else 1.0
+        where = "checkpoint meta.output_blend.detail"
+    else:
+        toks = blend.split(",")
+        val = toks[3] if len(toks) == 4 else 1.0
+        where = "blend DETAIL"
+    if val == "auto":
+        return "auto"
+    try:
+        d = float(val)
+    except (TypeError, ValueError):
+        d = -1.0
+    if not 0.0 <= d <= 1.0:
+        err = ModelError if blend == "auto" else HdrliftError
+        raise err(f"{where} must be a number in [0, 1] or auto, got {val!r}")
+    return d
+
+
+def resolve_detector(detail: float | str, camera: Any, device: torch.device) -> Any:
+    """The model whose ``detail_weight`` gives ``detail="auto"`` per photo (the camera decoder when it has a
+    degradation branch, else the shipped estimator), or None for a fixed detail."""
+    if detail != "auto":
+        return None
+    if camera is not None and getattr(camera, "has_detail", False):
+        return camera
+    from hdrlift.inference.methods import default_camera_estimator, resolve_method
+
+    det = resolve_method(default_camera_estimator(), device).model
+    if det is None or not getattr(det, "has_detail", False):
+        raise HdrliftError("blend detail 'auto' needs a camera estimator with a degradation branch; the shipped "
+                           "one has none: give DETAIL as a number")
+    return det.eval()
 
 
 def resolve_camera(camera: str, model: Any, blend: tuple[float, float, float] | None,

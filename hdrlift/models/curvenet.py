@@ -13,10 +13,21 @@ the networks' outputs are blended with) and, alone, an LDR -> HDR method that on
 
 The output keeps 1.0 as the clipping level (``1 ** g = 1``), so the networks' highlights join it
 without a seam. Tiled inference estimates ``g`` once on the whole image (:meth:`global_context`).
+
+**Degradation branch** (``detail_width > 0``): the rest of "the camera" - was the photo written with
+noise or JPEG artefacts? Both are looked for in native-resolution crops (a thumbnail averages noise
+and block edges away): a second small CNN regresses the relative noise at mid-grey
+(``log10(sigma / x + 0.003)`` at ``x = 0.18``), and :func:`jpeg_grid_statistic` (no weights) finds the
+8x8 grid of a JPEG by its zeroed high-frequency DCT coefficients; :meth:`CurveNet.detail_weight` maps the
+two through a 3-number logistic calibration (``detail_gate``) to the weight of the network's fine
+detail in the blend
+(:func:`hdrlift.ops.blend.blend_with_decoded`, ``detail``): a clean photo keeps its own pixels, a noisy
+or compressed one takes the network's restored detail under the photo's local tone.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -40,6 +51,63 @@ def thumbnail(ldr: torch.Tensor, side: int) -> torch.Tensor:
         return ldr
     aa = ldr.shape[-2] > side or ldr.shape[-1] > side
     return F.interpolate(ldr, size=(side, side), mode="bilinear", align_corners=False, antialias=aa).clamp(0, 1)
+
+
+def detail_crops(ldr: torch.Tensor, size: int, count: int) -> torch.Tensor:
+    """Up to ``count`` native-resolution crops of ``size`` px on a regular grid (overlapping where the
+    image is small; the whole side where it is shorter than ``size``), stacked along the batch.
+
+    Domain: sRGB-encoded LDR in [0, 1].
+
+    Shape:
+        (B, 3, H, W) -> (B * n, 3, min(size, H), min(size, W)), n <= count (the same n for every image)
+    """
+    h, w = ldr.shape[-2:]
+    ch, cw = min(size, h), min(size, w)
+    ny = 1 if h <= ch else min(max(1, int(count**0.5)), -(-h // ch))
+    nx = 1 if w <= cw else min(max(1, count // ny), -(-w // cw))
+    ys = [round(i * (h - ch) / max(1, ny - 1)) for i in range(ny)] if ny > 1 else [(h - ch) // 2]
+    xs = [round(j * (w - cw) / max(1, nx - 1)) for j in range(nx)] if nx > 1 else [(w - cw) // 2]
+    crops = [ldr[:, :, y:y + ch, x:x + cw] for y in ys for x in xs]
+    return torch.stack(crops, 1).reshape(-1, ldr.shape[1], ch, cw)
+
+
+def _dct8() -> torch.Tensor:
+    """The orthonormal 8-point DCT-II matrix (rows: frequencies)."""
+    k = torch.arange(8, dtype=torch.float64)
+    m = torch.cos(math.pi * (2 * k[None, :] + 1) * k[:, None] / 16) * math.sqrt(2 / 8)
+    m[0] /= math.sqrt(2)
+    return m.float()
+
+
+def jpeg_grid_statistic(ldr: torch.Tensor) -> torch.Tensor:
+    """How much more often the high-frequency 8x8 DCT coefficients of the luma (in code values 0-255) are
+    zero on the best-aligned 8x8 grid than on a typical one: about 0 for an image that was never JPEG
+    compressed, 0.15-0.5 for JPEG quality 60-97 (its quantisation zeroes them on the grid it used), whatever
+    the scene. Every one of the 64 grid offsets is tried, so a crop of a JPEG is found too.
+
+    Domain: sRGB-encoded LDR in [0, 1] (the code values as written).
+
+    Shape:
+        (B, 3, H, W) -> (B,); 0 where H or W < 16
+    """
+    b, _, h, w = ldr.shape
+    if h < 16 or w < 16:
+        return torch.zeros(b, dtype=ldr.dtype, device=ldr.device)
+    x = ldr.float()
+    y = (0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]) * 255.0
+    d = _dct8().to(y.device)
+    u = torch.arange(8, device=y.device)
+    high = (u[:, None] + u[None, :]) >= 6
+    fracs = []
+    for py in range(8):
+        for px in range(8):
+            hh, ww = (h - py) // 8 * 8, (w - px) // 8 * 8
+            blk = y[:, py:py + hh, px:px + ww].reshape(b, hh // 8, 8, ww // 8, 8).transpose(2, 3)
+            c = d @ blk @ d.T
+            fracs.append((c[..., high].abs() < 0.5).float().mean(dim=(1, 2, 3)))
+    f = torch.stack(fracs, 1)
+    return (f.amax(1) - f.median(1).values).to(ldr.dtype)
 
 
 def code_histograms(thumb: torch.Tensor, bins: int) -> torch.Tensor:
@@ -73,6 +141,10 @@ class CurveNet(HDRModel):
             recognises one - on clean sRGB photos even a 1 % exponent error costs decibels.
         strength: the exponent applied is ``g ** strength`` (1 = as estimated, 0 = sRGB decoding): a
             calibration of a trained estimator, chosen on validation and stored with the weight.
+        detail_width: channels of the degradation branch (0 = none; see the module docstring).
+        detail_crop, detail_crops: side and number of the native-resolution crops it looks at.
+        detail_gate: ``(a, b_noise, b_jpeg)``: ``detail = sigmoid(a + b_noise * noise + b_jpeg * jpeg)``
+            (``noise`` regressed, ``jpeg`` the grid statistic; :meth:`degradation`).
     """
 
     arch = "curvenet"
@@ -81,9 +153,12 @@ class CurveNet(HDRModel):
     export_requirements = ExportRequirements(min_opset=18, symbolics=(AA_BILINEAR,))
 
     def __init__(self, width: int = 16, hist_bins: int = 32, side: int = 128, log_range: float = 0.9,
-                 gate: bool = False, strength: float = 1.0) -> None:
+                 gate: bool = False, strength: float = 1.0, detail_width: int = 0, detail_crop: int = 96,
+                 detail_crops: int = 16,
+                 detail_gate: tuple[float, float, float] | list[float] = (0.0, 0.0, 0.0)) -> None:
         super().__init__(width=width, hist_bins=hist_bins, side=side, log_range=log_range, gate=gate,
-                         strength=strength)
+                         strength=strength, detail_width=detail_width, detail_crop=detail_crop,
+                         detail_crops=detail_crops, detail_gate=[float(v) for v in detail_gate])
         if not 0.0 <= float(strength) <= 2.0:
             raise ValueError(f"strength must lie in [0, 2], got {strength}")
         self.strength = float(strength)
@@ -101,6 +176,65 @@ class CurveNet(HDRModel):
         assert isinstance(out_layer, nn.Linear)
         nn.init.zeros_(out_layer.weight)  # untrained: g = 1, plain sRGB decoding
         nn.init.zeros_(out_layer.bias)
+        if len(detail_gate) != 3:
+            raise ValueError(f"detail_gate must be 3 numbers (a, b_noise, b_jpeg), got {detail_gate}")
+        self.detail_gate = tuple(float(v) for v in detail_gate)
+        self.detail_crop, self.detail_crops = int(detail_crop), int(detail_crops)
+        self.detail_net: nn.Module | None = None
+        dw = int(detail_width)
+        if dw > 0:
+            self.detail_net = nn.Sequential(
+                nn.Conv2d(6, dw, 3, padding=1), nn.LeakyReLU(0.1),
+                nn.Conv2d(dw, dw, 3, stride=2, padding=1), nn.LeakyReLU(0.1),
+                nn.Conv2d(dw, 2 * dw, 3, stride=2, padding=1), nn.LeakyReLU(0.1),
+                nn.Conv2d(2 * dw, 2 * dw, 3, stride=2, padding=1), nn.LeakyReLU(0.1),
+            )
+            self.detail_head = nn.Sequential(nn.Linear(4 * dw, 32), nn.LeakyReLU(0.1), nn.Linear(32, 1))
+
+    @property
+    def has_detail(self) -> bool:
+        """Whether this estimator has the degradation branch (:meth:`detail_weight` works)."""
+        return self.detail_net is not None
+
+    def noise_of_crops(self, crops: torch.Tensor) -> torch.Tensor:
+        """The regressed relative noise at mid-grey of each crop (the module docstring's target).
+
+        Domain: sRGB-encoded LDR in [0, 1], native resolution.
+
+        Shape:
+            (N, 3, h, w) -> (N,)
+        """
+        if self.detail_net is None:
+            raise ValueError("this CurveNet has no degradation branch (detail_width = 0)")
+        x = crops.float()
+        hp = (x - F.avg_pool2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), 3, stride=1)) * 10.0
+        f = self.detail_net(torch.cat([x - 0.5, hp], 1))
+        return self.detail_head(torch.cat([f.mean(dim=(-2, -1)), f.amax(dim=(-2, -1))], 1))[:, 0]
+
+    def degradation(self, ldr: torch.Tensor) -> torch.Tensor:
+        """``(noise, jpeg)`` of each whole image: the means over its :func:`detail_crops` of
+        :meth:`noise_of_crops` and of :func:`jpeg_grid_statistic`.
+
+        Domain: sRGB-encoded LDR in [0, 1].
+
+        Shape:
+            (B, 3, H, W) -> (B, 2)
+        """
+        crops = detail_crops(ldr.float(), self.detail_crop, self.detail_crops)
+        per = torch.stack([self.noise_of_crops(crops), jpeg_grid_statistic(crops)], 1)
+        return per.reshape(ldr.shape[0], -1, 2).mean(1)
+
+    def detail_weight(self, ldr: torch.Tensor) -> torch.Tensor:
+        """Weight in [0, 1] of the network's fine detail for each image (0: a clean photo, keep its pixels).
+
+        Domain: sRGB-encoded LDR in [0, 1].
+
+        Shape:
+            (B, 3, H, W) -> (B,)
+        """
+        d = self.degradation(ldr)
+        a, bn, bj = self.detail_gate
+        return torch.sigmoid(a + bn * d[:, 0] + bj * d[:, 1]).to(ldr.dtype)
 
     #: pixels the global part (the estimate on the thumbnail) works on, for the runtime's memory model
     @property
@@ -179,6 +313,6 @@ def _spec(name: str, description: str, **hparams: Any) -> ModelSpec:
 
 SPECS = [
     _spec("curvenet", "4-conv CNN on a 128 px thumbnail + code-value histograms -> one exponent"),
-    _spec("curvenet_tiny", "tiny CurveNet for tests (width 4, 8 bins, 32 px thumbnail)",
-          width=4, hist_bins=8, side=32),
+    _spec("curvenet_tiny", "tiny CurveNet for tests (width 4, 8 bins, 32 px thumbnail, a 4-channel degradation branch)",
+          width=4, hist_bins=8, side=32, detail_width=4, detail_crop=16, detail_crops=4),
 ]

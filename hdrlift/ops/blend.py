@@ -10,6 +10,11 @@ the decoded photo (``mid = 0``, the HDR-CNN rule) and the network (``mid = 1``, 
 With ``sigma > 0`` the mix acts on the *local tone* only: ``base = net * (G lin / G net) ** (1 - mid)``,
 ``G`` a Gaussian blur of ``sigma`` pixels, so the network's fine detail (its denoising) is kept while
 the local brightness follows the photo (``sigma = 0`` is the per-pixel rule above, the same formula).
+``detail`` in [0, 1] (per image) weighs the two: ``base = pixel ** (1 - detail) * local ** detail`` with
+``pixel`` the per-pixel rule and ``local`` the rule with ``sigma``; 1 (the default) is the ``sigma`` rule,
+0 the per-pixel one. A camera estimator with a degradation branch (:meth:`hdrlift.models.curvenet.
+CurveNet.detail_weight`) gives it per photo: a clean photo keeps its pixels, a noisy or compressed one
+takes the network's restored detail (``meta.output_blend.detail = "auto"``).
 
 A weight declares its blend in its checkpoint (``meta.output_blend = {"tau": ..., "mid": ..., "sigma": ...,
 "camera": ...}``, chosen on the generalisation suite of :mod:`hdrlift.tools.suite`); the runtime
@@ -67,13 +72,15 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
 
 def blend_with_decoded(
     ldr_srgb: torch.Tensor, hdr: torch.Tensor, tau: float = 0.9, mid: float = 0.0, sigma: float = 0.0,
-    decoded: torch.Tensor | None = None,
+    decoded: torch.Tensor | None = None, detail: float | torch.Tensor = 1.0,
 ) -> torch.Tensor:
     """Blend a reconstruction with the decoding of its input (see the module docstring).
 
     ``decoded``: the photo decoded to linear by another camera curve than sRGB (e.g. the per-photo
     curve of :class:`hdrlift.models.curvenet.CurveNet`, ``--camera estimate``); default the sRGB
     decoding of ``ldr_srgb``. The ramp weight always follows the code values of ``ldr_srgb``.
+    ``detail``: weight of the ``sigma`` rule against the per-pixel rule (a number, or one per image
+    ``(...,)`` of the batch dimensions; only with ``sigma > 0``).
 
     Domain: ``ldr_srgb`` sRGB-encoded LDR in [0, 1]; ``hdr``, ``decoded`` and the result linear HDR
     (1.0 = clipping).
@@ -85,17 +92,25 @@ def blend_with_decoded(
         raise ValueError(f"blend mid must lie in [0, 1], got {mid}")
     if sigma < 0:
         raise ValueError(f"blend sigma must be >= 0, got {sigma}")
+    d = torch.as_tensor(detail, dtype=hdr.dtype, device=hdr.device)
+    if bool(((d < 0) | (d > 1)).any()):
+        raise ValueError(f"blend detail must lie in [0, 1], got {detail}")
     x = ldr_srgb.to(hdr.dtype).clamp(0.0, 1.0)
     lin = srgb_to_linear(x) if decoded is None else decoded.to(hdr.dtype).clamp(min=0.0)
     net = hdr.clamp(min=0.0)
     if mid == 1.0:
         base = net
-    elif sigma > 0:
-        ratio = (gaussian_blur(lin, sigma) + _EPS) / (gaussian_blur(net, sigma) + _EPS)
-        base = net * ratio ** (1.0 - mid)
-    elif mid == 0.0:
-        base = lin
     else:
-        base = lin * ((net + _EPS) / (lin + _EPS)) ** mid
+        pixel = lin if mid == 0.0 else lin * ((net + _EPS) / (lin + _EPS)) ** mid
+        base = pixel
+        if sigma > 0 and bool((d > 0).any()):
+            ratio = (gaussian_blur(lin, sigma) + _EPS) / (gaussian_blur(net, sigma) + _EPS)
+            local = net * ratio ** (1.0 - mid)
+            if bool((d == 1).all()):
+                base = local
+            else:
+                dd = d.reshape(*d.shape, 1, 1, 1)
+                base = torch.exp((1 - dd) * torch.log(pixel + _EPS) + dd * torch.log(local + _EPS)) - _EPS
+                base = base.clamp(min=0.0)
     a = blend_weight(x, tau)
     return base + a * (net - base)

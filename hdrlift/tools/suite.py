@@ -249,13 +249,40 @@ def _nanmean(v: list[float]) -> float | None:
     return float(a.mean()) if a.size else None
 
 
-#: a blend variant's parameters: (tau, mid) or (tau, mid, sigma) of :func:`hdrlift.ops.blend.blend_with_decoded`
-Blend = tuple[float, float] | tuple[float, float, float]
+#: a blend variant's parameters: (tau, mid), (tau, mid, sigma) or (tau, mid, sigma, detail) of
+#: :func:`hdrlift.ops.blend.blend_with_decoded`; detail a number or ``"auto"`` (per photo, from a camera
+#: estimator's degradation branch)
+Blend = tuple[float, ...] | tuple[float, float, float, float | str]
 
 
-def _blend3(b: Blend) -> tuple[float, float, float]:
+def _blend3(b: Sequence[Any]) -> tuple[float, float, float]:
     """(tau, mid, sigma), sigma 0 (the function's default) when not given."""
-    return (b[0], b[1], b[2]) if len(b) == 3 else (b[0], b[1], 0.0)
+    return (float(b[0]), float(b[1]), float(b[2])) if len(b) >= 3 else (float(b[0]), float(b[1]), 0.0)
+
+
+def _detail(b: Sequence[Any]) -> float | str:
+    """A blend variant's detail weight: its 4th field, 1.0 (the function's default) when not given."""
+    return b[3] if len(b) == 4 else 1.0
+
+
+def _detail_of(detail: float | str, auto: Any) -> Any:
+    """The ``detail`` argument of a variant: the photo's own weight when ``auto``, else the number."""
+    if detail == "auto":
+        if auto is None:
+            raise DataError("blend detail 'auto' needs a camera estimator with a degradation branch")
+        return auto
+    return float(detail)
+
+
+def parse_blend(text: str) -> Blend:
+    """``"TAU,MID[,SIGMA[,DETAIL]]"`` -> a :data:`Blend` (DETAIL a number or ``auto``); ValueError if malformed."""
+    toks = text.split(",")
+    if len(toks) not in (2, 3, 4):
+        raise ValueError(f"blend takes TAU,MID[,SIGMA[,DETAIL]], got {text!r}")
+    head = tuple(float(v) for v in toks[:3])
+    if len(toks) < 4:
+        return head
+    return (head[0], head[1], head[2], "auto" if toks[3] == "auto" else float(toks[3]))
 
 
 def run_suite(
@@ -295,14 +322,21 @@ def run_suite(
     decoders = {c: d for c, d in maybe.items() if d is not None}
     if len(decoders) != len(maybe):
         raise DataError(f"suite cameras must be models (weights or checkpoints), got {list(cameras)}")
+    detector: Any = None  # detail "auto": the first camera with a degradation branch, else the shipped one
+    if any(_detail(b) == "auto" for b in blends):
+        detector = next((d for d in decoders.values() if getattr(d, "has_detail", False)), None)
+        if detector is None:
+            detector = resolve_method(default_camera_estimator()).model
+        if detector is None or not getattr(detector, "has_detail", False):
+            raise DataError("blend detail 'auto' needs a camera estimator with a degradation branch")
     labels: list[str] = []
     for m in methods:
         pred = Predictor(m, device=device, precision=precision, blend="none" if raw else "auto")
-        # (row label, None for the plain output or ((tau, mid, ...) blend, camera decoder name or None))
-        variants: list[tuple[str, tuple[tuple[float, float, float], str | None] | None]] = [(m, None)]
+        # (row label, None for the plain output or ((tau, mid, sigma), detail, camera decoder name or None))
+        variants: list[tuple[str, tuple[tuple[float, float, float], float | str, str | None] | None]] = [(m, None)]
         if pred.method.model is not None:
-            variants += [(blend_label(m, b), (_blend3(b), None)) for b in blends]
-            variants += [(f"{blend_label(m, b)}@{c}", (_blend3(b), c)) for b in blends for c in cameras]
+            variants += [(blend_label(m, b), (_blend3(b), _detail(b), None)) for b in blends]
+            variants += [(f"{blend_label(m, b)}@{c}", (_blend3(b), _detail(b), c)) for b in blends for c in cameras]
         acc: dict[str, dict[str, dict[str, list[float]]]] = {
             lab: {p: {k: [] for k in METRICS} for p in parts} for lab, _ in variants}
         times: list[float] = []
@@ -313,11 +347,13 @@ def run_suite(
             x = torch.from_numpy(pr.ldr).permute(2, 0, 1)
             with torch.inference_mode():
                 dec = {c: d(x[None])[0] for c, d in decoders.items()}
+                auto = None if detector is None else detector.detail_weight(x[None])[0]
             for lab, tb in variants:
                 o = out
                 if tb is not None:
                     o = blend_with_decoded(x, torch.from_numpy(out).permute(2, 0, 1), *tb[0],
-                                           decoded=None if tb[1] is None else dec[tb[1]]).permute(1, 2, 0).numpy()
+                                           decoded=None if tb[2] is None else dec[tb[2]],
+                                           detail=_detail_of(tb[1], auto)).permute(1, 2, 0).numpy()
                 for k, v in pair_metrics(pr.hdr, o, pr.ldr).items():
                     acc[lab][pr.group][k].append(v)
             if progress is not None:
@@ -354,12 +390,15 @@ def exponent_oracle_psnr(pair: Pair) -> float:
     return pair_metrics(pair.hdr, np.maximum(lin, 1e-8) ** o[0], pair.ldr)["psnr_mu"]
 
 
-def blend_label(method: str, blend: Sequence[float]) -> str:
-    """Row label of a blend variant: ``method+blend(tau,mid)`` or ``method+blend(tau,mid,sigma)``."""
+def blend_label(method: str, blend: Sequence[Any]) -> str:
+    """Row label of a blend variant: ``method+blend(tau,mid)``, ``method+blend(tau,mid,sigma)`` or
+    ``method+blend(tau,mid,sigma,detail)`` (a detail of 1, the default, is left out)."""
     b = list(blend)
+    if len(b) == 4 and b[3] != "auto" and float(b[3]) == 1.0:
+        b = b[:3]
     if len(b) == 3 and b[2] == 0:
         b = b[:2]
-    return f"{method}+blend({','.join(f'{v:g}' for v in b)})"
+    return f"{method}+blend({','.join(v if isinstance(v, str) else f'{v:g}' for v in b)})"
 
 
 def suite_score(results: dict[str, dict[str, dict[str, Any]]], method: str) -> float | None:
