@@ -272,8 +272,8 @@ def test_blend_detail_parsing_and_predictor_auto_detail(tmp_path):
         Predictor(str(tmp_path / "bad"), device="cpu")
     plain = create_model("curvenet", width=4, hist_bins=8, side=32)
     save_model(plain, tmp_path / "plain")
-    with pytest.raises(HdrliftError, match="degradation branch"):
-        Predictor(str(tmp_path / "net"), device="cpu", camera=str(tmp_path / "plain"), blend="0.9,0,1,auto")
+    other = Predictor(str(tmp_path / "net"), device="cpu", camera=str(tmp_path / "plain"), blend="0.9,0,1,auto")
+    assert other.detector is not other.camera and other.detector.has_detail  # the shipped estimator's branch
 
 
 def test_degradation_targets_and_gate_fit():
@@ -340,3 +340,13 @@ def test_detail_training_runs_on_tiny_scenes(tmp_path):
     meta = out.checkpoint_config["meta"]
     assert set(meta["detail_validation"]) == {"a_default", "c_srgb", "c_srgb_clean"}
     assert meta["detail_calibration"]["pairs"] == 2 * 2 * 3
+
+
+@pytest.mark.parametrize("sigma,detail", [(1.0, (0.3, 1.0)), (4.0, (1.0, 1.0)), (0.0, (1.0, 1.0)), (2.0, (0.0, 0.5))])
+def test_blend_in_strips_equals_the_blend_at_once(sigma, detail):
+    g = torch.Generator().manual_seed(0)
+    x, net, dec = (torch.rand(2, 3, 301, 97, generator=g) * s for s in (1.0, 2.0, 1.0))
+    d = torch.tensor(detail)
+    whole = blend_with_decoded(x, net, 0.9, 0.2, sigma, decoded=dec, detail=d, strip_pixels=0)
+    strips = blend_with_decoded(x, net, 0.9, 0.2, sigma, decoded=dec, detail=d, strip_pixels=97 * 30)
+    torch.testing.assert_close(strips, whole, rtol=1e-6, atol=1e-6)
