@@ -29,8 +29,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
+    from hdrlift.models.curvenet import CurveNet
+
     cam = resolve_method(default_camera_estimator()).model
-    assert cam is not None
+    assert isinstance(cam, CurveNet) and cam.has_detail, "the shipped estimator has no degradation branch"
     cam.eval()
     for size in args.sizes.split(","):
         w, h = (int(v) for v in size.split("x"))
@@ -40,10 +42,10 @@ def main(argv: list[str] | None = None) -> int:
         x = (base + 0.02 * torch.randn(1, 3, h, w, generator=g)).clamp(0, 1)
         net = torch.rand(1, 3, h, w, generator=g) * 2.0
 
-        def pixel() -> torch.Tensor:
+        def pixel(x: torch.Tensor = x, net: torch.Tensor = net) -> torch.Tensor:
             return blend_with_decoded(x, net, 0.9, 0.0, 0.0, decoded=cam(x))
 
-        def detail() -> torch.Tensor:
+        def detail(x: torch.Tensor = x, net: torch.Tensor = net) -> torch.Tensor:
             return blend_with_decoded(x, net, 0.9, 0.0, 1.0, decoded=cam(x), detail=cam.detail_weight(x))
 
         res = {}

@@ -28,7 +28,6 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 
 from hdrlift.ops.transfer import srgb_to_linear
 
@@ -62,8 +61,8 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
         return x
     r = max(1, int(math.ceil(3.0 * sigma)))
     t = torch.arange(-r, r + 1, dtype=torch.float64)
-    k = torch.exp(-0.5 * (t / sigma) ** 2)
-    k = (k / k.sum()).tolist()
+    g = torch.exp(-0.5 * (t / sigma) ** 2)
+    k: list[float] = (g / g.sum()).tolist()
     shape = x.shape
     y = x.reshape(-1, *shape[-2:])
     for dim in (-2, -1):
