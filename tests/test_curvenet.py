@@ -124,18 +124,24 @@ def test_predictor_camera_choices(tmp_path):
         Predictor(str(tmp_path / "net"), device="cpu", camera="linear")
 
 
-def test_training_runs_on_tiny_scenes(tmp_path):
-    from hdrlift.checkpoint import load_model
+def _tiny_scenes(tmp_path, seed: int, width: int) -> None:
+    """Three small HDR scenes with a bright patch; train.txt (two) and val.txt (one) in ``tmp_path``."""
     from hdrlift.io import write_image
-    from hdrlift.train.curvenet import main
 
-    rng = np.random.default_rng(6)
+    rng = np.random.default_rng(seed)
     for i in range(3):
-        img = rng.uniform(0.01, 1.0, (32, 64, 3)).astype(np.float32) ** 3
+        img = rng.uniform(0.01, 1.0, (32, width, 3)).astype(np.float32) ** 3
         img[:8, :12] *= 30.0
         write_image(tmp_path / f"s{i}.exr", img)
     (tmp_path / "train.txt").write_text("s0.exr\ns1.exr\n")
     (tmp_path / "val.txt").write_text("s2.exr\n")
+
+
+def test_training_runs_on_tiny_scenes(tmp_path):
+    from hdrlift.checkpoint import load_model
+    from hdrlift.train.curvenet import main
+
+    _tiny_scenes(tmp_path, 6, 64)
     rc = main(["--out", str(tmp_path / "run"), "--root", str(tmp_path), "--train-split", str(tmp_path / "train.txt"),
                "--val-split", str(tmp_path / "val.txt"), "--crf-file", "", "--val-parts", "c_srgb,c_srgb_clean",
                "--model", "curvenet_tiny", "--samples", "24", "--epochs", "2", "--val-every", "1", "--batch", "8",
@@ -315,16 +321,9 @@ def test_jpeg_grid_statistic_finds_a_jpeg_and_its_crops_but_not_a_clean_photo():
 
 def test_detail_training_runs_on_tiny_scenes(tmp_path):
     from hdrlift.checkpoint import load_model, save_model
-    from hdrlift.io import write_image
     from hdrlift.train.curvenet_detail import main
 
-    rng = np.random.default_rng(7)
-    for i in range(3):
-        img = rng.uniform(0.01, 1.0, (32, 48, 3)).astype(np.float32) ** 3
-        img[:8, :12] *= 30.0
-        write_image(tmp_path / f"s{i}.exr", img)
-    (tmp_path / "train.txt").write_text("s0.exr\ns1.exr\n")
-    (tmp_path / "val.txt").write_text("s2.exr\n")
+    _tiny_scenes(tmp_path, 7, 48)
     init = create_model("curvenet", width=4, hist_bins=8, side=32)
     save_model(init, tmp_path / "init")
     save_model(create_model("twostage_tiny"), tmp_path / "net")
