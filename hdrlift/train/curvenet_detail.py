@@ -184,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     hp.update(detail_width=args.detail_width, detail_crop=args.crop)
     model = create_model("curvenet", **hp)
     assert isinstance(model, CurveNet)
-    missing, unexpected = model.load_state_dict(init.state_dict(), strict=False)
+    kept = {k: v for k, v in init.state_dict().items() if not k.startswith("detail_")}  # a fresh branch
+    missing, unexpected = model.load_state_dict(kept, strict=False)
     if unexpected or any(not k.startswith("detail_") for k in missing):
         print(f"error: {args.init}: state does not match CurveNet ({unexpected} {missing})", file=sys.stderr)
         return 2
