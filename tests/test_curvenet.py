@@ -273,6 +273,8 @@ def test_blend_detail_parsing_and_predictor_auto_detail(tmp_path):
         y = net(xt).clamp(min=0)
         want = blend_with_decoded(xt, y, 0.9, 0.0, 1.0, decoded=cam(xt), detail=0.5)[0].permute(1, 2, 0).numpy()
     assert np.allclose(got, want, atol=1e-5)
+    with torch.no_grad():
+        assert p.last_blend == {"exponent": pytest.approx(float(cam.estimate(xt)[0])), "detail": pytest.approx(0.5)}
     save_model(net, tmp_path / "bad", meta={"output_blend": {**spec, "detail": "much"}})
     with pytest.raises(ModelError, match="detail"):
         Predictor(str(tmp_path / "bad"), device="cpu")

@@ -201,6 +201,10 @@ def predict_files(
                 if verbose:
                     tiled = f"tile {predictor.last_tile}" if predictor.last_tile else "whole image"
                     line = f"hdrlift: {f}: {img.shape[1]}x{img.shape[0]}, {tiled}, {seconds:.2f} s"
+                    lb = getattr(predictor, "last_blend", None)
+                    if lb:
+                        curve = "sRGB" if lb["exponent"] is None else f"sRGB ** {lb['exponent']:.3f}"
+                        line += f"; blend: photo decoded as {curve}, network detail weight {lb['detail']:.2f}"
                     if bar is not None:
                         bar.write(line, file=sys.stderr)
                     else:

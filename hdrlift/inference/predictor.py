@@ -126,6 +126,7 @@ class Predictor:
         #: the blend's detail weight (a number, or ``auto``: per photo from ``self.detector``)
         self.detail = resolve_detail(blend, self.method.model) if self.blend is not None else 1.0
         self.detector = resolve_detector(self.detail, self.camera, self.device)
+        self.last_blend: dict[str, float | None] | None = None
         model = self.method.model
         if model is not None and (self.device.type == "cuda" or model.cpu_channels_last):
             # channels-last weights make oneDNN run NHWC end to end; without them every CPU conv of a
@@ -254,10 +255,23 @@ class Predictor:
         """The declared blend of the network's result ``y`` with the decoded input ``x`` (NCHW)."""
         if self.blend is None:
             return y
+        from hdrlift.inference.strategies import context_fns
         from hdrlift.ops.blend import blend_with_decoded
 
-        decoded = None if self.camera is None else self.camera(x)
+        decoded, ctx = None, None
+        if self.camera is not None:
+            fns = context_fns(self.camera)  # a decoder with a global part: computed once, reported below
+            if fns is None:
+                decoded = self.camera(x)
+            else:
+                ctx = fns[0](x)
+                decoded = fns[1](x, ctx, (0, 0), (x.shape[-2], x.shape[-1]))
         detail = self.detector.detail_weight(x) if self.detector is not None else float(self.detail)
+        #: what the last blend used (first image), for ``-v``: the decoder's per-image global value when it is
+        #: one number per image (CurveNet: the exponent over sRGB decoding; None for sRGB) and the detail weight
+        exponent = float(ctx.reshape(-1)[0]) if isinstance(ctx, torch.Tensor) and ctx.numel() == x.shape[0] else None
+        self.last_blend = {"exponent": exponent,
+                           "detail": float(torch.as_tensor(detail).reshape(-1)[0])}
         return blend_with_decoded(x, y, *self.blend, decoded=decoded, detail=detail)
 
     @torch.inference_mode()
