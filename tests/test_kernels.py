@@ -124,7 +124,9 @@ def test_hdrunet_kernel_equals_forward(hp: dict) -> None:
     assert not out.requires_grad and out.shape == ref.shape
     scale = ref.abs().max()
     assert (out - ref.detach()).abs().max() <= 1e-5 * scale
-    assert (hdr - ref_hdr).abs().max() <= 1e-5 * ref_hdr.abs().max()
+    # linear = gamma ** 2.24 multiplies a relative error by 2.24 (and the perturbed wide net reaches 1e21):
+    # the float32 rounding the gamma check allows, not a looser kernel
+    assert (hdr - ref_hdr).abs().max() <= 2.24 * 1e-5 * ref_hdr.abs().max()
 
 
 @pytest.mark.parametrize("hp, size, box", [(dict(nf=8, blocks=[1, 1, 1]), (180, 212), (83, 101, 90, 117)),

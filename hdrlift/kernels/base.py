@@ -17,6 +17,7 @@ tools (MAC counting) see.
 
 from __future__ import annotations
 
+import abc
 import functools
 import logging
 from collections.abc import Callable
@@ -286,3 +287,34 @@ def for_model(model: nn.Module, device: torch.device | str = "cpu", precision: s
             _WARNED.add((name, why))
             log.warning("kernels: %s is unavailable (%s); running %s", name, why, chosen.name)
     return chosen
+
+
+class CpuKernel(Kernel):
+    """Base of the lean CPU kernels: they run float32, or bfloat16 weights (``precision="bf16"``)."""
+
+    @classmethod
+    def supports(cls, model: nn.Module, device: torch.device, precision: str) -> str | None:
+        if device.type != "cpu":
+            return "CPU only"
+        if precision not in ("fp32", "bf16"):
+            return f"no {precision} variant (fp32, bf16)"
+        return None
+
+
+class GammaPathKernel(CpuKernel, abc.ABC):
+    """Base of the CPU kernels of models whose output is ``model.inner_to_hdr(gamma)``: a subclass gives the
+    gamma-encoded result of a window, ``_gamma(ldr, box)`` (``box`` None: the whole image).
+
+    Shape:
+        kernel(ldr): (B, 3, H, W) sRGB-encoded LDR -> (B, 3, H, W) linear HDR.
+    """
+
+    @abc.abstractmethod
+    def _gamma(self, ldr: torch.Tensor, box: Box | None) -> torch.Tensor:
+        """Gamma-encoded HDR of the window ``box`` of ``ldr`` (the whole image when None)."""
+
+    model: Any  # a model with ``inner_to_hdr`` (HDRUNet, TwoStageHDR)
+
+    @entry(lambda m, x: m(x))
+    def __call__(self, ldr: torch.Tensor) -> torch.Tensor:
+        return self.model.inner_to_hdr(self._gamma(ldr, None))

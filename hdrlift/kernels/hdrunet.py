@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hdrlift.kernels.base import Box, Kernel, entry, register
+from hdrlift.kernels.base import Box, GammaPathKernel, entry, register
 from hdrlift.models.hdrunet import HDRUNet, scharr_condition
 from hdrlift.nn.sft import (
     SFTResTrunk,
@@ -45,7 +45,7 @@ def _crop(t: torch.Tensor, box: Box | None) -> torch.Tensor:
 
 
 @register(HDRUNet)
-class HDRUNetEval(Kernel):
+class HDRUNetEval(GammaPathKernel):
     """Lean CPU kernels of :class:`~hdrlift.models.hdrunet.HDRUNet` (float32, or bfloat16 weights).
 
     Shape:
@@ -56,18 +56,6 @@ class HDRUNetEval(Kernel):
     name = "hdrunet.eval"
     kind = "torch"
     model: HDRUNet
-
-    @classmethod
-    def supports(cls, model: Any, device: torch.device, precision: str) -> str | None:
-        if device.type != "cpu":
-            return "CPU only"
-        if precision not in ("fp32", "bf16"):
-            return f"no {precision} variant (fp32, bf16)"
-        return None
-
-    @entry(lambda m, x: m(x))
-    def __call__(self, ldr: torch.Tensor) -> torch.Tensor:
-        return self.model.inner_to_hdr(self._gamma(ldr, None))
 
     @entry(lambda m, x, box: _crop(m(x), box))
     def forward_region(self, ldr: torch.Tensor, box: Box) -> torch.Tensor:

@@ -10,12 +10,12 @@ Domain: in sRGB-encoded LDR (used as the camera-encoded image), inside gamma-enc
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import cast
 
 import torch
 import torch.nn.functional as F
 
-from hdrlift.kernels.base import Box, Kernel, entry, register
+from hdrlift.kernels.base import Box, GammaPathKernel, entry, register
 from hdrlift.models.twostage import TwoStageHDR, TwoStageStage
 from hdrlift.nn.rdab import RDAB, rdab_eval
 from hdrlift.nn.sft import nhwc, pointwise_chain
@@ -55,7 +55,7 @@ def stage_eval(stage: TwoStageStage, x: torch.Tensor, box: Box, out_margin: int)
 
 
 @register(TwoStageHDR)
-class TwoStageEval(Kernel):
+class TwoStageEval(GammaPathKernel):
     """Lean CPU kernels of :class:`~hdrlift.models.twostage.TwoStageHDR` (float32, or bfloat16 weights).
 
     Shape:
@@ -66,18 +66,6 @@ class TwoStageEval(Kernel):
     name = "twostage.eval"
     kind = "torch"
     model: TwoStageHDR
-
-    @classmethod
-    def supports(cls, model: Any, device: torch.device, precision: str) -> str | None:
-        if device.type != "cpu":
-            return "CPU only"
-        if precision not in ("fp32", "bf16"):
-            return f"no {precision} variant (fp32, bf16)"
-        return None
-
-    @entry(lambda m, x: m(x))
-    def __call__(self, ldr: torch.Tensor) -> torch.Tensor:
-        return self.model.inner_to_hdr(self._gamma(ldr, None))
 
     @entry(lambda m, x, box: _window(m(x), box))
     def forward_region(self, ldr: torch.Tensor, box: Box) -> torch.Tensor:

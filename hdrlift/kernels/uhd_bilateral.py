@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hdrlift.errors import KernelError, ModelError
-from hdrlift.kernels.base import Kernel, Reason, entry, register
+from hdrlift.kernels.base import CpuKernel, Kernel, Reason, entry, register
 from hdrlift.models.uhd_bilateral import UHDBilateral
 from hdrlift.nn import native
 from hdrlift.nn.bilateral import row_tables, slice_apply, slice_apply_rows
@@ -75,7 +75,7 @@ def _spans(n: int, size: int) -> list[tuple[int, int]]:
     return spans
 
 
-class _Fused(Kernel, abc.ABC):
+class _Fused(CpuKernel, abc.ABC):
     """Shared part of the CPU kernels: the lean VGG trunk and the entry points; subclasses implement
     :meth:`full_res`.
 
@@ -110,14 +110,6 @@ class _Fused(Kernel, abc.ABC):
         self.vgg_channels_last = bool(vgg_channels_last)
         self.tile = (int(tile[0]), int(tile[1])) if tile is not None else self.TILE
         self._lowp: tuple[Any, list[nn.Module]] | None = None
-
-    @classmethod
-    def supports(cls, model: Any, device: torch.device, precision: str) -> str | None:
-        if device.type != "cpu":
-            return "CPU only"
-        if precision not in ("fp32", "bf16"):
-            return f"no {precision} variant (fp32, bf16)"
-        return None
 
     def options(self) -> dict[str, Any]:
         vgg = str(self.vgg_dtype).replace("torch.", "") + (
