@@ -39,15 +39,16 @@ def _use(spec: str) -> tuple[str, tuple[tuple[Any, ...], str | None] | None]:
     try:
         vals = parse_blend(blend)
     except ValueError:
-        raise SystemExit(f"error: --use {spec!r}: TAU,MID[,SIGMA[,DETAIL]] must be numbers "
-                         "(DETAIL may be auto)") from None
+        raise SystemExit(f"error: --use {spec!r}: TAU,MID[,SIGMA[,DETAIL[,HIGHLIGHT]]] must be numbers "
+                         "(DETAIL may be auto, HIGHLIGHT >= 0)") from None
     return name, (vals, camera or None)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("suite_json", type=Path, help="report of benchmarks/generalisation.py --json")
-    ap.add_argument("--use", action="append", default=[], metavar="NAME=TAU,MID[,SIGMA[,DETAIL]][@CAMERA]|none",
+    ap.add_argument("--use", action="append", default=[],
+                    metavar="NAME=TAU,MID[,SIGMA[,DETAIL[,HIGHLIGHT]]][@CAMERA]|none",
                     help="record this blend variant for weight NAME and declare it in the weight")
     args = ap.parse_args(argv)
     from hdrlift.tools.suite import blend_label
@@ -94,8 +95,10 @@ def main(argv: list[str] | None = None) -> int:
         elif isinstance(blend, tuple):
             b, cam = blend
             meta["output_blend"] = {"tau": b[0], "mid": b[1], "sigma": b[2] if len(b) >= 3 else 0.0}
-            if len(b) == 4:
+            if len(b) >= 4:
                 meta["output_blend"]["detail"] = b[3]
+            if len(b) == 5 and float(b[4]) > 0:
+                meta["output_blend"]["highlight"] = b[4]
             if cam:
                 meta["output_blend"]["camera"] = cam
         tmp = cfg_path.with_suffix(".json.tmp")

@@ -274,7 +274,8 @@ def test_blend_detail_parsing_and_predictor_auto_detail(tmp_path):
         want = blend_with_decoded(xt, y, 0.9, 0.0, 1.0, decoded=cam(xt), detail=0.5)[0].permute(1, 2, 0).numpy()
     assert np.allclose(got, want, atol=1e-5)
     with torch.no_grad():
-        assert p.last_blend == {"exponent": pytest.approx(float(cam.estimate(xt)[0])), "detail": pytest.approx(0.5)}
+        assert p.last_blend == {"exponent": pytest.approx(float(cam.estimate(xt)[0])), "detail": pytest.approx(0.5),
+                                "highlight": 0.0}
     save_model(net, tmp_path / "bad", meta={"output_blend": {**spec, "detail": "much"}})
     with pytest.raises(ModelError, match="detail"):
         Predictor(str(tmp_path / "bad"), device="cpu")
@@ -343,11 +344,59 @@ def test_detail_training_runs_on_tiny_scenes(tmp_path):
     assert meta["detail_calibration"]["pairs"] == 2 * 2 * 3
 
 
-@pytest.mark.parametrize("sigma,detail", [(1.0, (0.3, 1.0)), (4.0, (1.0, 1.0)), (0.0, (1.0, 1.0)), (2.0, (0.0, 0.5))])
-def test_blend_in_strips_equals_the_blend_at_once(sigma, detail):
+@pytest.mark.parametrize("sigma,detail,k", [(1.0, (0.3, 1.0), 0.0), (4.0, (1.0, 1.0), 0.3), (0.0, (1.0, 1.0), 0.0),
+                                           (2.0, (0.0, 0.5), 0.5)])
+def test_blend_in_strips_equals_the_blend_at_once(sigma, detail, k):
     g = torch.Generator().manual_seed(0)
     x, net, dec = (torch.rand(2, 3, 301, 97, generator=g) * s for s in (1.0, 2.0, 1.0))
     d = torch.tensor(detail)
-    whole = blend_with_decoded(x, net, 0.9, 0.2, sigma, decoded=dec, detail=d, strip_pixels=0)
-    strips = blend_with_decoded(x, net, 0.9, 0.2, sigma, decoded=dec, detail=d, strip_pixels=97 * 30)
+    whole = blend_with_decoded(x, net, 0.9, 0.2, sigma, decoded=dec, detail=d, strip_pixels=0, highlight=k)
+    strips = blend_with_decoded(x, net, 0.9, 0.2, sigma, decoded=dec, detail=d, strip_pixels=97 * 30, highlight=k)
     torch.testing.assert_close(strips, whole, rtol=1e-6, atol=1e-6)
+
+
+def test_expand_highlights_scales_log_luminance_above_the_clip_and_keeps_colour():
+    from hdrlift.ops.blend import expand_highlights
+    from hdrlift.ops.transfer import luminance
+
+    x = torch.tensor([[0.2, 0.5, 0.9], [1.0, 1.0, 1.0], [4.0, 4.0, 4.0], [8.0, 2.0, 1.0]]).T.reshape(1, 3, 1, 4)
+    y = expand_highlights(x, 0.5)
+    lx, ly = luminance(x)[0, 0, 0], luminance(y)[0, 0, 0]
+    assert torch.equal(y[..., :2], x[..., :2])  # at or below the clipping level: unchanged
+    above = lx > 1
+    torch.testing.assert_close(torch.log2(ly[above]), 1.5 * torch.log2(lx[above]))
+    torch.testing.assert_close(y[0, :, 0, 3] / y[0, 1, 0, 3], x[0, :, 0, 3] / x[0, 1, 0, 3])  # colour ratios
+    assert expand_highlights(x, 0.0) is x
+
+
+def test_blend_highlight_field_through_parsing_predictor_and_suite_label(tmp_path):
+    from hdrlift.checkpoint import save_model
+    from hdrlift.inference.predictor import Predictor, resolve_highlight
+    from hdrlift.ops.blend import expand_highlights
+    from hdrlift.tools.suite import blend_label, parse_blend
+
+    net = create_model("twostage_tiny").eval()
+    assert resolve_highlight("0.9,0,1,0.5,0.3", net) == 0.3 and resolve_highlight("0.9,0,1,0.5", net) == 0.0
+    with pytest.raises(HdrliftError, match="HIGHLIGHT"):
+        resolve_highlight("0.9,0,1,0.5,-1", net)
+    assert parse_blend("0.9,0,1,auto,0.25") == (0.9, 0.0, 1.0, "auto", 0.25)
+    with pytest.raises(ValueError):
+        parse_blend("0.9,0,1,auto,-0.5")
+    assert blend_label("m", (0.9, 0.0, 1.0, "auto", 0.25)) == "m+blend(0.9,0,1,auto,0.25)"
+    assert blend_label("m", (0.9, 0.0, 1.0, "auto", 0.0)) == "m+blend(0.9,0,1,auto)"
+    save_model(net, tmp_path / "net", meta={"output_blend": {"tau": 0.9, "mid": 0.0, "sigma": 1.0, "detail": 0.5,
+                                                              "highlight": 0.4}})
+    p = Predictor(str(tmp_path / "net"), device="cpu")
+    assert p.highlight == 0.4
+    x = np.random.default_rng(3).uniform(0.05, 1.0, (20, 26, 3)).astype(np.float32)
+    x[:6, :6] = 1.0
+    xt = torch.from_numpy(x).permute(2, 0, 1)[None]
+    with torch.no_grad():
+        y = net(xt).clamp(min=0)
+        plain = blend_with_decoded(xt, y, 0.9, 0.0, 1.0, detail=0.5)
+    want = expand_highlights(plain, 0.4)[0].permute(1, 2, 0).numpy()
+    np.testing.assert_allclose(p(x), want, atol=1e-5)
+    assert p.last_blend is not None and p.last_blend["highlight"] == 0.4
+    save_model(net, tmp_path / "bad", meta={"output_blend": {"tau": 0.9, "mid": 0.0, "highlight": "big"}})
+    with pytest.raises(ModelError, match="highlight"):
+        Predictor(str(tmp_path / "bad"), device="cpu")

@@ -205,6 +205,8 @@ def predict_files(
                     if lb:
                         curve = "sRGB" if lb["exponent"] is None else f"sRGB ** {lb['exponent']:.3f}"
                         line += f"; blend: photo decoded as {curve}, network detail weight {lb['detail']:.2f}"
+                        if lb.get("highlight"):
+                            line += f", highlights expanded by {1 + lb['highlight']:.2f}x in log2 above the clip"
                     if bar is not None:
                         bar.write(line, file=sys.stderr)
                     else:

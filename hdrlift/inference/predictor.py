@@ -61,9 +61,10 @@ class Predictor:
         strategy: ``tile`` | ``deu`` | ``ses`` | ``none`` (see :mod:`hdrlift.inference.strategies`).
         blend: ``auto`` (the blend with the decoded photo that the weight declares in
             ``meta.output_blend``, if any), ``none`` (the network's output as is), or
-            ``"TAU,MID[,SIGMA[,DETAIL]]"`` (see :mod:`hdrlift.ops.blend`); ignored for operators. The chosen
-            ``(tau, mid, sigma)`` or None is ``self.blend``; its detail weight (``TAU,MID,SIGMA,DETAIL``,
-            ``meta.output_blend.detail``; a number or ``auto``) is ``self.detail``.
+            ``"TAU,MID[,SIGMA[,DETAIL[,HIGHLIGHT]]]"`` (see :mod:`hdrlift.ops.blend`); ignored for operators.
+            The chosen ``(tau, mid, sigma)`` or None is ``self.blend``; its detail weight (4th field,
+            ``meta.output_blend.detail``; a number or ``auto``) is ``self.detail``, its highlight expansion
+            (5th field, ``meta.output_blend.highlight``; >= 0, default 0) ``self.highlight``.
         camera: how the photo the network's output is blended with is decoded: ``auto`` (what the
             weight declares in ``meta.output_blend.camera``, else sRGB), ``srgb``, ``estimate`` (the
             shipped per-photo curve estimator, :func:`~hdrlift.inference.methods.default_camera_estimator`)
@@ -126,6 +127,8 @@ class Predictor:
         #: the blend's detail weight (a number, or ``auto``: per photo from ``self.detector``)
         self.detail = resolve_detail(blend, self.method.model) if self.blend is not None else 1.0
         self.detector = resolve_detector(self.detail, self.camera, self.device)
+        #: the blend's highlight expansion (:func:`hdrlift.ops.blend.expand_highlights`; 0 = none)
+        self.highlight = resolve_highlight(blend, self.method.model) if self.blend is not None else 0.0
         self.last_blend: dict[str, float | None] | None = None
         model = self.method.model
         if model is not None and (self.device.type == "cuda" or model.cpu_channels_last):
@@ -271,8 +274,8 @@ class Predictor:
         #: one number per image (CurveNet: the exponent over sRGB decoding; None for sRGB) and the detail weight
         exponent = float(ctx.reshape(-1)[0]) if isinstance(ctx, torch.Tensor) and ctx.numel() == x.shape[0] else None
         self.last_blend = {"exponent": exponent,
-                           "detail": float(torch.as_tensor(detail).reshape(-1)[0])}
-        return blend_with_decoded(x, y, *self.blend, decoded=decoded, detail=detail)
+                           "detail": float(torch.as_tensor(detail).reshape(-1)[0]), "highlight": self.highlight}
+        return blend_with_decoded(x, y, *self.blend, decoded=decoded, detail=detail, highlight=self.highlight)
 
     @torch.inference_mode()
     def _call_device(self, ldr: np.ndarray) -> np.ndarray:
@@ -313,7 +316,7 @@ class Predictor:
 
 def resolve_blend(blend: str, model: Any) -> tuple[float, float, float] | None:
     """``(tau, mid, sigma)`` of the blend to apply for ``blend`` (``auto`` | ``none`` |
-    ``"TAU,MID[,SIGMA[,DETAIL]]"``), or None (``DETAIL``: :func:`resolve_detail`).
+    ``"TAU,MID[,SIGMA[,DETAIL[,HIGHLIGHT]]]"``), or None (:func:`resolve_detail`, :func:`resolve_highlight`).
 
     ``auto`` reads ``meta.output_blend`` of the model's checkpoint (validated here: a bad value is a
     ModelError naming it)."""
@@ -333,14 +336,16 @@ def resolve_blend(blend: str, model: Any) -> tuple[float, float, float] | None:
     else:
         try:
             toks = blend.split(",")
-            if len(toks) not in (2, 3, 4):
+            if len(toks) not in (2, 3, 4, 5):
                 raise ValueError
             vals = [float(v) for v in toks[:3]]
-            if len(toks) == 4 and toks[3] != "auto":
+            if len(toks) >= 4 and toks[3] != "auto":
                 float(toks[3])
+            if len(toks) == 5:
+                float(toks[4])
         except ValueError:
-            raise HdrliftError(f"blend must be auto, none or TAU,MID[,SIGMA[,DETAIL]] (numbers; DETAIL may be "
-                               f"auto), got {blend!r}") from None
+            raise HdrliftError(f"blend must be auto, none or TAU,MID[,SIGMA[,DETAIL[,HIGHLIGHT]]] (numbers; DETAIL "
+                               f"may be auto), got {blend!r}") from None
         tau, mid, sigma = vals[0], vals[1], vals[2] if len(vals) == 3 else 0.0
     if not (0.0 <= tau < 1.0 and 0.0 <= mid <= 1.0 and sigma >= 0.0):
         raise HdrliftError(f"blend TAU must lie in [0, 1), MID in [0, 1] and SIGMA >= 0, got {tau}, {mid}, {sigma}")
@@ -361,7 +366,7 @@ def resolve_detail(blend: str, model: Any) -> float | str:
         where = "checkpoint meta.output_blend.detail"
     else:
         toks = blend.split(",")
-        val = toks[3] if len(toks) == 4 else 1.0
+        val = toks[3] if len(toks) >= 4 else 1.0
         where = "blend DETAIL"
     if val == "auto":
         return "auto"
@@ -373,6 +378,31 @@ def resolve_detail(blend: str, model: Any) -> float | str:
         err = ModelError if blend == "auto" else HdrliftError
         raise err(f"{where} must be a number in [0, 1] or auto, got {val!r}")
     return d
+
+
+def resolve_highlight(blend: str, model: Any) -> float:
+    """The blend's highlight expansion ``k`` >= 0 (:func:`hdrlift.ops.blend.expand_highlights`): the 5th field of
+    ``"TAU,MID,SIGMA,DETAIL,HIGHLIGHT"`` or ``meta.output_blend.highlight`` (``auto`` blend); 0 when not given."""
+    from hdrlift.errors import ModelError
+
+    if model is None or blend == "none":
+        return 0.0
+    if blend == "auto":
+        spec = (model.checkpoint_config or {}).get("meta", {}).get("output_blend") or {}
+        val = spec.get("highlight", 0.0) if isinstance(spec, dict) else 0.0
+        where = "checkpoint meta.output_blend.highlight"
+    else:
+        toks = blend.split(",")
+        val = toks[4] if len(toks) == 5 else 0.0
+        where = "blend HIGHLIGHT"
+    try:
+        k = float(val)
+    except (TypeError, ValueError):
+        k = -1.0
+    if not 0.0 <= k <= 4.0:
+        err = ModelError if blend == "auto" else HdrliftError
+        raise err(f"{where} must be a number in [0, 4], got {val!r}")
+    return k
 
 
 def resolve_detector(detail: float | str, camera: Any, device: torch.device) -> Any:

@@ -16,6 +16,11 @@ the local brightness follows the photo (``sigma = 0`` is the per-pixel rule abov
 CurveNet.detail_weight`) gives it per photo: a clean photo keeps its pixels, a noisy or compressed one
 takes the network's restored detail (``meta.output_blend.detail = "auto"``).
 
+``highlight`` >= 0 expands what lies above the clipping level: a pixel of luminance ``Y > 1`` is scaled
+by ``Y ** highlight`` (its log2 luminance above the clip times ``1 + highlight``; colour ratios kept;
+continuous at ``Y = 1``). The networks compress their highlights: on the generalisation suite the
+clipped pixels of the default came out 0.5 stops too dark on average (see docs/validation.md).
+
 A weight declares its blend in its checkpoint (``meta.output_blend = {"tau": ..., "mid": ..., "sigma": ...,
 "camera": ...}``, chosen on the generalisation suite of :mod:`hdrlift.tools.suite`); the runtime
 applies it unless told ``--blend none``. ``camera`` names how the photo is decoded: ``srgb`` (the
@@ -29,7 +34,7 @@ import math
 
 import torch
 
-from hdrlift.ops.transfer import srgb_to_linear
+from hdrlift.ops.transfer import luminance, srgb_to_linear
 
 _EPS = 1e-6
 
@@ -87,6 +92,7 @@ STRIP_PIXELS = 1 << 20
 def blend_with_decoded(
     ldr_srgb: torch.Tensor, hdr: torch.Tensor, tau: float = 0.9, mid: float = 0.0, sigma: float = 0.0,
     decoded: torch.Tensor | None = None, detail: float | torch.Tensor = 1.0, strip_pixels: int = STRIP_PIXELS,
+    highlight: float = 0.0,
 ) -> torch.Tensor:
     """Blend a reconstruction with the decoding of its input (see the module docstring).
 
@@ -96,7 +102,7 @@ def blend_with_decoded(
     ``detail``: weight of the ``sigma`` rule against the per-pixel rule (a number, or one per image
     ``(...,)`` of the batch dimensions; only with ``sigma > 0``). ``strip_pixels``: the image is blended
     in strips of rows of about this many pixels (with a halo of ``3 sigma`` rows for the blur; the same
-    result as at once), 0 = at once.
+    result as at once), 0 = at once. ``highlight``: :func:`expand_highlights` of the result (0 = none).
 
     Domain: ``ldr_srgb`` sRGB-encoded LDR in [0, 1]; ``hdr``, ``decoded`` and the result linear HDR
     (1.0 = clipping).
@@ -111,19 +117,35 @@ def blend_with_decoded(
     d = torch.as_tensor(detail, dtype=hdr.dtype, device=hdr.device)
     if bool(((d < 0) | (d > 1)).any()):
         raise ValueError(f"blend detail must lie in [0, 1], got {detail}")
+    if not highlight >= 0.0:
+        raise ValueError(f"blend highlight must be >= 0, got {highlight}")
     h, w = hdr.shape[-2:]
     halo = max(1, math.ceil(3.0 * sigma)) if sigma > 0 else 0
     rows = max(4 * halo + 8, strip_pixels // max(1, w)) if strip_pixels > 0 else h
     if rows >= h:
-        return _blend_rows(ldr_srgb, hdr, tau, mid, sigma, decoded, d)
+        return expand_highlights(_blend_rows(ldr_srgb, hdr, tau, mid, sigma, decoded, d), highlight)
     out = torch.empty_like(hdr)
     for y0 in range(0, h, rows):
         y1 = min(h, y0 + rows)
         a0, a1 = max(0, y0 - halo), min(h, y1 + halo)
         part = _blend_rows(ldr_srgb[..., a0:a1, :], hdr[..., a0:a1, :], tau, mid, sigma,
                            None if decoded is None else decoded[..., a0:a1, :], d)
-        out[..., y0:y1, :] = part[..., y0 - a0 : y1 - a0, :]
+        out[..., y0:y1, :] = expand_highlights(part[..., y0 - a0 : y1 - a0, :], highlight)
     return out
+
+
+def expand_highlights(hdr: torch.Tensor, k: float) -> torch.Tensor:
+    """Scale every pixel whose luminance ``Y`` (Rec. 709) exceeds 1 by ``Y ** k``: log2 luminance above the
+    clipping level times ``1 + k``, colour ratios kept; ``k = 0`` returns ``hdr`` itself.
+
+    Domain: linear HDR (1.0 = clipping) in and out.
+
+    Shape:
+        (..., 3, H, W) -> (..., 3, H, W)
+    """
+    if k == 0.0:
+        return hdr
+    return hdr * luminance(hdr).clamp(min=1.0) ** k
 
 
 def _blend_rows(

@@ -249,10 +249,10 @@ def _nanmean(v: list[float]) -> float | None:
     return float(a.mean()) if a.size else None
 
 
-#: a blend variant's parameters: (tau, mid), (tau, mid, sigma) or (tau, mid, sigma, detail) of
-#: :func:`hdrlift.ops.blend.blend_with_decoded`; detail a number or ``"auto"`` (per photo, from a camera
-#: estimator's degradation branch)
-Blend = tuple[float, ...] | tuple[float, float, float, float | str]
+#: a blend variant's parameters: (tau, mid), (tau, mid, sigma), (tau, mid, sigma, detail) or (tau, mid, sigma,
+#: detail, highlight) of :func:`hdrlift.ops.blend.blend_with_decoded`; detail a number or ``"auto"`` (per photo,
+#: from a camera estimator's degradation branch)
+Blend = tuple[float, ...] | tuple[float, float, float, float | str] | tuple[float, float, float, float | str, float]
 
 
 def _blend3(b: Sequence[Any]) -> tuple[float, float, float]:
@@ -262,7 +262,12 @@ def _blend3(b: Sequence[Any]) -> tuple[float, float, float]:
 
 def _detail(b: Sequence[Any]) -> float | str:
     """A blend variant's detail weight: its 4th field, 1.0 (the function's default) when not given."""
-    return b[3] if len(b) == 4 else 1.0
+    return b[3] if len(b) >= 4 else 1.0
+
+
+def _highlight(b: Sequence[Any]) -> float:
+    """A blend variant's highlight expansion: its 5th field, 0.0 (the function's default) when not given."""
+    return float(b[4]) if len(b) == 5 else 0.0
 
 
 def _detail_of(detail: float | str, auto: Any) -> Any:
@@ -275,14 +280,21 @@ def _detail_of(detail: float | str, auto: Any) -> Any:
 
 
 def parse_blend(text: str) -> Blend:
-    """``"TAU,MID[,SIGMA[,DETAIL]]"`` -> a :data:`Blend` (DETAIL a number or ``auto``); ValueError if malformed."""
+    """``"TAU,MID[,SIGMA[,DETAIL[,HIGHLIGHT]]]"`` -> a :data:`Blend` (DETAIL a number or ``auto``); ValueError if
+    malformed."""
     toks = text.split(",")
-    if len(toks) not in (2, 3, 4):
-        raise ValueError(f"blend takes TAU,MID[,SIGMA[,DETAIL]], got {text!r}")
+    if len(toks) not in (2, 3, 4, 5):
+        raise ValueError(f"blend takes TAU,MID[,SIGMA[,DETAIL[,HIGHLIGHT]]], got {text!r}")
     head = tuple(float(v) for v in toks[:3])
     if len(toks) < 4:
         return head
-    return (head[0], head[1], head[2], "auto" if toks[3] == "auto" else float(toks[3]))
+    detail: float | str = "auto" if toks[3] == "auto" else float(toks[3])
+    if len(toks) == 4:
+        return (head[0], head[1], head[2], detail)
+    k = float(toks[4])
+    if not k >= 0.0:
+        raise ValueError(f"blend HIGHLIGHT must be >= 0, got {text!r}")
+    return (head[0], head[1], head[2], detail, k)
 
 
 def run_suite(
@@ -332,11 +344,14 @@ def run_suite(
     labels: list[str] = []
     for m in methods:
         pred = Predictor(m, device=device, precision=precision, blend="none" if raw else "auto")
-        # (row label, None for the plain output or ((tau, mid, sigma), detail, camera decoder name or None))
-        variants: list[tuple[str, tuple[tuple[float, float, float], float | str, str | None] | None]] = [(m, None)]
+        # (row label, None for the plain output or ((tau, mid, sigma), detail, camera decoder name or None,
+        # highlight))
+        variants: list[tuple[str, tuple[tuple[float, float, float], float | str, str | None, float] | None]] = [
+            (m, None)]
         if pred.method.model is not None:
-            variants += [(blend_label(m, b), (_blend3(b), _detail(b), None)) for b in blends]
-            variants += [(f"{blend_label(m, b)}@{c}", (_blend3(b), _detail(b), c)) for b in blends for c in cameras]
+            variants += [(blend_label(m, b), (_blend3(b), _detail(b), None, _highlight(b))) for b in blends]
+            variants += [(f"{blend_label(m, b)}@{c}", (_blend3(b), _detail(b), c, _highlight(b)))
+                         for b in blends for c in cameras]
         acc: dict[str, dict[str, dict[str, list[float]]]] = {
             lab: {p: {k: [] for k in METRICS} for p in parts} for lab, _ in variants}
         times: list[float] = []
@@ -353,7 +368,7 @@ def run_suite(
                 if tb is not None:
                     o = blend_with_decoded(x, torch.from_numpy(out).permute(2, 0, 1), *tb[0],
                                            decoded=None if tb[2] is None else dec[tb[2]],
-                                           detail=_detail_of(tb[1], auto)).permute(1, 2, 0).numpy()
+                                           detail=_detail_of(tb[1], auto), highlight=tb[3]).permute(1, 2, 0).numpy()
                 for k, v in pair_metrics(pr.hdr, o, pr.ldr).items():
                     acc[lab][pr.group][k].append(v)
             if progress is not None:
@@ -391,9 +406,12 @@ def exponent_oracle_psnr(pair: Pair) -> float:
 
 
 def blend_label(method: str, blend: Sequence[Any]) -> str:
-    """Row label of a blend variant: ``method+blend(tau,mid)``, ``method+blend(tau,mid,sigma)`` or
-    ``method+blend(tau,mid,sigma,detail)`` (a detail of 1, the default, is left out)."""
+    """Row label of a blend variant: ``method+blend(tau,mid)``, ``method+blend(tau,mid,sigma)``,
+    ``method+blend(tau,mid,sigma,detail)`` or ``method+blend(tau,mid,sigma,detail,highlight)`` (trailing
+    defaults - highlight 0, detail 1, sigma 0 - are left out)."""
     b = list(blend)
+    if len(b) == 5 and float(b[4]) == 0.0:
+        b = b[:4]
     if len(b) == 4 and b[3] != "auto" and float(b[3]) == 1.0:
         b = b[:3]
     if len(b) == 3 and b[2] == 0:

@@ -53,7 +53,8 @@ def cmd_models(args: argparse.Namespace) -> int:
                 if r["output_blend"]:
                     b = r["output_blend"]
                     print(f"{'':<24} blend with the decoded photo: tau {b['tau']:g}, mid {b['mid']:g}, "
-                          f"sigma {b.get('sigma', 0):g}, detail {b.get('detail', 1)}, camera {b.get('camera', 'srgb')}")
+                          f"sigma {b.get('sigma', 0):g}, detail {b.get('detail', 1)}, "
+                          f"highlight {b.get('highlight', 0):g}, camera {b.get('camera', 'srgb')}")
         return 0
     rows = []
     for s in list_models():
