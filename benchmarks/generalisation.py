@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=22, help="capture seed (default: %(default)s)")
     ap.add_argument("--crf-file", default=DEFAULT_CRF_FILE, help="DoRF curves for the held-out camera")
     ap.add_argument("--json", type=Path, help="also write the report as JSON here")
-    ap.add_argument("--blend", action="append", default=[], metavar="TAU,MID[,SIGMA[,DETAIL]]",
+    ap.add_argument("--blend", action="append", default=[], metavar="TAU,MID[,SIGMA[,DETAIL[,HIGHLIGHT]]]",
                     help="also score each network blended with the decoded photo (repeatable), e.g. 0.9,0")
     ap.add_argument("--camera", action="append", default=[], metavar="MODEL",
                     help="also score every --blend with this decoder of the photo (a curve estimator weight or "
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         blends = [parse_blend(b) for b in args.blend]
     except ValueError:
-        ap.error(f"--blend takes TAU,MID[,SIGMA[,DETAIL]] (numbers; DETAIL may be auto), got {args.blend}")
+        ap.error(f"--blend takes TAU,MID[,SIGMA[,DETAIL[,HIGHLIGHT]]] (numbers; DETAIL may be auto), got {args.blend}")
     report = run_suite(args.method, pairs, blends=blends, raw=args.raw, threads=args.threads,
                        cameras=args.camera)
     report["setup"] = {"split": args.split, "scenes": len(files), "max_side": args.max_side, "seed": args.seed,

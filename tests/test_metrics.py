@@ -439,3 +439,28 @@ def test_clipped_bound_oracles_on_known_regions() -> None:
     o2 = oracle_rmses(ref2, ldr)
     assert o2["oracle region features"] == pytest.approx(0, abs=1e-4)
     assert o2["oracle region constant"] > 0.3
+
+
+def test_clipped_error_decomposition_splits_level_from_structure() -> None:
+    from hdrlift.metrics.clipped import clipped_error_decomposition
+    from hdrlift.tools.suite import oracle_rmses
+
+    ldr = np.full((30, 40, 3), 0.4, np.float32)
+    ldr[2:12, 2:12] = 1.0
+    ldr[15:28, 20:38] = 1.0
+    assert clipped_error_decomposition(np.ones_like(ldr), np.ones_like(ldr), ldr * 0.5) is None
+    rng = np.random.default_rng(1)
+    ref = np.ones_like(ldr)
+    ref[ldr.max(-1) >= 0.99] = 2.0 ** rng.uniform(1, 5, ((ldr.max(-1) >= 0.99).sum(), 1))
+    res = ref.copy()
+    res[2:12, 2:12] /= 4.0  # one region two stops too dark, its structure exact
+    d = clipped_error_decomposition(ref, res, ldr)
+    p = 100 / (100 + 13 * 18)
+    assert d["structure_with_true_means"] == pytest.approx(0, abs=1e-5)
+    assert d["region_bias"] == pytest.approx(2 * np.sqrt(p), rel=1e-5) == pytest.approx(d["rmse"], rel=1e-5)
+    assert d["mean_error"] == pytest.approx(-2 * p, rel=1e-5)
+    assert d["oracle_region_constant"] == pytest.approx(oracle_rmses(ref, ldr)["oracle region constant"], rel=1e-5)
+    flat = np.where(ldr.max(-1, keepdims=True) >= 0.99, 8.0, ref)
+    f = clipped_error_decomposition(ref, flat, ldr)
+    assert f["rmse"] ** 2 == pytest.approx(f["region_bias"] ** 2 + f["structure_with_true_means"] ** 2, rel=1e-6)
+    assert f["structure_with_true_means"] == pytest.approx(f["oracle_region_constant"], rel=1e-6)

@@ -161,7 +161,8 @@ def reconstruct(
             | ``"fp16"`` (CUDA only).
         max_memory: peak process memory for choosing tiles, bytes or ``"2GB"`` (default 1.5 GB).
         blend: ``"auto"`` (the blend with the decoded photo that the weight declares), ``"none"`` or
-            ``"TAU,MID[,SIGMA[,DETAIL]]"`` (see :class:`~hdrlift.inference.predictor.Predictor`); networks only.
+            ``"TAU,MID[,SIGMA[,DETAIL[,HIGHLIGHT]]]"`` (see :class:`~hdrlift.inference.predictor.Predictor`);
+            networks only.
         camera: how the photo of the blend is decoded: ``"auto"`` (what the weight declares), ``"srgb"``,
             ``"estimate"`` (the shipped per-photo curve estimator) or a model name / checkpoint.
         kernels: inference kernels: ``"auto"`` (native code where it could be built, else torch code),
