@@ -352,55 +352,49 @@ def resolve_blend(blend: str, model: Any) -> tuple[float, float, float] | None:
     return (tau, mid, sigma)
 
 
+def _blend_field(blend: str, model: Any, index: int, key: str, default: float) -> tuple[Any, str, type[Exception]]:
+    """``(value, where, error class)`` of one optional blend field: field ``index`` of ``"TAU,MID,..."``, or
+    ``meta.output_blend[key]`` of the model's checkpoint for ``auto``; ``default`` when not given."""
+    from hdrlift.errors import ModelError
+
+    if model is None or blend == "none":
+        return default, "", HdrliftError
+    if blend == "auto":
+        spec = (model.checkpoint_config or {}).get("meta", {}).get("output_blend") or {}
+        val = spec.get(key, default) if isinstance(spec, dict) else default
+        return val, f"checkpoint meta.output_blend.{key}", ModelError
+    toks = blend.split(",")
+    return (toks[index] if len(toks) > index else default), f"blend {key.upper()}", HdrliftError
+
+
+def _number_in(val: Any, lo: float, hi: float) -> float | None:
+    """``float(val)`` when it lies in ``[lo, hi]``, else None."""
+    try:
+        v = float(val)
+    except (TypeError, ValueError):
+        return None
+    return v if lo <= v <= hi else None
+
+
 def resolve_detail(blend: str, model: Any) -> float | str:
     """The blend's ``detail`` (:func:`hdrlift.ops.blend.blend_with_decoded`): a number in [0, 1], or ``"auto"``
     (per photo, from a camera estimator's degradation branch); from the 4th field of ``"TAU,MID,SIGMA,DETAIL"``
     or ``meta.output_blend.detail`` (``auto`` blend); 1.0 when not given."""
-    from hdrlift.errors import ModelError
-
-    if model is None or blend == "none":
-        return 1.0
-    if blend == "auto":
-        spec = (model.checkpoint_config or {}).get("meta", {}).get("output_blend") or {}
-        val = spec.get("detail", 1.0) if isinstance(spec, dict) else 1.0
-        where = "checkpoint meta.output_blend.detail"
-    else:
-        toks = blend.split(",")
-        val = toks[3] if len(toks) >= 4 else 1.0
-        where = "blend DETAIL"
+    val, where, err = _blend_field(blend, model, 3, "detail", 1.0)
     if val == "auto":
         return "auto"
-    try:
-        d = float(val)
-    except (TypeError, ValueError):
-        d = -1.0
-    if not 0.0 <= d <= 1.0:
-        err = ModelError if blend == "auto" else HdrliftError
+    d = _number_in(val, 0.0, 1.0)
+    if d is None:
         raise err(f"{where} must be a number in [0, 1] or auto, got {val!r}")
     return d
 
 
 def resolve_highlight(blend: str, model: Any) -> float:
-    """The blend's highlight expansion ``k`` >= 0 (:func:`hdrlift.ops.blend.expand_highlights`): the 5th field of
-    ``"TAU,MID,SIGMA,DETAIL,HIGHLIGHT"`` or ``meta.output_blend.highlight`` (``auto`` blend); 0 when not given."""
-    from hdrlift.errors import ModelError
-
-    if model is None or blend == "none":
-        return 0.0
-    if blend == "auto":
-        spec = (model.checkpoint_config or {}).get("meta", {}).get("output_blend") or {}
-        val = spec.get("highlight", 0.0) if isinstance(spec, dict) else 0.0
-        where = "checkpoint meta.output_blend.highlight"
-    else:
-        toks = blend.split(",")
-        val = toks[4] if len(toks) == 5 else 0.0
-        where = "blend HIGHLIGHT"
-    try:
-        k = float(val)
-    except (TypeError, ValueError):
-        k = -1.0
-    if not 0.0 <= k <= 4.0:
-        err = ModelError if blend == "auto" else HdrliftError
+    """The blend's highlight expansion ``k`` in [0, 4] (:func:`hdrlift.ops.blend.expand_highlights`): the 5th field
+    of ``"TAU,MID,SIGMA,DETAIL,HIGHLIGHT"`` or ``meta.output_blend.highlight`` (``auto`` blend); 0 when not given."""
+    val, where, err = _blend_field(blend, model, 4, "highlight", 0.0)
+    k = _number_in(val, 0.0, 4.0)
+    if k is None:
         raise err(f"{where} must be a number in [0, 4], got {val!r}")
     return k
 
