@@ -310,7 +310,7 @@ def test_every_shipped_weight_is_at_or_above_linear_on_every_suite_part(name):
     """The shipping rule of issue #22: the recorded suite figures (scripts/record_suite.py) of every shipped
     weight, with the blend it declares, are >= plain sRGB decoding on all four cameras."""
     from hdrlift.checkpoint import load_model
-    from hdrlift.inference.predictor import resolve_blend, resolve_detail
+    from hdrlift.inference.predictor import resolve_blend, resolve_detail, resolve_highlight
 
     model = load_model(name)
     meta = model.checkpoint_config["meta"]
@@ -320,13 +320,9 @@ def test_every_shipped_weight_is_at_or_above_linear_on_every_suite_part(name):
         assert part in suite_rec, f"{name}: suite part {part} missing"
         assert suite_rec[part]["gain"] >= 0.0, f"{name}: below linear on {part}"
     declared = resolve_blend("auto", model)
-    expected, _, camera = suite_rec["row"].partition("+blend(")[2].partition(")")
-    detail = resolve_detail("auto", model)
-    keep3 = declared is not None and (declared[2] or detail != 1.0)
-    fields = [] if declared is None else [f"{v:g}" for v in (declared if keep3 else declared[:2])]
-    if fields and detail != 1.0:
-        fields.append(detail if isinstance(detail, str) else f"{detail:g}")
-    got = ",".join(fields)
-    assert got == expected, f"{name}: declared blend {got!r} is not the one the figures were measured with"
+    row, _, camera = suite_rec["row"].partition(")@")
+    got = name if declared is None else suite.blend_label(
+        name, (*declared, resolve_detail("auto", model), resolve_highlight("auto", model)))
+    assert got == (row + ")" if camera else row), f"{name}: declared blend {got!r} is not the row measured"
     declared_camera = (meta.get("output_blend") or {}).get("camera", "srgb")
-    assert declared_camera == (camera.removeprefix("@") or "srgb"), f"{name}: declared camera differs from the row"
+    assert declared_camera == (camera or "srgb"), f"{name}: declared camera differs from the row"
