@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -128,6 +130,33 @@ def test_jpeg_applied_when_chosen():
     qs = {sample_params(cfg, _gen(s)).jpeg_quality for s in range(20)}
     assert None not in qs and min(qs) >= 70 and max(qs) <= 90
     assert {sample_params(CameraConfig(jpeg_prob=0.0), _gen(s)).jpeg_quality for s in range(5)} == {None}
+
+
+def test_in_camera_saturation_and_sharpening():
+    hdr = make_hdr_scene(48, 64, seed=9)
+    plain = simulate(hdr, CameraParams(exposure=0.8, bits=16)).ldr
+    sat = simulate(hdr, CameraParams(exposure=0.8, bits=16, saturation=1.5)).ldr
+    sharp = simulate(hdr, CameraParams(exposure=0.8, bits=16, sharpen=1.0)).ldr
+
+    def luma(a):
+        return 0.299 * a[..., 0] + 0.587 * a[..., 1] + 0.114 * a[..., 2]
+
+    chroma = lambda a: np.abs(a - luma(a)[..., None])  # noqa: E731
+    inside = (plain.max(-1) < 0.6) & (plain.min(-1) > 0.05)  # far from the clamps
+    np.testing.assert_allclose(chroma(sat)[inside], 1.5 * chroma(plain)[inside], atol=2e-4)
+    np.testing.assert_allclose(luma(sat)[inside], luma(plain)[inside], atol=2e-4)
+    lap = lambda a: np.abs(a[1:-1, 1:-1] * 4 - a[:-2, 1:-1] - a[2:, 1:-1] - a[1:-1, :-2] - a[1:-1, 2:]).mean()  # noqa: E731
+    assert lap(sharp) > 1.3 * lap(plain)
+    assert abs(sharp.mean() - plain.mean()) < 0.01  # local contrast, not brightness
+    cfg = CameraConfig(saturation=(1.0, 1.4), sharpen=(0.3, 1.2))
+    ps = [sample_params(cfg, _gen(s)) for s in range(20)]
+    assert all(1.0 <= p.saturation <= 1.4 and 0.3 <= p.sharpen <= 1.2 for p in ps)
+    base = [sample_params(CameraConfig(), _gen(s)) for s in range(5)]
+    assert all(p.saturation == 1.0 and p.sharpen == 0.0 for p in base)
+    # the processing draws are two of the fixed uniforms no other field uses: every other field stays put
+    assert [dataclasses.replace(p, saturation=1.0, sharpen=0.0) for p in ps[:5]] == base
+    with pytest.raises(ConfigError):
+        CameraConfig(sharpen=(-1.0, 0.0))
 
 
 def test_sampled_crfs_are_valid_curves():

@@ -181,7 +181,8 @@ def test_suite_score_is_the_smallest_gain():
 
 def test_camera_yamls_match_the_suite_cameras():
     cams = suite.suite_cameras("../shared/data/crf/201_CRF_data.mat")
-    for part, name in [("b_heldout", "heldout"), ("c_srgb", "srgb"), ("c_srgb_clean", "srgb_clean")]:
+    for part, name in [("b_heldout", "heldout"), ("c_srgb", "srgb"), ("c_srgb_clean", "srgb_clean"),
+                       ("d_processed", "processed")]:
         data = yaml.safe_load((ROOT / "configs" / "camera" / f"{name}.yaml").read_text())
         assert CameraConfig.from_dict(data).to_dict() == CameraConfig.from_dict(cams[part]).to_dict(), part
 
@@ -326,3 +327,21 @@ def test_every_shipped_weight_is_at_or_above_linear_on_every_suite_part(name):
     assert got == (row + ")" if camera else row), f"{name}: declared blend {got!r} is not the row measured"
     declared_camera = (meta.get("output_blend") or {}).get("camera", "srgb")
     assert declared_camera == (camera or "srgb"), f"{name}: declared camera differs from the row"
+
+
+def test_processed_part_is_the_heldout_capture_with_processing(tmp_path):
+    from hdrlift.io import write_image
+
+    rng = np.random.default_rng(5)
+    img = rng.uniform(0.01, 1.0, (24, 48, 3)).astype(np.float32) ** 3
+    img[:6, :10] *= 40.0
+    write_image(tmp_path / "s.exr", img)
+    crf = _fake_dorf(tmp_path / "dorfCurves.txt", 10)
+    pairs = suite.build_suite([tmp_path / "s.exr"], ["b_heldout", "d_processed"], max_side=48, crf_file=crf)
+    b = [p for p in pairs if p.group == "b_heldout"]
+    d = [p for p in pairs if p.group == "d_processed"]
+    assert len(b) == len(d) == 2
+    for pb, pd in zip(b, d):
+        np.testing.assert_array_equal(pb.hdr, pd.hdr)  # same view and exposure
+        assert not np.array_equal(pb.ldr, pd.ldr)  # the processing is there
+    assert "d_processed" not in suite.PARTS

@@ -7,8 +7,10 @@ Pipeline of :func:`simulate` (each step in the listed order):
 2. sensor noise (seeded from ``params.noise_seed``), negative values cut at 0;
 3. clipping to [0, 1] (``clipped_mask`` = max channel of ``hdr_target`` >= 1);
 4. the camera response function (CRF);
-5. quantisation to 2^bits levels;
-6. optional JPEG compression (Pillow, in memory; quality ``params.jpeg_quality``).
+5. optional in-camera processing of the encoded image: colour saturation around the luma
+   (``params.saturation``, 1 = none) and an unsharp mask of radius 1 px (``params.sharpen``, 0 = none);
+6. quantisation to 2^bits levels;
+7. optional JPEG compression (Pillow, in memory; quality ``params.jpeg_quality``).
 
 The main path is torch (C, H, W); numpy HWC float32 input is converted and the result converted
 back. Randomness lives only in :func:`sample_params` (a passed ``torch.Generator``); the same
@@ -119,6 +121,8 @@ class CameraParams:
         noise_seed: seed of the noise generator.
         crf_source: DoRF file for ``crf="table"``.
         jpeg_subsampling: chroma subsampling of the JPEG step (``4:2:0``, ``4:2:2``, ``4:4:4``).
+        saturation: colour saturation factor of the encoded image around its luma (1 = none).
+        sharpen: unsharp-mask amount on the encoded image, Gaussian radius 1 px (0 = none).
     """
 
     exposure: float = 1.0
@@ -133,6 +137,8 @@ class CameraParams:
     noise_seed: int = 0
     crf_source: str | None = None
     jpeg_subsampling: str = "4:2:0"
+    saturation: float = 1.0
+    sharpen: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (lists for tuples) - log it to replay a training pair."""
@@ -322,10 +328,33 @@ def sample_params(
         noise_seed=noise_seed,
         crf_source=source,
         jpeg_subsampling=cfg.jpeg_subsampling,
+        saturation=float(_uniform(u[10], cfg.saturation)),  # u[10], u[11]: draws no other field uses
+        sharpen=float(_uniform(u[11], cfg.sharpen)),
     )
 
 
 # ----------------------------------------------------------------------------- simulation
+
+
+def _in_camera(enc: torch.Tensor, params: CameraParams) -> torch.Tensor:
+    """Step 5 of :func:`simulate`: saturation around the luma, then an unsharp mask (radius 1 px), clamped to
+    [0, 1]; the input itself when both are off.
+
+    Domain: camera-encoded LDR in [0, 1] in and out.
+
+    Shape:
+        (C, H, W) -> (C, H, W)
+    """
+    out = enc
+    if params.saturation != 1.0 and enc.shape[0] == 3:
+        y = 0.299 * enc[0:1] + 0.587 * enc[1:2] + 0.114 * enc[2:3]
+        out = (y + params.saturation * (out - y)).clamp(0.0, 1.0)
+    if params.sharpen > 0.0:
+        from hdrlift.ops.blend import gaussian_blur
+
+        out = (out + params.sharpen * (out - gaussian_blur(out, 1.0))).clamp(0.0, 1.0)
+    return out
+
 
 
 def simulate(hdr: torch.Tensor | np.ndarray, params: CameraParams, clean_encoded: bool = False) -> SimResult:
@@ -360,7 +389,7 @@ def simulate(hdr: torch.Tensor | np.ndarray, params: CameraParams, clean_encoded
         s = target.clamp(max=2.0)  # noise above the clipping level is clipped away anyway
         var = (shot * s) ** 2 if params.noise_model == "relative" else shot**2 * s
         sig = (target + n * torch.sqrt(var + read**2)).clamp(min=0.0)
-    encoded = _apply_params_crf(sig.clamp(0.0, 1.0), params).clamp(0.0, 1.0)
+    encoded = _in_camera(_apply_params_crf(sig.clamp(0.0, 1.0), params).clamp(0.0, 1.0), params)
     levels = float(2 ** int(params.bits) - 1)
     ldr = torch.round(encoded * levels) / levels
 
@@ -375,7 +404,8 @@ def simulate(hdr: torch.Tensor | np.ndarray, params: CameraParams, clean_encoded
 
     ldr = ldr.float()
     target = target.float()
-    clean = _apply_params_crf(target.clamp(0.0, 1.0), params).clamp(0.0, 1.0).float() if clean_encoded else None
+    clean = (_in_camera(_apply_params_crf(target.clamp(0.0, 1.0), params).clamp(0.0, 1.0), params).float()
+             if clean_encoded else None)
     if was_numpy:
         return SimResult(
             ldr=ldr.permute(1, 2, 0).cpu().numpy(),

@@ -78,6 +78,10 @@ class CameraConfig:
     jpeg_prob: float = 0.5
     jpeg_quality: tuple[int, int] = (70, 100)
     jpeg_subsampling: str = "4:2:0"
+    #: in-camera processing of the encoded image (before quantisation): colour saturation factor around the
+    #: luma (1 = none) and unsharp-mask amount (radius 1 px; 0 = none), each drawn uniformly per capture
+    saturation: tuple[float, float] = (1.0, 1.0)
+    sharpen: tuple[float, float] = (0.0, 0.0)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -93,7 +97,7 @@ class CameraConfig:
         if self.noise_model not in NOISE_MODELS:
             raise ConfigError(f"noise_model must be one of {NOISE_MODELS}, got {self.noise_model!r}")
         for name in ("clip_fraction", "exposure_stops", "gamma_range", "filmic_contrast", "filmic_mid",
-                     "shot_sigma", "read_sigma", "jpeg_quality"):
+                     "shot_sigma", "read_sigma", "jpeg_quality", "saturation", "sharpen"):
             lo, hi = getattr(self, name)
             if lo > hi:
                 raise ConfigError(f"{name}: low {lo} > high {hi}")
@@ -122,6 +126,8 @@ class CameraConfig:
             raise ConfigError("crf_weights must be >= 0 with a positive sum")
         if self.crf_weights.get("table", 0) > 0 and not self.crf_table_path:
             raise ConfigError("crf_weights['table'] > 0 needs crf_table_path (a DoRF .mat or dorfCurves.txt)")
+        if self.saturation[0] < 0 or self.sharpen[0] < 0:
+            raise ConfigError(f"saturation and sharpen must be >= 0, got {self.saturation}, {self.sharpen}")
         if self.basis_spread < 0:
             raise ConfigError(f"basis_spread must be >= 0, got {self.basis_spread}")
         if not 1 <= self.basis_k <= 64:

@@ -11,7 +11,14 @@ on the well-exposed pixels, then PSNR-mu:
   (``crf_table_subset="holdout"``), Poisson-Gaussian noise with another level range, JPEG 60-92 with
   4:4:4 chroma on every capture - nothing a hdrlift recipe samples;
 * ``c_srgb``     - the plain sRGB curve with the default noise and JPEG (renders, edited photos);
-* ``c_srgb_clean`` - the sRGB curve, 8-bit quantisation only.
+* ``c_srgb_clean`` - the sRGB curve, 8-bit quantisation only;
+
+and, only when asked for (``--parts``; not in the score of the shipping rule), the diagnostic
+
+* ``d_processed`` - the held-out camera with in-camera processing, as real cameras' JPEGs have it: colour
+  saturation 1.0-1.4 and an unsharp mask of amount 0.3-1.2 (radius 1 px) before quantisation and JPEG
+  (:func:`hdrlift.degrade.camera.simulate`, step 5) - what no hdrlift training recipe samples. Its captures
+  are those of ``b_heldout`` with the processing added (same seed), so the two compare pair by pair.
 
 Every capture is exposed so that 3-10 % of the pixels clip (as the independent sets were), two
 captures per scene with independent draws. Metrics per pair, after the alignment:
@@ -46,6 +53,11 @@ SUITE_EXPOSURES = (-0.3, 0.3)
 WELL_EXPOSED = (0.05, 0.95)
 CLIP_LEVEL = 0.99
 PARTS = ("a_default", "b_heldout", "c_srgb", "c_srgb_clean")
+#: diagnostic parts, scored only when asked for
+EXTRA_PARTS = ("d_processed",)
+#: capture seed offset of each part; d_processed shares b_heldout's, so its captures are b_heldout's draws (scene
+#: view, exposure, curve, noise, JPEG) with the processing added: a paired comparison
+_SEED_INDEX = {**{p: i for i, p in enumerate(PARTS)}, "d_processed": 1}
 METRICS = ("psnr_mu", "psnr_mu_well", "psnr_mu_clip", "clip_stops", "pu21_psnr")
 
 
@@ -55,24 +67,26 @@ def suite_cameras(crf_file: str | Path = DEFAULT_CRF_FILE) -> dict[str, dict[str
     ``configs/camera/heldout.yaml``, ``srgb.yaml`` and ``srgb_clean.yaml`` hold the same settings for
     ``hdrlift degrade --camera`` (a test keeps them equal)."""
     common = {"clip_fraction": list(SUITE_CLIP_FRACTION)}
+    heldout = {
+        **common,
+        "crf_weights": {"table": 1.0},
+        "crf_table_path": str(crf_file),
+        "crf_table_subset": "holdout",
+        "noise_prob": 1.0,
+        "noise_model": "poisson",
+        "shot_sigma": [0.002, 0.02],
+        "read_sigma": [0.0005, 0.004],
+        "jpeg_prob": 1.0,
+        "jpeg_quality": [60, 92],
+        "jpeg_subsampling": "4:4:4",
+        "wb_jitter": 0.15,
+    }
     return {
         "a_default": dict(common),
-        "b_heldout": {
-            **common,
-            "crf_weights": {"table": 1.0},
-            "crf_table_path": str(crf_file),
-            "crf_table_subset": "holdout",
-            "noise_prob": 1.0,
-            "noise_model": "poisson",
-            "shot_sigma": [0.002, 0.02],
-            "read_sigma": [0.0005, 0.004],
-            "jpeg_prob": 1.0,
-            "jpeg_quality": [60, 92],
-            "jpeg_subsampling": "4:4:4",
-            "wb_jitter": 0.15,
-        },
+        "b_heldout": heldout,
         "c_srgb": {**common, "crf_weights": {"srgb": 1.0}},
         "c_srgb_clean": {**common, "crf_weights": {"srgb": 1.0}, "noise_prob": 0.0, "jpeg_prob": 0.0},
+        "d_processed": {**heldout, "saturation": [1.0, 1.4], "sharpen": [0.3, 1.2]},
     }
 
 
@@ -90,12 +104,12 @@ def build_suite(
     cams = suite_cameras(crf_file)
     unknown = [p for p in parts if p not in cams]
     if unknown:
-        raise DataError(f"unknown suite part(s) {unknown}; valid: {', '.join(PARTS)}")
-    if "b_heldout" in parts and not Path(crf_file).is_file():
+        raise DataError(f"unknown suite part(s) {unknown}; valid: {', '.join(PARTS + EXTRA_PARTS)}")
+    if {"b_heldout", "d_processed"} & set(parts) and not Path(crf_file).is_file():
         raise DataError(f"{crf_file}: DoRF curve file not found (the held-out camera needs it; --crf-file)")
     out: list[Pair] = []
     for part in parts:
-        for p in capture_pairs(files, SUITE_EXPOSURES, max_side, seed * 7 + PARTS.index(part), cams[part]):
+        for p in capture_pairs(files, SUITE_EXPOSURES, max_side, seed * 7 + _SEED_INDEX[part], cams[part]):
             out.append(dataclasses.replace(p, group=part))
     return out
 
