@@ -20,7 +20,6 @@ given with ``--method`` are scored alongside (the real metric).
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -57,9 +56,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    from hdrlift.errors import HdrliftError
+    from hdrlift.errors import run_script
 
-    try:
-        main()
-    except HdrliftError as e:  # bad path or data: one line, no traceback
-        sys.exit(f"error: {e}")
+    run_script(main)  # a bad path or data: one line, no traceback

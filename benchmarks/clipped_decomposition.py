@@ -13,7 +13,6 @@ worst pairs carry.
 from __future__ import annotations
 
 import argparse
-import sys
 
 import numpy as np
 
@@ -62,9 +61,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from hdrlift.errors import HdrliftError
+    from hdrlift.errors import run_script
 
-    try:
-        sys.exit(main())
-    except HdrliftError as e:  # bad path or data: one line, no traceback
-        sys.exit(f"error: {e}")
+    run_script(main)  # a bad path or data: one line, no traceback

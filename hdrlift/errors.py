@@ -7,6 +7,9 @@ without a traceback (``--debug`` shows it) and exits with code 1.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import NoReturn
+
 
 class HdrliftError(Exception):
     """Base class of every error hdrlift raises on purpose."""
@@ -58,3 +61,15 @@ def one_line(exc: BaseException, limit: int = 200) -> str:
     first = lines[0] if lines else type(exc).__name__
     clean = "".join(ch for ch in first if ch.isprintable())
     return clean if len(clean) <= limit else clean[: limit - 3] + "..."
+
+
+def run_script(main: Callable[[], int | None]) -> NoReturn:
+    """Run a benchmark or script ``main`` and exit with its code; an :class:`HdrliftError` (bad path or data) exits
+    with one line ``error: <message>`` and no traceback, as the CLI does."""
+    import sys
+
+    try:
+        code = main()
+    except HdrliftError as e:
+        sys.exit(f"error: {e}")
+    sys.exit(code or 0)
