@@ -5,8 +5,9 @@
 Times, on a random photo-like image, the two blends a shipped weight can declare with the camera estimator
 (``hdrlift/weights/components/curvenet.polyhaven``): the per-pixel rule ``0.9,0`` with the estimated curve
 (session 11) and the detail rule ``0.9,0,1,auto`` (session 12: the degradation branch on 16 crops, a
-Gaussian blur of the photo and of the network's output, the geometric mix). Each includes the estimator's
-curve decoding. Prints the median of ``--repeats`` runs per case and the ratio of the two, as JSON lines.
+Gaussian blur of the photo and of the network's output, the geometric mix), and the same with the highlight
+expansion ``0.9,0,1,auto,0.3`` (session 13, what the weights declare now). Each includes the estimator's curve
+decoding. Prints the median of ``--repeats`` runs per case and the ratio of the last to the first, as JSON lines.
 """
 
 from __future__ import annotations
@@ -48,9 +49,14 @@ def main(argv: list[str] | None = None) -> int:
         def detail(x: torch.Tensor = x, net: torch.Tensor = net) -> torch.Tensor:
             return blend_with_decoded(x, net, 0.9, 0.0, 1.0, decoded=cam(x), detail=cam.detail_weight(x))
 
+        def declared(x: torch.Tensor = x, net: torch.Tensor = net) -> torch.Tensor:
+            return blend_with_decoded(x, net, 0.9, 0.0, 1.0, decoded=cam(x), detail=cam.detail_weight(x),
+                                      highlight=0.3)
+
         res = {}
         with torch.inference_mode():
-            for name, fn in (("0.9,0@estimate", pixel), ("0.9,0,1,auto@estimate", detail)):
+            for name, fn in (("0.9,0@estimate", pixel), ("0.9,0,1,auto@estimate", detail),
+                             ("0.9,0,1,auto,0.3@estimate", declared)):
                 fn()  # warm-up
                 ts = []
                 for _ in range(args.repeats):
@@ -60,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
                 res[name] = statistics.median(ts)
         print(json.dumps({"size": size, "threads": args.threads, "repeats": args.repeats,
                           **{k: round(v, 3) for k, v in res.items()},
-                          "ratio": round(res["0.9,0,1,auto@estimate"] / res["0.9,0@estimate"], 2)}), flush=True)
+                          "ratio": round(res["0.9,0,1,auto,0.3@estimate"] / res["0.9,0@estimate"], 2)}), flush=True)
     return 0
 
 
