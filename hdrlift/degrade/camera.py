@@ -356,7 +356,6 @@ def _in_camera(enc: torch.Tensor, params: CameraParams) -> torch.Tensor:
     return out
 
 
-
 def simulate(hdr: torch.Tensor | np.ndarray, params: CameraParams, clean_encoded: bool = False) -> SimResult:
     """Simulate the capture of a linear HDR image with fixed camera parameters (deterministic).
 
