@@ -124,6 +124,9 @@ def test_bench_case_and_arithmetic(toy: None) -> None:
     row = run_case("toy_tiny", 64, 96, runs=1, tile=32, precision="fp32")
     assert row["tile"] == 32 and row["tiles"] > 1 and row["tile_overhead"] > 1.0
     assert row["median_s"] > 0 and row["precision"] == "fp32"
+    assert row["blend"] == "none"  # a fresh model declares no blend
+    blended = run_case("toy_tiny", 64, 96, runs=1, tile=32, precision="fp32", blend="0.9,0,1,0.5,0.3")
+    assert blended["blend"] == "0.9,0,1,0.5,0.3"
 
 
 def test_the_contract_defaults_apply_to_what_the_toy_does_not_declare(toy: None) -> None:

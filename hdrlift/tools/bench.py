@@ -124,11 +124,14 @@ def bench_image(h: int, w: int, seed: int = 0) -> np.ndarray:
 
 def run_case(model: str, h: int, w: int, runs: int = 3, tile: int | None = None, strategy: str = "tile",
              device: str = "cpu", max_memory: str | int | None = None, threads: int | None = None,
-             precision: str = "auto", kernels: str = "auto") -> dict[str, Any]:
+             precision: str = "auto", kernels: str = "auto", blend: str = "auto") -> dict[str, Any]:
     """Time one (model, size) case in *this* process (the bench calls it in a fresh subprocess).
 
-    The row names the kernel that ran (``kernel``: its name; ``kernel_info``: name, kind, dtype, options
-    and, for native kernels, the compiler and flags of the build)."""
+    ``blend`` as for :class:`~hdrlift.inference.predictor.Predictor`: ``auto`` (the default) times what ``hdrlift
+    predict`` runs, the network and the blend its weight declares; ``none`` the network alone. The row names the
+    blend (``blend``: ``none`` or the ``TAU,MID,SIGMA,DETAIL,HIGHLIGHT`` that ran) and the kernel that ran
+    (``kernel``: its name; ``kernel_info``: name, kind, dtype, options and, for native kernels, the compiler and
+    flags of the build)."""
     import resource
 
     from hdrlift.inference.predictor import Predictor, set_threads
@@ -138,7 +141,7 @@ def run_case(model: str, h: int, w: int, runs: int = 3, tile: int | None = None,
     set_threads(threads)
     method = _load(model)
     pred = Predictor(method, device=device, tile=tile, strategy=strategy, max_memory=max_memory,
-                     precision=precision, kernels=kernels)
+                     precision=precision, kernels=kernels, blend=blend)
     img = bench_image(h, w)
     t0 = time.perf_counter()
     chosen = pred.tile_for(h, w)
@@ -156,6 +159,8 @@ def run_case(model: str, h: int, w: int, runs: int = 3, tile: int | None = None,
         "threads": torch.get_num_threads(), "tile": chosen, "precision": pred.precision,
         "kernel": pred.kernel.name if pred.kernel is not None else "operator",
         "kernel_info": pred.kernel.info() if pred.kernel is not None else None,
+        "blend": "none" if pred.blend is None else ",".join(
+            f"{v:g}" if isinstance(v, float) else str(v) for v in (*pred.blend, pred.detail, pred.highlight)),
     }
     row["tiles"], row["tile_overhead"] = 1, 1.0
     if method.model is not None and 0 < chosen < max(h, w) and strategy == "tile":
@@ -181,10 +186,11 @@ def run_bench(
     progress: bool = True,
     precision: str = "auto",
     kernels: str = "auto",
+    blend: str = "auto",
 ) -> list[dict[str, Any]]:
     """One row per (model, size): model, size, h, w, median_s, peak_rss_mb, gmac, gmac_per_s,
-    ratio_to_floor, tile, tiles, tile_overhead, kernel, kernel_info (or ``error``). Each case runs in a
-    fresh subprocess; ``kernels`` = :data:`hdrlift.kernels.CHOICES` as for the Predictor."""
+    ratio_to_floor, tile, tiles, tile_overhead, kernel, kernel_info, blend (or ``error``). Each case runs in a
+    fresh subprocess; ``kernels`` = :data:`hdrlift.kernels.CHOICES` and ``blend`` as for the Predictor."""
     rows: list[dict[str, Any]] = []
     for name in models:
         name = name.strip()
@@ -198,7 +204,7 @@ def run_bench(
         for label, h, w in sizes:
             case = {"model": name, "h": h, "w": w, "runs": runs, "tile": tile, "strategy": strategy,
                     "device": device, "max_memory": max_memory, "threads": threads, "precision": precision,
-                    "kernels": kernels}
+                    "kernels": kernels, "blend": blend}
             row: dict[str, Any] = {"model": name, "size": label, "h": h, "w": w, "strategy": strategy,
                                    "precision": precision, "kernels": kernels}
             if progress:
@@ -240,7 +246,8 @@ def _case(case: dict[str, Any]) -> dict[str, Any]:
     return run_case(case["model"], int(case["h"]), int(case["w"]), runs=int(case.get("runs", 3)),
                     tile=case.get("tile"), strategy=case.get("strategy", "tile"), device=case.get("device", "cpu"),
                     max_memory=case.get("max_memory"), threads=case.get("threads"),
-                    precision=case.get("precision", "auto"), kernels=case.get("kernels", "auto"))
+                    precision=case.get("precision", "auto"), kernels=case.get("kernels", "auto"),
+                    blend=case.get("blend", "auto"))
 
 
 if __name__ == "__main__":

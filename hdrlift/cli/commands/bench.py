@@ -38,6 +38,9 @@ def add_parser(sub: Any) -> None:
                    help="peak process memory as in predict (default 1.5GB)")
     p.add_argument("--kernels", default="auto", choices=["auto", "torch", "native", "plain"],
                    help="inference kernels as in predict (default auto); the table's kernel column says which ran")
+    p.add_argument("--blend", default="auto", metavar="auto|none|TAU,MID[,SIGMA[,DETAIL[,HIGHLIGHT]]]",
+                   help="as in predict: auto (default) times the network and the blend its weight declares, what "
+                   "predict runs; none the network alone")
     p.add_argument("--threads", type=int, default=None, help="intra-op threads (default: all cores)")
     p.add_argument("--json", action="store_true", help="print the rows as JSON (every field, errors included)")
     p.set_defaults(func=cmd_bench)
@@ -48,13 +51,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     rows = run_bench(args.models.split(","), parse_sizes(args.sizes), runs=args.runs, tile=args.tile,
                      strategy=args.strategy, device=args.device, precision=args.precision,
-                     max_memory=args.max_memory, threads=args.threads, kernels=args.kernels)
+                     max_memory=args.max_memory, threads=args.threads, kernels=args.kernels,
+                     blend=args.blend)
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
         from hdrlift.tools.evaluate import format_table
 
-        cols = ["model", "size", "precision", "kernel", "median_s", "peak_rss_mb", "gmac", "gmac_per_s",
+        cols = ["model", "size", "precision", "kernel", "blend", "median_s", "peak_rss_mb", "gmac", "gmac_per_s",
                 "ratio_to_floor", "tile"]
         print(format_table(rows, cols + (["error"] if any("error" in r for r in rows) else [])))
     return 0
