@@ -31,7 +31,7 @@ class _Lazy:
         return str(self._make())
 
 
-def _methods_text() -> str:
+def _methods_text(short_names: bool = True) -> str:
     try:
         m = method_names()
     except Exception as exc:  # help must print even where the method registry cannot load
@@ -39,12 +39,14 @@ def _methods_text() -> str:
     nets = ", ".join(m["pretrained"]) or "none shipped"
     archs = sorted({n.split(".")[0] for n in m["pretrained"]})
     return (f"default = {m['default']}; shipped networks: {nets}"
-            + (f" (or just {', '.join(archs)})" if archs else "")
+            + (f" (or just {', '.join(archs)})" if archs and short_names else "")
             + f"; operators: {', '.join(m['operators'])}; or a checkpoint/run directory")
 
 
 #: Use as ``action.methods = METHODS`` with ``%(methods)s`` in the help line.
 METHODS = _Lazy(_methods_text)
+#: The same without the short names of the shipped networks (where a bare name means the architecture).
+METHODS_FULL_NAMES = _Lazy(lambda: _methods_text(short_names=False))
 
 
 def lazy(action: Any, **values: Any) -> Any:

@@ -14,17 +14,19 @@ examples:
   hdrlift bench --models twostage.polyhaven --sizes 4k --max-memory 2GB --json
   hdrlift bench --models uhd_bilateral --sizes 4k --device cuda --precision fp16
   hdrlift bench --models uhd_bilateral --sizes 4k --kernels torch   # without the native kernel
+  hdrlift bench --models twostage.polyhaven --sizes 4k --blend none  # the shipped network without its blend
 """
 
 
-
 def add_parser(sub: Any) -> None:
-    from hdrlift.cli.helptext import METHODS, lazy
+    from hdrlift.cli.helptext import METHODS_FULL_NAMES, lazy
 
     p = sub.add_parser("bench", help="time and peak memory per model and size", epilog=BENCH_EPILOG)
     lazy(p.add_argument("--models", default="hdrunet,twostage,uhd_bilateral,duhdr", metavar="LIST",
-                        help="comma-separated methods (default hdrunet,twostage,uhd_bilateral,duhdr): "
-                        "%(methods)s"), methods=METHODS)
+                        help="comma-separated methods (default hdrunet,twostage,uhd_bilateral,duhdr). A bare "
+                        "architecture name times that architecture at its paper width with random weights; "
+                        "NAME.polyhaven the shipped weight (reduced width) with the blend it declares, what "
+                        "predict runs. %(methods)s"), methods=METHODS_FULL_NAMES)
     p.add_argument("--sizes", default="512,1080p", help="comma list of 512, 1080p, 4k, 6000x4000, HxW")
     p.add_argument("--runs", type=int, default=3, help="timed runs per case, the median is reported (default 3)")
     p.add_argument("--tile", type=argtypes.tile, default=None,
