@@ -192,7 +192,14 @@ def test_listing_commands(capsys) -> None:
     names = {r["name"] for r in rows}
     assert {"hdrunet", "twostage", "uhd_bilateral", "duhdr"} <= names
     assert next(r for r in rows if r["name"] == "hdrunet")["params"] == 1_651_494
+    capsys.readouterr()
     assert main(["models", "--pretrained"]) == 0
+    out = capsys.readouterr().out
+    from hdrlift.checkpoint import load_model, pretrained_names
+
+    for name in pretrained_names():  # each weight's declared blend is printed as it is declared
+        spec = load_model(name).checkpoint_config["meta"]["output_blend"]
+        assert f"highlight {spec.get('highlight', 0):g}, camera {spec.get('camera', 'srgb')}" in out
 
 
 def test_unknown_method_and_usage(photo: Path, capsys) -> None:

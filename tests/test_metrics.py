@@ -464,3 +464,22 @@ def test_clipped_error_decomposition_splits_level_from_structure() -> None:
     f = clipped_error_decomposition(ref, flat, ldr)
     assert f["rmse"] ** 2 == pytest.approx(f["region_bias"] ** 2 + f["structure_with_true_means"] ** 2, rel=1e-6)
     assert f["structure_with_true_means"] == pytest.approx(f["oracle_region_constant"], rel=1e-6)
+
+
+def test_run_script_exits_with_one_line_on_hdrlift_errors(capsys) -> None:
+    from hdrlift.errors import DataError, run_script
+
+    def bad() -> int:
+        raise DataError("pairs/: no pair")
+
+    with pytest.raises(SystemExit) as e:
+        run_script(bad)
+    assert e.value.code == "error: pairs/: no pair"
+    with pytest.raises(SystemExit) as e:
+        run_script(lambda: 3)
+    assert e.value.code == 3
+    with pytest.raises(SystemExit) as e:
+        run_script(lambda: None)
+    assert e.value.code == 0
+    with pytest.raises(ZeroDivisionError):  # not an hdrlift error: the traceback stays
+        run_script(lambda: 1 // 0)
