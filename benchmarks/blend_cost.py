@@ -6,7 +6,8 @@ Times, on a random photo-like image, the two blends a shipped weight can declare
 (``hdrlift/weights/components/curvenet.polyhaven``): the per-pixel rule ``0.9,0`` with the estimated curve
 (session 11) and the detail rule ``0.9,0,1,auto`` (session 12: the degradation branch on 16 crops, a
 Gaussian blur of the photo and of the network's output, the geometric mix), and the same with the highlight
-expansion ``0.9,0,1,auto,0.3`` (session 13, what the weights declare now). Each includes the estimator's curve
+expansion ``0.9,0,1,auto,0.3`` (session 13, what the weights declare now; timed as ``hdrlift predict`` runs it
+since session 14, the curve decoding each strip of rows inside the blend). Each includes the estimator's curve
 decoding. Prints the median of ``--repeats`` runs per case and the ratio of the last to the first, as JSON lines.
 """
 
@@ -50,7 +51,12 @@ def main(argv: list[str] | None = None) -> int:
             return blend_with_decoded(x, net, 0.9, 0.0, 1.0, decoded=cam(x), detail=cam.detail_weight(x))
 
         def declared(x: torch.Tensor = x, net: torch.Tensor = net) -> torch.Tensor:
-            return blend_with_decoded(x, net, 0.9, 0.0, 1.0, decoded=cam(x), detail=cam.detail_weight(x),
+            ctx = cam.global_context(x)  # as hdrlift predict runs it: the curve decodes each strip of the blend
+
+            def rows(ldr: torch.Tensor, top: int) -> torch.Tensor:
+                return cam.forward_with_context(ldr, ctx, (top, 0), (x.shape[-2], x.shape[-1]))
+
+            return blend_with_decoded(x, net, 0.9, 0.0, 1.0, decoded=rows, detail=cam.detail_weight(x),
                                       highlight=0.3)
 
         res = {}

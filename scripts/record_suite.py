@@ -38,9 +38,8 @@ def _use(spec: str) -> tuple[str, tuple[tuple[Any, ...], str | None] | None]:
 
     try:
         vals = parse_blend(blend)
-    except ValueError:
-        raise SystemExit(f"error: --use {spec!r}: TAU,MID[,SIGMA[,DETAIL[,HIGHLIGHT]]] must be numbers "
-                         "(DETAIL may be auto, HIGHLIGHT >= 0)") from None
+    except ValueError as e:
+        raise SystemExit(f"error: --use {spec!r}: {e}") from None
     return name, (vals, camera or None)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -66,6 +67,7 @@ def test_tiled_prediction_equals_whole_image(tmp_path):
     from hdrlift.checkpoint import save_model
     from hdrlift.inference.predictor import Predictor
 
+    torch.manual_seed(0)  # an exponent well away from 1 whatever ran before (seed 0: g = 2.05)
     m = create_model("curvenet_tiny").eval()
     torch.nn.init.normal_(m.head[-1].weight, std=1.0)
     save_model(m, tmp_path / "cn")
@@ -355,6 +357,47 @@ def test_blend_in_strips_equals_the_blend_at_once(sigma, detail, k):
     torch.testing.assert_close(strips, whole, rtol=1e-6, atol=1e-6)
 
 
+def test_blend_with_a_row_decoder_equals_the_decoded_tensor_and_sees_each_strip_with_its_halo():
+    g = torch.Generator().manual_seed(1)
+    x, net = torch.rand(1, 3, 120, 40, generator=g), torch.rand(1, 3, 120, 40, generator=g) * 2.0
+    dec = srgb_to_linear(x) ** 1.3
+    calls: list[tuple[int, int]] = []
+
+    def rows(ldr: torch.Tensor, top: int) -> torch.Tensor:
+        calls.append((top, ldr.shape[-2]))
+        assert torch.equal(ldr, x[..., top : top + ldr.shape[-2], :])
+        return srgb_to_linear(ldr) ** 1.3
+
+    for strip in (0, 40 * 25):
+        calls.clear()
+        ref = blend_with_decoded(x, net, 0.9, 0.0, 1.0, decoded=dec, detail=0.6, strip_pixels=strip, highlight=0.3)
+        got = blend_with_decoded(x, net, 0.9, 0.0, 1.0, decoded=rows, detail=0.6, strip_pixels=strip, highlight=0.3)
+        torch.testing.assert_close(got, ref, rtol=1e-6, atol=1e-7)  # SIMD vs scalar pow on a strip edge
+        assert calls[0][0] == 0 and (len(calls) == 1) == (strip == 0)
+        assert all(n < 120 for _, n in calls) or strip == 0  # never the whole image when in strips
+
+
+def test_gaussian_blur_equals_a_reflect_padded_convolution():
+    from hdrlift.ops.blend import gaussian_blur
+
+    g = torch.Generator().manual_seed(2)
+    for shape, sigma in (((2, 3, 31, 17), 1.0), ((1, 2, 4, 9), 1.5), ((1, 1, 1, 6), 0.7)):
+        x = torch.rand(*shape, generator=g, dtype=torch.float64)
+        r = max(1, math.ceil(3 * sigma))
+        k = torch.exp(-0.5 * (torch.arange(-r, r + 1, dtype=torch.float64) / sigma) ** 2)
+        k = k / k.sum()
+        y = x.reshape(-1, 1, *shape[-2:])
+        for dim in (-2, -1):
+            rr = min(r, y.shape[dim] - 1)
+            if rr == 0:
+                continue
+            kk = k[r - rr : r + rr + 1]
+            pad = (0, 0, rr, rr) if dim == -2 else (rr, rr, 0, 0)
+            w = kk.view(1, 1, -1, 1) if dim == -2 else kk.view(1, 1, 1, -1)
+            y = torch.nn.functional.conv2d(torch.nn.functional.pad(y, pad, mode="reflect"), w)
+        torch.testing.assert_close(gaussian_blur(x, sigma), y.reshape(shape), rtol=1e-12, atol=1e-12)
+
+
 def test_expand_highlights_scales_log_luminance_above_the_clip_and_keeps_colour():
     from hdrlift.ops.blend import expand_highlights
     from hdrlift.ops.transfer import luminance
@@ -400,3 +443,20 @@ def test_blend_highlight_field_through_parsing_predictor_and_suite_label(tmp_pat
     save_model(net, tmp_path / "bad", meta={"output_blend": {"tau": 0.9, "mid": 0.0, "highlight": "big"}})
     with pytest.raises(ModelError, match="highlight"):
         Predictor(str(tmp_path / "bad"), device="cpu")
+
+
+@pytest.mark.parametrize("text,field", [("0.9", "TAU,MID"), ("1,0", "TAU"), ("0.9,x", "MID"), ("0.9,0,-1", "SIGMA"),
+                                        ("0.9,0,1,2", "DETAIL"), ("0.9,0,1,auto,5", "HIGHLIGHT"),
+                                        ("0.9,0,1,auto,0.3,1", "TAU,MID")])
+def test_one_blend_parser_names_the_bad_field_for_predict_suite_and_record(text, field):
+    from hdrlift.inference.predictor import resolve_blend
+    from hdrlift.ops.blend import parse_blend
+    from hdrlift.tools.suite import parse_blend as suite_parse
+
+    with pytest.raises(ValueError, match=field):
+        parse_blend(text)
+    with pytest.raises(ValueError, match=field):
+        suite_parse(text)
+    with pytest.raises(HdrliftError, match=field):
+        resolve_blend(text, create_model("twostage_tiny"))
+    assert parse_blend(" 0.9, 0.5 ,2,auto,0.3") == (0.9, 0.5, 2.0, "auto", 0.3)

@@ -286,7 +286,7 @@ def test_predictor_applies_the_declared_blend(tmp_path):
     with pytest.raises(HdrliftError, match="TAU,MID"):
         resolve_blend("0.9", m)
     assert resolve_blend("0.9,0.5,3", m) == (0.9, 0.5, 3.0)
-    with pytest.raises(HdrliftError, match="must lie"):
+    with pytest.raises(HdrliftError, match=r"TAU must be a number in \[0, 1\)"):
         resolve_blend("1.0,0", m)
 
 

@@ -25,7 +25,7 @@ import toy_model
 from hdrlift.checkpoint import load_model, save_model
 from hdrlift.inference.methods import Method
 from hdrlift.inference.predictor import Predictor
-from hdrlift.inference.strategies import size_requirements, tile_context
+from hdrlift.inference.strategies import context_fns, size_requirements, tile_context
 from hdrlift.models import HDRModel, create_model, get_spec, list_models, temporary_registration
 
 TINY = sorted(s.name for s in list_models() if s.name.endswith("_tiny"))
@@ -153,10 +153,31 @@ def test_tiled_inference_equals_untiled(name: str) -> None:
     pred = Predictor(_method(model), device="cpu", tile=tile, precision="fp32")
     tiled = pred.predict_tensor(x)
     assert pred.last_tile == tile
-    exact = size_requirements(model).receptive_field > 0
+    exact = size_requirements(model).receptive_field > 0 or size_requirements(model).pointwise
     tol = TILE_TOL_EXACT if exact else TILE_TOL_APPROX
     scale = max(1.0, float(full.abs().max()))
     assert float((tiled - full).abs().max()) <= tol * scale
+
+
+def test_pointwise_claim_holds(name: str) -> None:
+    """``SizeRequirements.pointwise``: given the whole image's context, any row strip (and a lone pixel)
+    decodes to exactly its part of the whole result; a changed pixel changes no other pixel."""
+    model = _model(name)
+    if not size_requirements(model).pointwise:
+        pytest.skip("not declared pointwise")
+    fns = context_fns(model)
+    assert fns is not None, "pointwise is declared given a global context: global_context/forward_with_context"
+    x = _ldr(1, 23, 31, seed=6)
+    with torch.no_grad():
+        ctx = fns[0](x)
+        full = fns[1](x, ctx, (0, 0), (23, 31))
+        for top, n in ((0, 5), (5, 1), (6, 17)):
+            part = fns[1](x[..., top : top + n, :], ctx, (top, 0), (23, 31))
+            torch.testing.assert_close(part, full[..., top : top + n, :], rtol=1e-6, atol=1e-7)
+        y = x.clone()
+        y[..., 11, 13] = 1.0 - y[..., 11, 13]
+        changed = (fns[1](y, ctx, (0, 0), (23, 31)) != full).any(dim=1)[0]
+        assert changed.nonzero().tolist() in ([[11, 13]], [])
 
 
 @pytest.mark.slow

@@ -259,16 +259,22 @@ class Predictor:
         if self.blend is None:
             return y
         from hdrlift.inference.strategies import context_fns
-        from hdrlift.ops.blend import blend_with_decoded
+        from hdrlift.ops.blend import RowDecoder, blend_with_decoded
 
-        decoded, ctx = None, None
+        decoded: torch.Tensor | RowDecoder | None = None
+        ctx = None
         if self.camera is not None:
             fns = context_fns(self.camera)  # a decoder with a global part: computed once, reported below
             if fns is None:
                 decoded = self.camera(x)
             else:
                 ctx = fns[0](x)
-                decoded = fns[1](x, ctx, (0, 0), (x.shape[-2], x.shape[-1]))
+                full, tile_fn, context = (x.shape[-2], x.shape[-1]), fns[1], ctx
+                if _size_req(self.camera).pointwise:  # a per-pixel curve: decoded strip by strip in the blend
+                    def decoded(rows: torch.Tensor, top: int) -> torch.Tensor:
+                        return tile_fn(rows, context, (top, 0), full)
+                else:
+                    decoded = tile_fn(x, ctx, (0, 0), full)
         detail = self.detector.detail_weight(x) if self.detector is not None else float(self.detail)
         #: what the last blend used (first image), for ``-v``: the decoder's per-image global value when it is
         #: one number per image (CurveNet: the exponent over sRGB decoding; None for sRGB) and the detail weight
@@ -334,19 +340,9 @@ def resolve_blend(blend: str, model: Any) -> tuple[float, float, float] | None:
             raise ModelError(f"checkpoint meta.output_blend must be {{'tau': t, 'mid': m, 'sigma': s}}, "
                              f"got {spec!r}") from None
     else:
-        try:
-            toks = blend.split(",")
-            if len(toks) not in (2, 3, 4, 5):
-                raise ValueError
-            vals = [float(v) for v in toks[:3]]
-            if len(toks) >= 4 and toks[3] != "auto":
-                float(toks[3])
-            if len(toks) == 5:
-                float(toks[4])
-        except ValueError:
-            raise HdrliftError(f"blend must be auto, none or TAU,MID[,SIGMA[,DETAIL[,HIGHLIGHT]]] (numbers; DETAIL "
-                               f"may be auto), got {blend!r}") from None
-        tau, mid, sigma = vals[0], vals[1], vals[2] if len(vals) == 3 else 0.0
+        fields = _parse_text(blend)
+        tau, mid = float(fields[0]), float(fields[1])
+        sigma = float(fields[2]) if len(fields) > 2 else 0.0
     if not (0.0 <= tau < 1.0 and 0.0 <= mid <= 1.0 and sigma >= 0.0):
         raise HdrliftError(f"blend TAU must lie in [0, 1), MID in [0, 1] and SIGMA >= 0, got {tau}, {mid}, {sigma}")
     return (tau, mid, sigma)
@@ -363,8 +359,18 @@ def _blend_field(blend: str, model: Any, index: int, key: str, default: float) -
         spec = (model.checkpoint_config or {}).get("meta", {}).get("output_blend") or {}
         val = spec.get(key, default) if isinstance(spec, dict) else default
         return val, f"checkpoint meta.output_blend.{key}", ModelError
-    toks = blend.split(",")
-    return (toks[index] if len(toks) > index else default), f"blend {key.upper()}", HdrliftError
+    fields = _parse_text(blend)
+    return (fields[index] if len(fields) > index else default), f"blend {key.upper()}", HdrliftError
+
+
+def _parse_text(blend: str) -> tuple[float | str, ...]:
+    """:func:`hdrlift.ops.blend.parse_blend` of a ``--blend`` string (HdrliftError naming the bad field)."""
+    from hdrlift.ops.blend import parse_blend
+
+    try:
+        return parse_blend(blend)
+    except ValueError as e:
+        raise HdrliftError(f"{e} (--blend takes auto, none or TAU,MID[,SIGMA[,DETAIL[,HIGHLIGHT]]])") from None
 
 
 def _number_in(val: Any, lo: float, hi: float) -> float | None:
@@ -393,9 +399,11 @@ def resolve_highlight(blend: str, model: Any) -> float:
     """The blend's highlight expansion ``k`` in [0, 4] (:func:`hdrlift.ops.blend.expand_highlights`): the 5th field
     of ``"TAU,MID,SIGMA,DETAIL,HIGHLIGHT"`` or ``meta.output_blend.highlight`` (``auto`` blend); 0 when not given."""
     val, where, err = _blend_field(blend, model, 4, "highlight", 0.0)
-    k = _number_in(val, 0.0, 4.0)
+    from hdrlift.ops.blend import HIGHLIGHT_MAX
+
+    k = _number_in(val, 0.0, HIGHLIGHT_MAX)
     if k is None:
-        raise err(f"{where} must be a number in [0, 4], got {val!r}")
+        raise err(f"{where} must be a number in [0, {HIGHLIGHT_MAX:g}], got {val!r}")
     return k
 
 

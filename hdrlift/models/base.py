@@ -48,12 +48,16 @@ class SizeRequirements:
         global_context: empty for fully convolutional models; otherwise a sentence saying which
             part of the model looks at the whole image and how tiled inference preserves it.
         min_size: smallest H or W accepted.
+        pointwise: given its global context (``global_context``/``forward_with_context``), each output pixel
+            depends on the input pixel at the same place only, so any tiles or row strips are exact without
+            overlap (the blend decodes the photo strip by strip with such a model; a per-pixel curve).
     """
 
     multiple: int = 1
     receptive_field: int = 0
     global_context: str = ""
     min_size: int = 2
+    pointwise: bool = False
 
 
 @dataclass(frozen=True)

@@ -293,8 +293,8 @@ class CurveNet(HDRModel):
         """
         if g is None:
             g = self.estimate(ldr)
-        lin = srgb_to_linear(ldr.clamp(0, 1))
-        return lin.clamp(min=1e-8).pow(g.to(lin.dtype).view(-1, 1, 1, 1))
+        lin = srgb_to_linear(ldr.clamp(0, 1))  # a new tensor: raised in place
+        return lin.clamp_(min=1e-8).pow_(g.to(lin.dtype).view(-1, 1, 1, 1))
 
 
 _GLOBAL = (
@@ -307,7 +307,8 @@ _PAPER = "hdrlift (issue #22): per-photo camera-curve exponent over sRGB decodin
 def _spec(name: str, description: str, **hparams: Any) -> ModelSpec:
     return ModelSpec(name=name, cls=CurveNet, paper=_PAPER, description=description,
                      domain=CurveNet.inside_domain,
-                     size=SizeRequirements(multiple=1, receptive_field=0, global_context=_GLOBAL, min_size=2),
+                     size=SizeRequirements(multiple=1, receptive_field=0, global_context=_GLOBAL, min_size=2,
+                                           pointwise=True),
                      hparams=hparams)
 
 

@@ -31,6 +31,7 @@ per-photo curve replaces sRGB decoding in ``lin`` above (``hdrlift predict --cam
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 
@@ -56,7 +57,8 @@ def blend_weight(ldr_srgb: torch.Tensor, tau: float) -> torch.Tensor:
 def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     """Separable Gaussian blur (radius 3 sigma, reflected borders) of every channel.
 
-    Each pass is a sum of shifted copies (one multiply-add per tap): on the CPU that runs 4-5x faster than
+    The borders of both dims are reflected in one padded copy (a reflection commutes with the other
+    pass); each pass is a sum of shifted views (one multiply-add per tap): on the CPU that runs 4-5x faster than
     a single-channel ``conv2d`` for the small radii the blend uses.
 
     Shape:
@@ -70,19 +72,63 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     k: list[float] = (g / g.sum()).tolist()
     shape = x.shape
     y = x.reshape(-1, *shape[-2:])
-    for dim in (-2, -1):
-        n = y.shape[dim]
-        rr = min(r, n - 1)
+    radii = [min(r, n - 1) for n in shape[-2:]]
+    if radii[0] > 0 or radii[1] > 0:  # reflected borders of both dims in one copy
+        y = torch.nn.functional.pad(y, (radii[1], radii[1], radii[0], radii[0]), mode="reflect")
+    for dim, rr, n in ((-2, radii[0], shape[-2]), (-1, radii[1], shape[-1])):
         if rr == 0:
             continue
-        idx = torch.cat([torch.arange(rr, 0, -1), torch.arange(n), torch.arange(n - 2, n - 2 - rr, -1)])
-        padded = y.index_select(dim, idx.to(y.device))  # reflected borders
-        out = padded.narrow(dim, 0, n) * k[r - rr]
+        out = y.narrow(dim, 0, n) * k[r - rr]
         for i in range(1, 2 * rr + 1):
-            out.add_(padded.narrow(dim, i, n), alpha=k[r - rr + i])
+            out.add_(y.narrow(dim, i, n), alpha=k[r - rr + i])
         y = out
     return y.reshape(shape)
 
+
+#: the fields of a blend given as text, in order (:func:`parse_blend`); the first two are required
+BLEND_FIELDS = ("TAU", "MID", "SIGMA", "DETAIL", "HIGHLIGHT")
+#: largest highlight expansion ``k`` accepted (:func:`expand_highlights`: ``Y ** k``)
+HIGHLIGHT_MAX = 4.0
+#: a parsed blend: ``(tau, mid[, sigma[, detail[, highlight]]])`` as given (detail a number or ``"auto"``)
+BlendFields = tuple[float | str, ...]
+
+
+def parse_blend(text: str) -> BlendFields:
+    """``"TAU,MID[,SIGMA[,DETAIL[,HIGHLIGHT]]]"`` -> the fields given, as numbers (DETAIL may be ``auto``),
+    each checked against its range (TAU in [0, 1), MID and DETAIL in [0, 1], SIGMA >= 0, HIGHLIGHT in [0, 4]).
+    The one parser of a blend string: ``hdrlift predict --blend``, the suite's ``--blend`` and
+    ``scripts/record_suite.py --use`` all read it here.
+
+    Raises:
+        ValueError: a one-line message naming the field that is wrong.
+    """
+    toks = [t.strip() for t in text.split(",")]
+    if not 2 <= len(toks) <= len(BLEND_FIELDS):
+        raise ValueError(f"blend takes TAU,MID[,SIGMA[,DETAIL[,HIGHLIGHT]]], got {text!r}")
+    ranges = {"TAU": (0.0, 1.0, False), "MID": (0.0, 1.0, True), "SIGMA": (0.0, math.inf, True),
+              "DETAIL": (0.0, 1.0, True), "HIGHLIGHT": (0.0, HIGHLIGHT_MAX, True)}
+    out: list[float | str] = []
+    for name, tok in zip(BLEND_FIELDS, toks, strict=False):
+        if name == "DETAIL" and tok == "auto":
+            out.append("auto")
+            continue
+        lo, hi, closed = ranges[name]
+        try:
+            v = float(tok)
+        except ValueError:
+            v = math.nan
+        if not (lo <= v <= hi and (closed or v < hi)):
+            interval = f"[{lo:g}, {hi:g}{']' if closed else ')'}" if hi < math.inf else f">= {lo:g}"
+            what = "a number " + (f"in {interval}" if hi < math.inf else interval)
+            raise ValueError(f"blend {name} must be {what}{' or auto' if name == 'DETAIL' else ''}, "
+                             f"got {tok!r} in {text!r}")
+        out.append(v)
+    return tuple(out)
+
+
+#: a per-pixel decoder of rows of the photo: ``(ldr_srgb rows (..., 3, h, W), index of their first row) -> linear
+#: (..., 3, h, W)`` (see :func:`blend_with_decoded`)
+RowDecoder = Callable[[torch.Tensor, int], torch.Tensor]
 
 #: pixels per row strip of :func:`blend_with_decoded` (its temporaries then take a few strips' memory, not the
 #: image's: about 14 full-size float tensors at once for the detail rule would be 1.4 GB at 4K)
@@ -91,14 +137,18 @@ STRIP_PIXELS = 1 << 20
 
 def blend_with_decoded(
     ldr_srgb: torch.Tensor, hdr: torch.Tensor, tau: float = 0.9, mid: float = 0.0, sigma: float = 0.0,
-    decoded: torch.Tensor | None = None, detail: float | torch.Tensor = 1.0, strip_pixels: int = STRIP_PIXELS,
-    highlight: float = 0.0,
+    decoded: torch.Tensor | RowDecoder | None = None, detail: float | torch.Tensor = 1.0,
+    strip_pixels: int = STRIP_PIXELS, highlight: float = 0.0,
 ) -> torch.Tensor:
     """Blend a reconstruction with the decoding of its input (see the module docstring).
 
     ``decoded``: the photo decoded to linear by another camera curve than sRGB (e.g. the per-photo
     curve of :class:`hdrlift.models.curvenet.CurveNet`, ``--camera estimate``); default the sRGB
-    decoding of ``ldr_srgb``. The ramp weight always follows the code values of ``ldr_srgb``.
+    decoding of ``ldr_srgb``. It may also be a :data:`RowDecoder`, called on each strip of rows
+    (``decoded(rows, top)``, ``top`` the strip's first row), so that the decoded photo is never held at
+    full size and is computed while the strip is in cache; it must be per pixel (a curve given a
+    whole-image context: ``SizeRequirements.pointwise``). The ramp weight always follows the code values
+    of ``ldr_srgb``.
     ``detail``: weight of the ``sigma`` rule against the per-pixel rule (a number, or one per image
     ``(...,)`` of the batch dimensions; only with ``sigma > 0``). ``strip_pixels``: the image is blended
     in strips of rows of about this many pixels (with a halo of ``3 sigma`` rows for the blur; the same
@@ -122,14 +172,18 @@ def blend_with_decoded(
     h, w = hdr.shape[-2:]
     halo = max(1, math.ceil(3.0 * sigma)) if sigma > 0 else 0
     rows = max(4 * halo + 8, strip_pixels // max(1, w)) if strip_pixels > 0 else h
+    def rows_of(a0: int, a1: int) -> torch.Tensor | None:
+        if decoded is None or isinstance(decoded, torch.Tensor):
+            return decoded if decoded is None or (a0, a1) == (0, h) else decoded[..., a0:a1, :]
+        return decoded(ldr_srgb[..., a0:a1, :], a0)
+
     if rows >= h:
-        return expand_highlights(_blend_rows(ldr_srgb, hdr, tau, mid, sigma, decoded, d), highlight)
+        return expand_highlights(_blend_rows(ldr_srgb, hdr, tau, mid, sigma, rows_of(0, h), d), highlight)
     out = torch.empty_like(hdr)
     for y0 in range(0, h, rows):
         y1 = min(h, y0 + rows)
         a0, a1 = max(0, y0 - halo), min(h, y1 + halo)
-        part = _blend_rows(ldr_srgb[..., a0:a1, :], hdr[..., a0:a1, :], tau, mid, sigma,
-                           None if decoded is None else decoded[..., a0:a1, :], d)
+        part = _blend_rows(ldr_srgb[..., a0:a1, :], hdr[..., a0:a1, :], tau, mid, sigma, rows_of(a0, a1), d)
         out[..., y0:y1, :] = expand_highlights(part[..., y0 - a0 : y1 - a0, :], highlight)
     return out
 

@@ -36,7 +36,7 @@ import dataclasses
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -294,21 +294,11 @@ def _detail_of(detail: float | str, auto: Any) -> Any:
 
 
 def parse_blend(text: str) -> Blend:
-    """``"TAU,MID[,SIGMA[,DETAIL[,HIGHLIGHT]]]"`` -> a :data:`Blend` (DETAIL a number or ``auto``); ValueError if
-    malformed."""
-    toks = text.split(",")
-    if len(toks) not in (2, 3, 4, 5):
-        raise ValueError(f"blend takes TAU,MID[,SIGMA[,DETAIL[,HIGHLIGHT]]], got {text!r}")
-    head = tuple(float(v) for v in toks[:3])
-    if len(toks) < 4:
-        return head
-    detail: float | str = "auto" if toks[3] == "auto" else float(toks[3])
-    if len(toks) == 4:
-        return (head[0], head[1], head[2], detail)
-    k = float(toks[4])
-    if not k >= 0.0:
-        raise ValueError(f"blend HIGHLIGHT must be >= 0, got {text!r}")
-    return (head[0], head[1], head[2], detail, k)
+    """``"TAU,MID[,SIGMA[,DETAIL[,HIGHLIGHT]]]"`` -> a :data:`Blend` (DETAIL a number or ``auto``); ValueError naming
+    the bad field (:func:`hdrlift.ops.blend.parse_blend`, the same parser as ``hdrlift predict --blend``)."""
+    from hdrlift.ops.blend import parse_blend as parse
+
+    return cast(Blend, parse(text))
 
 
 def run_suite(
