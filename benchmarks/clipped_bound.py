@@ -51,8 +51,8 @@ def main() -> None:
     if n == 0:
         raise DataError(f"{args.pairs}: no pair has clipped pixels (LDR max channel >= 0.99)")
     print(f"clipped_rmse (stops), mean over {n} pairs with clipped pixels of {args.pairs}")
-    for k, v in rows.items():
-        print(f"  {k:<28} {np.mean(v):.3f}")
+    for k, errs in rows.items():
+        print(f"  {k:<28} {np.mean(errs):.3f}")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -61,7 +62,8 @@ def captures(files: list[Path], n: int, side: int, seed: int) -> tuple[np.ndarra
         stats = compute_hdr_stats(hdr)
         for _ in range(n):
             params = sample_params(cfg, gen, stats)
-            xs.append(image_stats(simulate(hdr, params).ldr.numpy()))
+            ldr = simulate(hdr, params).ldr
+            xs.append(image_stats(ldr.numpy() if isinstance(ldr, torch.Tensor) else ldr))
             ys.append(mu_map(invert_curve_numpy(crf_curve(params, 1024)))[::8])
     return np.asarray(xs), np.asarray(ys)
 
@@ -79,8 +81,9 @@ def main() -> None:
     xtr, ytr = captures(train, args.per_image, args.side, seed=1)
     xva, yva = captures(val, max(1, args.per_image // 2), args.side, seed=2)
     const = np.median(ytr, axis=0)
-    out = {"train_captures": len(xtr), "val_captures": len(xva),
-           "constant_val": float(np.abs(yva - const).mean()), "ridge": {}}
+    ridge: dict[str, dict[str, float]] = {}
+    out: dict[str, Any] = {"train_captures": len(xtr), "val_captures": len(xva),
+                           "constant_val": float(np.abs(yva - const).mean()), "ridge": ridge}
     print(f"{len(xtr)} training / {len(xva)} validation captures; curve error = mean L1 of mu-law inverse curves")
     print(f"best constant curve (median of the training curves): val {out['constant_val']:.4f}")
     mx, sx = xtr.mean(0), xtr.std(0) + 1e-6
@@ -89,7 +92,7 @@ def main() -> None:
     for lam in (1.0, 10.0, 100.0, 1000.0):
         w = np.linalg.solve(a.T @ a + lam * np.eye(a.shape[1]), a.T @ (ytr - ymean))
         tr, va = float(np.abs(a @ w + ymean - ytr).mean()), float(np.abs(b @ w + ymean - yva).mean())
-        out["ridge"][str(lam)] = {"train": tr, "val": va}
+        ridge[str(lam)] = {"train": tr, "val": va}
         print(f"ridge regression, strength {lam:g}: train {tr:.4f}  val {va:.4f}")
     print(json.dumps(out))
 

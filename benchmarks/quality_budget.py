@@ -28,6 +28,7 @@ import argparse
 import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -59,9 +60,9 @@ def main() -> None:
     files = read_split(args.split, Path(args.data))
     exposures = tuple(float(e) for e in args.exposures.split(","))
     pairs = list(capture_pairs(files, exposures, max_side=args.max_side, seed=args.seed))
-    models = {m: load_model(m).eval() for m in filter(None, args.models.split(","))}
+    models: dict[str, Any] = {m: load_model(m).eval() for m in filter(None, args.models.split(","))}
     srgb_inv = torch.from_numpy(invert_curve_numpy(crf_table("srgb", (), 1024))).float()[None]
-    variants = {
+    variants: dict[str, dict[str, Any]] = {
         "no noise": {"shot_sigma": (0.0, 0.0, 0.0), "read_sigma": (0.0, 0.0, 0.0)},
         "no JPEG": {"jpeg_quality": None},
         "quantisation only": {"shot_sigma": (0.0, 0.0, 0.0), "read_sigma": (0.0, 0.0, 0.0), "jpeg_quality": None},
@@ -79,6 +80,7 @@ def main() -> None:
         inv = invert_curve_numpy(crf_curve(p.params, 1024))
         grid = np.linspace(0.0, 1.0, inv.size)
         clean = simulate(src, p.params, clean_encoded=True).encoded_clean
+        assert isinstance(clean, np.ndarray), "simulate(clean_encoded=True) of an array gives an array"
         add("sRGB decoding of the input (= linear)", psnr_mu(p.hdr, srgb_decode(p.ldr)))
         for name, kw in variants.items():
             ldr = simulate(src, dataclasses.replace(p.params, **kw)).ldr
@@ -115,9 +117,9 @@ def main() -> None:
     summary = {k: round(float(np.mean(v)), 4) for k, v in rows.items()}
     width = max(len(k) for k in summary)
     print(f"{len(pairs)} pairs ({args.split}, seed {args.seed}, exposures {args.exposures}, max side {args.max_side})")
-    for k, v in summary.items():
-        unit = "" if "curve error" in k or "stops" in k else " dB"
-        print(f"{k:<{width}}  {v:.4f}{unit}" if not unit else f"{k:<{width}}  {v:.2f}{unit}")
+    for key, mean in summary.items():
+        unit = "" if "curve error" in key or "stops" in key else " dB"
+        print(f"{key:<{width}}  {mean:.4f}{unit}" if not unit else f"{key:<{width}}  {mean:.2f}{unit}")
     print(json.dumps({"pairs": len(pairs), "summary": summary}))
 
 

@@ -362,12 +362,12 @@ def validate_suite(model: Any, pairs: list[Any], device: Any, linear: dict[str, 
     model.train(was)
     out: dict[str, float] = {}
     gains = []
-    for part, m in acc.items():
-        for k, v in m.items():
-            a = np.asarray([x for x in v if np.isfinite(x)], np.float64)
-            out[f"{part}_{k}"] = float(a.mean()) if a.size else float("nan")
-        out[f"{part}_gain"] = out[f"{part}_psnr_mu"] - linear[part]
-        gains.append(out[f"{part}_gain"])
+    for group, m in acc.items():
+        for k, vals in m.items():
+            a = np.asarray([x for x in vals if np.isfinite(x)], np.float64)
+            out[f"{group}_{k}"] = float(a.mean()) if a.size else float("nan")
+        out[f"{group}_gain"] = out[f"{group}_psnr_mu"] - linear[group]
+        gains.append(out[f"{group}_gain"])
     out["score"] = float(min(gains))
     out["psnr_mu"] = float(np.mean([out[f"{p}_psnr_mu"] for p in acc]))
     return out

@@ -54,7 +54,7 @@ def main() -> None:
         row2 = np.concatenate([label(dark_in, "input, -2 stops"), label(dark_out, "HDR, -2 stops")], axis=1)
         grid = Image.fromarray(np.concatenate([row1, row2], axis=0))
         if grid.width > 1024:
-            grid = grid.resize((1024, round(grid.height * 1024 / grid.width)), Image.LANCZOS)
+            grid = grid.resize((1024, round(grid.height * 1024 / grid.width)), Image.Resampling.LANCZOS)
         grid.save(out / f"{photo}_before_after.jpg", quality=88)
         clipped = ldr.max(axis=2) >= 250 / 255
         peak = float(hdr[clipped].max()) if clipped.any() else float("nan")

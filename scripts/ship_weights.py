@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"hdrlift: error: {exc}", file=sys.stderr)
         return 1
     model = load_model(ck)
-    meta = dict(model.checkpoint_config.get("meta", {}))
+    meta = dict((model.checkpoint_config or {}).get("meta", {}))
     meta.update(run_meta(args.run, int(meta["step"]) if "step" in meta else None))
     if not meta["val"]:  # the run did not validate at this step: the same validation, run now
         from hdrlift.data import build_val_pairs
