@@ -96,8 +96,8 @@ def add_parser(sub: Any) -> None:
                    "weight declares (docs/models.md), none = the network alone, TAU,MID = the photo below max "
                    "channel TAU, mixed with weight MID (on the local tone only, Gaussian SIGMA px, if given), the "
                    "network towards the clipping level; DETAIL weighs the SIGMA rule against the per-pixel one "
-                   "(auto = per photo: the network's detail where the photo is noisy or compressed); HIGHLIGHT k >= 0 "
-                   "multiplies log2 luminance above the clipping level by 1 + k (default 0)")
+                   "(auto = per photo: the network's detail where the photo is noisy or compressed); HIGHLIGHT "
+                   "k in [0, 4] multiplies log2 luminance above the clipping level by 1 + k (default 0)")
     p.add_argument("--camera", default="auto", metavar="auto|srgb|estimate|MODEL",
                    help="how the photo the network is blended with is decoded: auto = what the weight declares "
                    "(docs/models.md), srgb = the sRGB curve, estimate = the shipped per-photo curve estimator "
