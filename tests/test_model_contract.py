@@ -159,12 +159,19 @@ def test_tiled_inference_equals_untiled(name: str) -> None:
     assert float((tiled - full).abs().max()) <= tol * scale
 
 
-def test_pointwise_claim_holds(name: str) -> None:
+POINTWISE = [n for n in TINY if get_spec(n).size.pointwise]
+
+
+def test_some_registered_model_is_pointwise() -> None:
+    assert POINTWISE, "no registered model declares SizeRequirements.pointwise: the claim below is untested"
+
+
+@pytest.mark.parametrize("pw_name", POINTWISE)
+def test_pointwise_claim_holds(pw_name: str) -> None:
     """``SizeRequirements.pointwise``: given the whole image's context, any row strip (and a lone pixel)
     decodes to exactly its part of the whole result; a changed pixel changes no other pixel."""
-    model = _model(name)
-    if not size_requirements(model).pointwise:
-        pytest.skip("not declared pointwise")
+    model = _model(pw_name)
+    assert size_requirements(model).pointwise
     fns = context_fns(model)
     assert fns is not None, "pointwise is declared given a global context: global_context/forward_with_context"
     x = _ldr(1, 23, 31, seed=6)
