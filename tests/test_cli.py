@@ -198,8 +198,11 @@ def test_listing_commands(capsys) -> None:
     from hdrlift.checkpoint import load_model, pretrained_names
 
     for name in pretrained_names():  # each weight's declared blend is printed as it is declared
-        spec = load_model(name).checkpoint_config["meta"]["output_blend"]
+        meta = load_model(name).checkpoint_config["meta"]
+        spec = meta["output_blend"]
         assert f"highlight {spec.get('highlight', 0):g}, camera {spec.get('camera', 'srgb')}" in out
+        a = meta["suite"]["a_default"]  # and its clipped error beside the per-region oracle
+        assert f"a_default {a['clip_stops']:.2f} ({a['oracle_clip_stops']:.2f})" in out
 
 
 def test_unknown_method_and_usage(photo: Path, capsys) -> None:

@@ -50,6 +50,10 @@ def cmd_models(args: argparse.Namespace) -> int:
                 if figs:  # the generalisation suite (docs/models.md): PSNR-mu and gain over linear per camera
                     print(f"{'':<24} suite: " + "; ".join(
                         f"{p} {v['psnr_mu']:.2f} dB ({v['gain']:+.2f} vs linear)" for p, v in figs))
+                    clip = [(p, v) for p, v in figs if "clip_stops" in v and "oracle_clip_stops" in v]
+                    if clip:  # the clipped error beside the per-region oracle that knows each region's level
+                        print(f"{'':<24} clipped error (stops; per-region oracle): " + "; ".join(
+                            f"{p} {v['clip_stops']:.2f} ({v['oracle_clip_stops']:.2f})" for p, v in clip))
                 if r["output_blend"]:
                     b = r["output_blend"]
                     print(f"{'':<24} blend with the decoded photo: tau {b['tau']:g}, mid {b['mid']:g}, "
