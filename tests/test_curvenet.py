@@ -120,6 +120,11 @@ def test_predictor_camera_choices(tmp_path):
     lin = srgb_to_linear(torch.from_numpy(x)).numpy()
     assert np.allclose(ys, lin, atol=1e-5)  # no pixel reaches tau: the decoded photo
     assert np.allclose(ya, np.maximum(lin, 1e-8) ** g, atol=1e-5)
+    import hdrlift.ops.blend as blend_mod
+
+    with pytest.MonkeyPatch.context() as mp:  # blended in strips of 4 rows: the curve decodes each strip, same result
+        mp.setattr(blend_mod, "STRIP_PIXELS", 4 * 30)
+        assert np.allclose(Predictor(str(tmp_path / "net"), device="cpu")(x), ya, atol=1e-6)
     with pytest.raises(HdrliftError, match="no blend applies"):
         Predictor(str(tmp_path / "net"), device="cpu", blend="none", camera=str(tmp_path / "cam"))
     with pytest.raises(HdrliftError, match="not a model"):

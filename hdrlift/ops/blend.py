@@ -138,7 +138,7 @@ STRIP_PIXELS = 1 << 20
 def blend_with_decoded(
     ldr_srgb: torch.Tensor, hdr: torch.Tensor, tau: float = 0.9, mid: float = 0.0, sigma: float = 0.0,
     decoded: torch.Tensor | RowDecoder | None = None, detail: float | torch.Tensor = 1.0,
-    strip_pixels: int = STRIP_PIXELS, highlight: float = 0.0,
+    strip_pixels: int | None = None, highlight: float = 0.0,
 ) -> torch.Tensor:
     """Blend a reconstruction with the decoding of its input (see the module docstring).
 
@@ -152,7 +152,8 @@ def blend_with_decoded(
     ``detail``: weight of the ``sigma`` rule against the per-pixel rule (a number, or one per image
     ``(...,)`` of the batch dimensions; only with ``sigma > 0``). ``strip_pixels``: the image is blended
     in strips of rows of about this many pixels (with a halo of ``3 sigma`` rows for the blur; the same
-    result as at once), 0 = at once. ``highlight``: :func:`expand_highlights` of the result (0 = none).
+    result as at once), 0 = at once, None = :data:`STRIP_PIXELS` (read at call time). ``highlight``:
+    :func:`expand_highlights` of the result (0 = none).
 
     Domain: ``ldr_srgb`` sRGB-encoded LDR in [0, 1]; ``hdr``, ``decoded`` and the result linear HDR
     (1.0 = clipping).
@@ -169,6 +170,7 @@ def blend_with_decoded(
         raise ValueError(f"blend detail must lie in [0, 1], got {detail}")
     if not highlight >= 0.0:
         raise ValueError(f"blend highlight must be >= 0, got {highlight}")
+    strip_pixels = STRIP_PIXELS if strip_pixels is None else strip_pixels
     h, w = hdr.shape[-2:]
     halo = max(1, math.ceil(3.0 * sigma)) if sigma > 0 else 0
     rows = max(4 * halo + 8, strip_pixels // max(1, w)) if strip_pixels > 0 else h
