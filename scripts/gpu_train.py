@@ -67,6 +67,7 @@ from hdrlift.data.packed import (  # noqa: E402
 )
 from hdrlift.data.synth import resize_max_side  # noqa: E402
 from hdrlift.errors import ConfigError, DataError, HdrliftError, one_line  # noqa: E402
+from hdrlift.train.trainer import wallclock_horizon  # noqa: E402
 
 METHODS = ("twostage", "hdrunet", "uhd_bilateral", "duhdr")
 #: suite parts packed for validation during training (issue #22, item 2: (b), (c), (a))
@@ -447,6 +448,7 @@ def worker(args: argparse.Namespace) -> int:
     s_first = 0
     calibrated = max_steps is not None
     calib_s = min(45.0, 0.08 * max(deadline - time.time(), 1.0))
+    timing = {"data": 0.0, "step": 0.0}  # seconds waiting for batches / in train steps, since the last validation
     next_val = time.time() + args.val_every
     t_start = time.time()
 
@@ -479,7 +481,11 @@ def worker(args: argparse.Namespace) -> int:
         rate = (step - s_first) / max(time.time() - (t_first or t), 1e-9)
         parts = " ".join(f"{p[0]} {val[f'{p}_gain']:+.2f}" for p in VAL_PARTS if f"{p}_gain" in val)
         loss = running["loss"] / n_run if n_run and "loss" in running else float("nan")
-        _log(f"{tag} {'final ' if final else ''}{row['minutes']:.1f} min step {step} ({rate:.1f} it/s) "
+        busy = timing["data"] + timing["step"]
+        row["data_wait"] = round(timing["data"] / busy, 4) if busy > 0 else None
+        per_step = 1000.0 * timing["step"] / max(n_run, 1)
+        _log(f"{tag} {'final ' if final else ''}{row['minutes']:.1f} min step {step} ({rate:.1f} it/s; "
+             f"{per_step:.0f} ms a step, {100.0 * (row['data_wait'] or 0.0):.0f} % waiting for data) "
              f"loss {loss:.4f} | gain over linear: {parts} min {val['score']:+.2f} dB"
              f"{' *best, saved' if is_best else ''} (val {time.time() - t:.1f} s)")
 
@@ -492,9 +498,13 @@ def worker(args: argparse.Namespace) -> int:
         if os.getppid() != parent:  # the train command is gone: keep what is saved, stop
             _log(f"{tag} parent process gone: stopped at step {step}")
             return 1
+        t_wait = time.time()
         batch = next(it)
         batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-        logs = recipe.train_step(batch, step)
+        t_go = time.time()
+        logs = recipe.train_step(batch, step)  # its float logs synchronise with the device
+        timing["data"] += t_go - t_wait
+        timing["step"] += time.time() - t_go
         bad = [k for k, v in logs.items() if not math.isfinite(v)]
         if bad:
             _log(f"{tag} stopped: non-finite {bad[0]} = {logs[bad[0]]} at step {step}")
@@ -505,15 +515,18 @@ def worker(args: argparse.Namespace) -> int:
         step += 1
         if step == (1 if args.tiny else 3):  # the speed is measured after the first (warm-up) steps
             t_first, s_first = time.time(), step
-        if not calibrated and t_first is not None and time.time() - t_start >= calib_s:
-            rate = (step - s_first) / max(time.time() - t_first, 1e-9)
-            planned = max(step + 1, int(step + 0.93 * rate * max(deadline - time.time(), 0.0)))
+        horizon = None if calibrated else wallclock_horizon(time.time(), t_start, t_first, step, s_first,
+                                                             calib_s, deadline)
+        if horizon is not None:
+            rate = (step - s_first) / max(time.time() - (t_first or t_start), 1e-9)
+            planned = horizon
             _rescale_schedule(recipe, planned)
             calibrated = True
             _log(f"{tag} {rate:.1f} it/s after {time.time() - t_start:.0f} s: schedule set to {planned} steps")
         if time.time() >= next_val:
             validate_and_keep()
             running, n_run = {}, 0
+            timing = {"data": 0.0, "step": 0.0}
             next_val += args.val_every * max(1, math.ceil((time.time() - next_val) / args.val_every + 1e-9))
     if not history or history[-1]["step"] != step:  # else the last validation was of this very network
         validate_and_keep(final=True)

@@ -10,7 +10,10 @@ path (e.g. one written by ``scripts/average_checkpoints.py``).
 Writes ``hdrlift/weights/<name>/model.safetensors`` (``--weights-dir`` elsewhere) + ``config.json`` (with
 the run's meta: steps, wall time, validation metrics) and ``golden.json`` (the output on
 :func:`hdrlift.checkpoint.golden_input`, checked by tests/test_weights.py). ``--default`` makes it the
-default of ``hdrlift predict``.
+default of ``hdrlift predict``. ``--dtype fp16`` stores the floating tensors in float16 (bfloat16 where a
+value exceeds its range; :func:`hdrlift.checkpoint.save_model_as`), half the bytes; ``load_model`` loads
+them into the float32 network. ``--restore NAME --dtype fp16`` re-stores an already shipped weight that way,
+its meta kept (the run directory is not needed), and writes its golden output again.
 """
 
 from __future__ import annotations
@@ -49,14 +52,63 @@ def run_meta(run: Path, step: int | None = None) -> dict:
             "train_wall_hours_logged": round(wall / 3600, 2), "val": val}
 
 
+def _write_golden(model: torch.nn.Module, out: Path) -> torch.Tensor:
+    """``golden.json``: the weight's output on :func:`hdrlift.checkpoint.golden_input` (tests/test_weights.py)."""
+    from hdrlift.checkpoint import golden_input
+
+    with torch.inference_mode():
+        y = model.eval()(golden_input())
+    (out / "golden.json").write_text(json.dumps({
+        "input": "hdrlift.checkpoint.golden_input", "shape": list(y.shape),
+        "mean": float(y.mean()), "max": float(y.max()),
+        "samples": [float(v) for v in y.flatten()[:: max(y.numel() // 64, 1)].tolist()],
+    }, indent=1) + "\n")
+    return y
+
+
+def _restore(name: str, weights_dir: Path, dtype: str) -> int:
+    """Re-store the shipped weight ``name`` with its floating tensors in ``dtype``, meta kept; new golden."""
+    import tempfile
+
+    from hdrlift.checkpoint import load_model, save_model, save_model_as
+
+    src = weights_dir / name
+    if not (src / "config.json").is_file():
+        print(f"hdrlift: error: {src}: no shipped weight there", file=sys.stderr)
+        return 1
+    model = load_model(src)
+    meta = dict((model.checkpoint_config or {}).get("meta", {}))
+    meta.pop("stored_dtype", None)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=weights_dir))
+    try:
+        stage = tmp / name  # written beside, then swapped in: never a half-written weight
+        if dtype == "fp32":
+            save_model(model, stage, meta=meta)
+        else:
+            save_model_as(model, stage, dtype, meta=meta)
+        stored = load_model(stage)
+        _write_golden(stored, stage)
+        old = tmp / "old"
+        src.rename(old)
+        stage.rename(src)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    size = sum(p.stat().st_size for p in src.iterdir()) / 1e6
+    print(f"re-stored {name} as {(stored.checkpoint_config or {}).get('meta', {}).get('stored_dtype', dtype)} "
+          f"({size:.1f} MB)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from hdrlift import rundir
-    from hdrlift.checkpoint import golden_input, load_model, save_model
+    from hdrlift.checkpoint import load_model, save_model, save_model_as
     from hdrlift.errors import ConfigError
 
     ap = argparse.ArgumentParser()
-    ap.add_argument("run", type=Path)
-    ap.add_argument("--name", required=True, help="arch.tag, e.g. hdrunet.polyhaven")
+    ap.add_argument("run", type=Path, nargs="?", help="the training run (not with --restore)")
+    ap.add_argument("--name", help="arch.tag, e.g. hdrunet.polyhaven")
+    ap.add_argument("--dtype", default="fp32", choices=("fp32", "fp16", "bf16"), help="storage of the floating tensors")
+    ap.add_argument("--restore", metavar="NAME", help="re-store the shipped weight NAME in --dtype (meta kept)")
     ap.add_argument("--default", action="store_true")
     ap.add_argument("--checkpoint", default="best",
                     help="best | last | step-NNNNNNN (a checkpoint directory of the run, e.g. picked on a second set)"
@@ -65,6 +117,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="where shipped weights live (default hdrlift/weights of this checkout)")
     ap.add_argument("--machine", default=f"{platform.machine()} {platform.processor() or ''} 2 cores".strip())
     args = ap.parse_args(argv)
+    if args.restore:
+        return _restore(args.restore, args.weights_dir, args.dtype)
+    if args.run is None or not args.name:
+        ap.error("a run and --name are needed (or --restore NAME)")
     try:
         ck = rundir.select_checkpoint(args.run, args.checkpoint)
     except ConfigError as exc:
@@ -94,14 +150,11 @@ def main(argv: list[str] | None = None) -> int:
     out = args.weights_dir / args.name
     if out.exists():
         shutil.rmtree(out)
-    save_model(model, out, meta=meta)
-    with torch.inference_mode():
-        y = model(golden_input())
-    (out / "golden.json").write_text(json.dumps({
-        "input": "hdrlift.checkpoint.golden_input", "shape": list(y.shape),
-        "mean": float(y.mean()), "max": float(y.max()),
-        "samples": [float(v) for v in y.flatten()[:: max(y.numel() // 64, 1)].tolist()],
-    }, indent=1) + "\n")
+    if args.dtype == "fp32":
+        save_model(model, out, meta=meta)
+    else:
+        save_model_as(model, out, args.dtype, meta=meta)
+    y = _write_golden(load_model(out), out)  # the golden output of the file as stored
     if args.default:
         (args.weights_dir / "default.json").write_text(json.dumps({"default": args.name}) + "\n")
     size = sum(p.stat().st_size for p in out.iterdir()) / 1e6

@@ -258,3 +258,23 @@ def test_checkpoint_in_16_bits_loads_back_close_to_the_float32_network(tmp_path)
         next(model.parameters()).view(-1)[0] = 1e6  # beyond float16: bfloat16 instead
     assert save_model_as(model, tmp_path / "b", "fp16", {}) == "bf16"
     assert float(next(load_model(tmp_path / "b").parameters()).detach().view(-1)[0]) == pytest.approx(1e6, rel=1e-2)
+
+
+def test_wallclock_horizon_waits_for_a_real_speed_measurement():
+    """The schedule horizon comes from a measured speed, never from a warm-up that has not ended (the
+    session-16 device run with 15 loader workers set it from 0 steps: 4 steps, lr at its floor)."""
+    from hdrlift.train.trainer import wallclock_horizon
+
+    t0, deadline = 1000.0, 1180.0  # a 3-minute run; calib_s 14.4 s as gpu_train.py sets it
+    # 16 s in, the warm-up ended at 15 s and no step since: not yet
+    assert wallclock_horizon(1016.0, t0, 1015.0, 3, 3, 14.4, deadline) is None
+    # warm-up not ended at all: not yet
+    assert wallclock_horizon(1030.0, t0, None, 2, 0, 14.4, deadline) is None
+    # 40 steps in 10 s after the warm-up: 4 it/s for the 150 s left, 7 % kept
+    h = wallclock_horizon(1030.0, t0, 1020.0, 43, 3, 14.4, deadline)
+    assert h == int(43 + 0.93 * 4.0 * 150.0)
+    # a run that stays slow is calibrated from what it has once half the time is gone
+    h = wallclock_horizon(1095.0, t0, 1090.0, 8, 3, 14.4, deadline)
+    assert h == int(8 + 0.93 * 1.0 * 85.0)
+    # never a horizon at or before the current step
+    assert wallclock_horizon(1180.0, t0, 1020.0, 500, 3, 14.4, deadline) == 501

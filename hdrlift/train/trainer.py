@@ -289,3 +289,29 @@ def init_weights(model: torch.nn.Module, source: str, skip: Sequence[str] = ()) 
     except ModelError as exc:
         raise ConfigError(f"init: {exc}") from None
     model.load_state_dict(state, strict=True)
+
+
+#: the speed that sets the schedule's horizon is measured over at least this many steps after the warm-up
+CALIB_MIN_STEPS = 20
+#: ... and at least this many seconds (or calib_s, if shorter)
+CALIB_MIN_SECONDS = 10.0
+
+
+def wallclock_horizon(now: float, t_start: float, t_first: float | None, step: int, s_first: int, calib_s: float,
+                      deadline: float, min_steps: int = CALIB_MIN_STEPS) -> int | None:
+    """The schedule horizon (steps) that the speed measured since the warm-up (``s_first`` steps done at
+    ``t_first``; ``step`` done at ``now``) predicts for a run stopped at the wall-clock ``deadline`` (7 %
+    kept for validations), or None while the measurement is too short: before ``calib_s`` seconds, before
+    the warm-up steps end (``t_first``), or before ``min_steps`` steps and ``CALIB_MIN_SECONDS`` (at most
+    ``calib_s``) after the warm-up. A slow
+    start (many loader workers) once had the horizon set from 0 steps, so the learning rate decayed to
+    its floor at step 4; once half the time is gone the horizon is set from whatever was measured.
+    """
+    if t_first is None or now - t_start < calib_s:
+        return None
+    done = step - s_first
+    late = now - t_start >= 0.5 * max(deadline - t_start, 0.0)
+    if not late and (done < min_steps or now - t_first < min(CALIB_MIN_SECONDS, calib_s)):
+        return None
+    rate = done / max(now - t_first, 1e-9)
+    return max(step + 1, int(step + 0.93 * rate * max(deadline - now, 0.0)))
