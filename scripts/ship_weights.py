@@ -156,7 +156,9 @@ def main(argv: list[str] | None = None) -> int:
         save_model_as(model, out, args.dtype, meta=meta)
     y = _write_golden(load_model(out), out)  # the golden output of the file as stored
     if args.default:
-        (args.weights_dir / "default.json").write_text(json.dumps({"default": args.name}) + "\n")
+        dfile = args.weights_dir / "default.json"  # other keys (the camera estimator) are kept
+        d = json.loads(dfile.read_text()) if dfile.is_file() else {}
+        dfile.write_text(json.dumps({**d, "default": args.name}) + "\n")
     size = sum(p.stat().st_size for p in out.iterdir()) / 1e6
     print(f"shipped {args.name} from {ck} ({size:.1f} MB); val {meta.get('val')}")
     print(f"golden mean {float(y.mean()):.5f}; numpy {np.__version__}")

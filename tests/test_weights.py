@@ -35,4 +35,6 @@ def test_shipped_weight_golden(name: str) -> None:
     rtol, atol = (2e-3, 2e-4) if name.startswith("uhd_bilateral") else (1e-4, 1e-5)
     assert torch.allclose(flat, torch.tensor(gold["samples"]), rtol=rtol, atol=atol)
     cfg = model.checkpoint_config
-    assert cfg["meta"].get("val", {}).get("psnr_mu") is not None  # model card data present
+    # model card data present: the in-training validation, or (an ensemble of shipped weights, not trained
+    # itself) the generalisation suite's figures
+    assert cfg["meta"].get("val", {}).get("psnr_mu") is not None or cfg["meta"].get("suite")

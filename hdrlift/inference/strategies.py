@@ -39,9 +39,9 @@ TileFn = Callable[[torch.Tensor, Any, tuple[int, int], tuple[int, int]], torch.T
 def size_requirements(model: Any) -> Any:
     """:class:`~hdrlift.models.SizeRequirements` of a model instance, receptive field from its hparams.
 
-    The registry spec of ``model.arch`` gives the multiple; a model whose receptive field depends on its
-    hyper-parameters declares it as an int ``receptive_field`` attribute or property (read here), so a
-    model built with non-default hyper-parameters still tiles exactly.
+    The registry spec of ``model.arch`` gives the multiple; a model whose receptive field (or multiple)
+    depends on its hyper-parameters declares it as an int ``receptive_field`` (``multiple``) attribute or
+    property (read here), so a model built with non-default hyper-parameters still tiles exactly.
     """
     import dataclasses
 
@@ -55,7 +55,10 @@ def size_requirements(model: Any) -> Any:
     rf = size.receptive_field
     if isinstance(getattr(model, "receptive_field", None), int):  # the instance's own (hparams-dependent)
         rf = int(model.receptive_field)
-    return dataclasses.replace(size, receptive_field=int(rf))
+    multiple = size.multiple
+    if isinstance(getattr(model, "multiple", None), int):  # likewise (an ensemble: its members' lcm)
+        multiple = int(model.multiple)
+    return dataclasses.replace(size, receptive_field=int(rf), multiple=int(multiple))
 
 
 def tile_context(model: Any) -> int:

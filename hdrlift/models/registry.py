@@ -29,6 +29,7 @@ _MODULES = (
     "hdrlift.models.uhd_bilateral",
     "hdrlift.models.duhdr",
     "hdrlift.models.curvenet",
+    "hdrlift.models.ensemble",
 )
 
 

@@ -33,6 +33,8 @@ def cmd_models(args: argparse.Namespace) -> int:
                          "benchmark_psnr_mu": bench.get("psnr_mu"),
                          "benchmark_linear_psnr_mu": bench.get("linear_psnr_mu"),
                          "suite": c.get("meta", {}).get("suite"),
+                         "device": c.get("meta", {}).get("device") or c.get("meta", {}).get("machine"),
+                         "members": c.get("meta", {}).get("members"),
                          "output_blend": c.get("meta", {}).get("output_blend")})
         if args.json:
             print(json.dumps(rows, indent=2))
@@ -40,11 +42,12 @@ def cmd_models(args: argparse.Namespace) -> int:
             print("no pretrained weights are shipped in this installation")
         else:
             for r in rows:
-                mu = f"{r['psnr_mu']:.2f} dB" if r["psnr_mu"] is not None else "n/a"
-                bm = r["benchmark_psnr_mu"]
-                extra = (f"  benchmark PSNR-mu {bm:.2f} dB (linear {r['benchmark_linear_psnr_mu']:.2f})"
-                         if bm is not None else "")
-                print(f"{r['name']:<24} arch {r['arch']:<14} val PSNR-mu {mu}  steps {r['steps']}{extra}")
+                # the in-training validations differ between weights (sets, sizes): --json has them; the
+                # suite below is the one validation all weights share
+                dev = f"  trained on {r['device']}" if r.get("device") else ""
+                what = (f"mean of {' + '.join(str(m.get('source')) for m in r['members'])}" if r.get("members")
+                        else f"shipped step {r['steps']}{dev}")
+                print(f"{r['name']:<24} arch {r['arch']:<14} {what}")
                 suite = r["suite"] or {}
                 figs = [(p, suite[p]) for p in ("a_default", "b_heldout", "c_srgb", "c_srgb_clean") if p in suite]
                 if figs:  # the generalisation suite (docs/models.md): PSNR-mu and gain over linear per camera
