@@ -121,7 +121,7 @@ class Ensemble(HDRModel):
         Shape:
             (B, 3, H, W) sRGB-encoded LDR -> (B, 3, H, W) linear HDR >= 0
         """
-        return _MeanOf([m.export_module() for m in self.members], self.weights)
+        return _MeanOf([m.export_module() for m in self.members if isinstance(m, HDRModel)], self.weights)
 
 
 def _members(suffix: str) -> list[dict[str, Any]]:
