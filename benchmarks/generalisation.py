@@ -39,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="also score every --blend with this decoder of the photo (a curve estimator weight or "
                     "checkpoint; repeatable)")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
+    ap.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16", "auto"),
+                    help="the networks' precision (default: %(default)s; auto = what hdrlift predict runs: bf16 on "
+                    "a CPU with native bfloat16)")
     ap.add_argument("--raw", action="store_true", help="networks without the blend their weight declares")
     ap.add_argument("--render", type=Path, metavar="JSON",
                     help="print an existing report as a Markdown table (rows: --method, default all) and exit")
@@ -58,9 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError:
         ap.error(f"--blend takes TAU,MID[,SIGMA[,DETAIL[,HIGHLIGHT]]] (numbers; DETAIL may be auto), got {args.blend}")
     report = run_suite(args.method, pairs, blends=blends, raw=args.raw, threads=args.threads,
-                       cameras=args.camera)
+                       cameras=args.camera, precision=args.precision)
     report["setup"] = {"split": args.split, "scenes": len(files), "max_side": args.max_side, "seed": args.seed,
-                       "crf_file": args.crf_file, "command": "python benchmarks/generalisation.py "
+                       "precision": args.precision, "crf_file": args.crf_file,
+                       "command": "python benchmarks/generalisation.py "
                        + " ".join(sys.argv[1:] if argv is None else argv), "seconds": round(time.time() - t0, 1)}
     print(format_suite(report))
     if args.json:

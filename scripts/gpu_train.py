@@ -470,7 +470,7 @@ def worker(args: argparse.Namespace) -> int:
             val = validate_suite(recipe.predictor(), pairs, device, linear)
         finally:
             _AMP_ON[0] = True
-        row = {"step": step, "minutes": round((t - t_start) / 60.0, 3), "time": t, **val,
+        row: dict[str, float | None] = {"step": step, "minutes": round((t - t_start) / 60.0, 3), "time": t, **val,
                **{f"train_{k}": v / max(n_run, 1) for k, v in running.items()}}
         history.append(row)
         is_best = val["score"] > best["score"] or not (out / "config.json").is_file()  # (a NaN score never wins)

@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     from hdrlift.checkpoint import load_model, save_model, save_model_as
     from hdrlift.errors import HdrliftError, one_line
     from hdrlift.models import create_model
+    from hdrlift.models.ensemble import Ensemble
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--members", required=True, help="comma-separated shipped weights or checkpoint directories")
@@ -45,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         weights = [float(v) for v in args.weights.split(",")] if args.weights else None
         ens = create_model("ensemble", members=[{"name": n.arch, "hparams": n.hparams} for n in nets],
                            weights=weights)
+        if not isinstance(ens, Ensemble):  # the registry's "ensemble" is this class
+            raise ValueError(f"the registry's ensemble is a {type(ens).__name__}")
         for dst, src in zip(ens.members, nets):
             dst.load_state_dict(src.state_dict(), strict=True)
     except (HdrliftError, ValueError) as exc:

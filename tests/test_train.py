@@ -331,8 +331,13 @@ def test_configs_train_run_from_a_clean_clone() -> None:
     from hdrlift.checkpoint import WEIGHTS_DIR, pretrained_names, resolve
 
     names = {p.name for p in TRAIN_CONFIGS}
-    recipes = {json.loads((WEIGHTS_DIR / w / "config.json").read_text())["meta"]["recipe"] for w in pretrained_names()}
-    assert len(recipes) == len(pretrained_names()) and {Path(r).name for r in recipes} <= names
+    metas = {w: json.loads((WEIGHTS_DIR / w / "config.json").read_text())["meta"] for w in pretrained_names()}
+    trained = [w for w, m in metas.items() if "members" not in m]  # an ensemble has its members' recipes
+    recipes = {metas[w]["recipe"] for w in trained}
+    assert len(recipes) == len(trained) and {Path(r).name for r in recipes} <= names
+    for w, m in metas.items():  # an ensemble's members are shipped weights with their own recipe
+        for member in m.get("members", []):
+            assert member["source"] in trained and member["recipe"] == metas[member["source"]]["recipe"], w
     papers = {f"{m}.yaml" for m in ("hdrunet", "twostage", "uhd_bilateral", "duhdr")}
     gpu = {f"{m}_gpu.yaml" for m in ("hdrunet", "twostage", "uhd_bilateral", "duhdr")}
     datasets = {"hdrunet_ntire.yaml", "twostage_ntire.yaml", "uhd_bilateral_sice.yaml", "uhd_bilateral_fivek.yaml",
