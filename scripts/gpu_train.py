@@ -6,6 +6,7 @@ it, and returns at most 8 files of at most 16 MiB from ``$OUT``. So training the
     python scripts/gpu_train.py pack --out packed                    # here, once: data into the checkout
     python scripts/gpu_train.py train --packed packed --methods twostage,hdrunet,uhd_bilateral,duhdr \\
         --minutes 8 --out $OUT                                        # there (device tool, carry ["packed"])
+    python scripts/gpu_train.py profile --packed packed --out $OUT    # there, first: ms a step per batch size
     python scripts/gpu_train.py run-dir <returned>/twostage runs/twostage_gpu   # here: a run directory
     python scripts/ship_weights.py runs/twostage_gpu --name twostage.polyhaven  # ... that ships as usual
 
@@ -703,6 +704,131 @@ def train(args: argparse.Namespace) -> int:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def profile(args: argparse.Namespace) -> int:
+    """``profile``: where a train step's time goes, per method, before any long run is spent.
+
+    One batch is drawn once and kept on the device (no data loading in the timings). For each batch size
+    (the GPU recipe's times each ``--batch-mult``) it times ``--steps`` steps after ``--warmup``; then
+    torch.profiler records 3 steps at the recipe's batch: the share of the wall time the GPU is busy
+    (low = launch- or host-bound: larger batches or CUDA graphs help) and the kernel launches a step.
+    Writes ``profile.json`` and ``profile_<method>.txt`` (the profiler's top operators) into ``--out``."""
+    import torch
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+    from torch.utils.data import DataLoader
+
+    from hdrlift.data import build_train_dataset
+    from hdrlift.train.recipes import build_recipe
+    from hdrlift.train.trainer import StepSampler
+
+    packed = Path(args.packed)
+    manifest = read_manifest(packed)
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    bad = [m for m in methods if m not in METHODS]
+    if bad or not methods:
+        raise ConfigError(f"--methods: unknown {bad or 'none given'}; valid: {', '.join(METHODS)}")
+    try:
+        mults = sorted({int(v) for v in args.batch_mult.split(",") if v.strip()})
+    except ValueError:
+        raise ConfigError(f"--batch-mult: comma-separated integers, got {args.batch_mult!r}") from None
+    if not mults or min(mults) < 1:
+        raise ConfigError(f"--batch-mult: integers >= 1, got {args.batch_mult!r}")
+    device = torch.device(args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
+    amp = (device.type == "cuda") if args.amp == "auto" else (args.amp == "bf16")
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="hdrlift-profile-"))
+
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    report: dict[str, Any] = {"device": _device_name(device), "amp": "bf16" if amp else "fp32", "methods": {}}
+    try:
+        unpack_train(packed, manifest, work)
+        for m in methods:
+            cfg = method_config(m, packed, work / "train.txt", work, args.tiny, 0, 1)
+            torch.manual_seed(cfg.seed)
+            recipe = build_recipe(cfg, device)
+            if amp:
+                autocast_subnetworks(recipe.model, device.type)
+            base = cfg.data.batch
+            # (the training samplers' order: the dataset's length can be 10**8, too long to shuffle)
+            loader = DataLoader(build_train_dataset(cfg), batch_size=base,
+                                sampler=StepSampler(0, max(mults), base), num_workers=0, drop_last=True)
+            chunks: list[dict[str, Any]] = []
+            for chunk in loader:
+                chunks.append(chunk)
+                if len(chunks) >= max(mults):
+                    break
+            if not chunks:
+                raise ConfigError(f"{m}: the packed training data gives no batch of {base}")
+            big = {k: (torch.cat([c[k] for c in chunks]) if isinstance(v, torch.Tensor) else v)
+                   for k, v in chunks[0].items()}
+            big = {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in big.items()}
+            rows = []
+            step = 0
+            for mult in [k for k in mults if k <= len(chunks)]:
+                b = base * mult
+                batch = {k: (v[:b] if isinstance(v, torch.Tensor) else v) for k, v in big.items()}
+                try:
+                    for _ in range(args.warmup):
+                        recipe.train_step(batch, step)
+                        step += 1
+                    sync()
+                    t = time.time()
+                    for _ in range(args.steps):
+                        recipe.train_step(batch, step)
+                        step += 1
+                    sync()
+                except torch.OutOfMemoryError:
+                    _log(f"[{m}] batch {b}: out of memory")
+                    rows.append({"batch": b, "oom": True})
+                    break
+                ms = 1000.0 * (time.time() - t) / args.steps
+                mem = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
+                rows.append({"batch": b, "ms_per_step": round(ms, 2), "samples_per_s": round(1000.0 * b / ms, 1),
+                             "peak_gib": None if mem is None else round(mem, 2)})
+                _log(f"[{m}] batch {b} (patch {cfg.data.patch}): {ms:.1f} ms a step, {1000.0 * b / ms:.1f} "
+                     f"samples/s" + ("" if mem is None else f", peak {mem:.1f} GiB"))
+            acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+            batch = {k: (v[:base] if isinstance(v, torch.Tensor) else v) for k, v in big.items()}
+            n_prof = 3
+            sync()
+            t = time.time()
+            with torch_profile(activities=acts) as prof:
+                for _ in range(n_prof):
+                    recipe.train_step(batch, step)
+                    step += 1
+                sync()
+            wall_ms = 1000.0 * (time.time() - t) / n_prof
+            avg = prof.key_averages()
+            launches = sum(e.count for e in avg if e.key in ("cudaLaunchKernel", "cuLaunchKernel",
+                                                               "cudaLaunchKernelExC")) / n_prof
+            dev_us = sum(getattr(e, "self_device_time_total", getattr(e, "self_cuda_time_total", 0.0)) for e in avg)
+            busy = dev_us / 1000.0 / n_prof / wall_ms if device.type == "cuda" else None
+            sort = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
+            (out / f"profile_{m}.txt").write_text(avg.table(sort_by=sort, row_limit=30) + "\n")
+            summary = {"patch": cfg.data.patch, "recipe_batch": base, "rows": rows,
+                       "profiled_ms_per_step": round(wall_ms, 2), "kernel_launches_per_step": launches,
+                       "gpu_busy": None if busy is None else round(busy, 3)}
+            report["methods"][m] = summary
+            _log(f"[{m}] profiled at batch {base}: {wall_ms:.1f} ms a step, {launches:.0f} kernel launches a step"
+                 + ("" if busy is None else f", GPU busy {100.0 * busy:.0f} % of the wall time"))
+            del recipe, big, batch, chunks
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+                torch.cuda.reset_peak_memory_stats(device)
+        (out / "profile.json").write_text(json.dumps(report, indent=1) + "\n")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
 def _raise_exit(signum: int, _frame: Any) -> None:
     raise SystemExit(128 + signum)
 
@@ -828,6 +954,17 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--tiny", action="store_true")
     w.add_argument("--steps", type=int, default=-1)
     w.add_argument("--init-shipped", action="store_true")
+    q = sub.add_parser("profile", help="time a train step per method and batch size, and profile it (on the device)")
+    q.add_argument("--packed", default="packed")
+    q.add_argument("--methods", default=",".join(METHODS))
+    q.add_argument("--out", required=True, help="where profile.json and profile_<method>.txt go ($OUT)")
+    q.add_argument("--batch-mult", default="1,2,4", help="batch sizes as multiples of the recipe's (default 1,2,4)")
+    q.add_argument("--steps", type=int, default=10, help="timed steps per batch size (default 10)")
+    q.add_argument("--warmup", type=int, default=3, help="untimed steps first (default 3)")
+    q.add_argument("--tiny", action="store_true", help="tiny widths (CPU test)")
+    q.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    q.add_argument("--amp", default="auto", choices=("auto", "bf16", "off"),
+                   help="autocast: auto = bf16 on CUDA, fp32 on the CPU")
     r = sub.add_parser("run-dir", help="make a run directory of a returned checkpoint (for ship_weights.py)")
     r.add_argument("checkpoint", help="a returned <method>/ folder")
     r.add_argument("run", help="the run directory to write, e.g. runs/twostage_gpu")
@@ -837,7 +974,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    fn = {"pack": pack, "train": train, "_worker": worker, "run-dir": run_dir}[args.cmd]
+    fn = {"pack": pack, "train": train, "_worker": worker, "run-dir": run_dir, "profile": profile}[args.cmd]
     try:
         return fn(args)
     except (HdrliftError, OSError) as exc:

@@ -203,6 +203,10 @@ def test_listing_commands(capsys) -> None:
         assert f"highlight {spec.get('highlight', 0):g}, camera {spec.get('camera', 'srgb')}" in out
         a = meta["suite"]["a_default"]  # and its clipped error beside the per-region oracle
         assert f"a_default {a['clip_stops']:.2f} ({a['oracle_clip_stops']:.2f})" in out
+    from hdrlift.checkpoint import default_name
+
+    marked = [line.split()[0] for line in out.splitlines() if "(default)" in line.split("arch")[0]]
+    assert marked == [default_name()] and f"(--method default): {default_name()}" in out
 
 
 def test_unknown_method_and_usage(photo: Path, capsys) -> None:

@@ -227,6 +227,27 @@ def test_train_every_method_tiny_and_what_comes_back(packed):
     assert run_checkpoint(run) == run / "checkpoints" / "step-0000002"
 
 
+def test_profile_times_each_batch_size_and_writes_the_profiler_table(packed):
+    """``profile`` (the first device call of a GPU session): ms a step per batch size on a batch held in memory,
+    and torch.profiler's top operators per method; a bad --batch-mult is a one-line error."""
+    out = packed.parent / "PROFILE"
+    r = _script("profile", "--packed", str(packed), "--methods", "twostage,duhdr", "--out", str(out), "--tiny",
+                "--device", "cpu", "--batch-mult", "1,2", "--steps", "1", "--warmup", "1", timeout=900)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
+    rep = json.loads((out / "profile.json").read_text())
+    assert rep["amp"] == "fp32" and set(rep["methods"]) == {"twostage", "duhdr"}
+    for m, summary in rep["methods"].items():
+        rows = summary["rows"]
+        assert [row["batch"] for row in rows] == [summary["recipe_batch"], 2 * summary["recipe_batch"]]
+        assert all(row["ms_per_step"] > 0 and row["samples_per_s"] > 0 for row in rows)
+        assert summary["profiled_ms_per_step"] > 0 and summary["gpu_busy"] is None  # (no GPU here)
+        assert "Self CPU" in (out / f"profile_{m}.txt").read_text()
+        assert f"[{m}] batch {summary['recipe_batch']} " in r.stdout
+    assert len(list(out.iterdir())) <= 8
+    bad = _script("profile", "--packed", str(packed), "--out", str(out), "--batch-mult", "1,x", timeout=120)
+    assert bad.returncode == 1 and bad.stderr.strip().count("\n") == 0 and "--batch-mult" in bad.stderr
+
+
 def test_storage_dtype_and_the_16_mib_limit():
     from hdrlift.checkpoint import storage_dtype
     from hdrlift.errors import ModelError

@@ -69,6 +69,7 @@ def test_choices_are_the_apis_and_the_clis() -> None:
     ("uhd_bilateral_tiny", "uhd_bilateral.native" if _has_native() else "uhd_bilateral.tiles",
      "uhd_bilateral.tiles", "uhd_bilateral.native" if _has_native() else None),
     ("duhdr_tiny", "plain", "plain", None),
+    ("ensemble_tiny", "ensemble.members", "ensemble.members", None),
 ])
 def test_for_model_picks_per_choice(name: str, auto: str, torch_: str, native_: str | None) -> None:
     m = create_model(name).eval()
@@ -84,7 +85,7 @@ def test_for_model_picks_per_choice(name: str, auto: str, torch_: str, native_: 
         assert for_model(m, "cpu", "fp32", "native").name == native_
     # a GPU gets no CPU kernel (for_model does not touch the device: no GPU needed here)
     gpu = for_model(m, torch.device("cuda"), "fp16", "auto")
-    assert gpu.name == ("uhd_bilateral.folded" if name.startswith("uhd") else "plain")
+    assert gpu.name == {"uhd": "uhd_bilateral.folded", "ens": "ensemble.members"}.get(name[:3], "plain")
     assert gpu.dtype == torch.float32  # reduced precision on CUDA is the caller's autocast
 
 
@@ -373,6 +374,60 @@ def test_runtime_facts_send_fast_kernels_to_the_forward(name: str) -> None:
         handle.remove()
 
 
+def test_ensemble_kernel_runs_each_members_kernel() -> None:
+    """ensemble.members: the weighted mean of the members' own kernels (not their plain forwards), whole and
+    per region; in bf16 each member's kernel casts its network; autograd or hooks: the ensemble's forward."""
+    from hdrlift.kernels.ensemble import EnsembleMembers
+
+    m = _perturbed(create_model("ensemble_tiny", weights=[0.3, 0.7]))
+    k = for_model(m.eval(), "cpu", "fp32", "auto")
+    assert isinstance(k, EnsembleMembers)
+    assert [p.name for _, p in k.parts] == ["twostage.eval", "hdrunet.eval"]
+    assert [w for w, _ in k.parts] == pytest.approx([0.3, 0.7])
+    assert "twostage.eval float32 + hdrunet.eval float32" in k.describe()
+    x = _ldr(1, 3, 52, 60, seed=3)
+    box = (9, 33, 14, 47)
+    with torch.no_grad():
+        ref = m(x)
+        torch.testing.assert_close(k(x), ref, rtol=1e-5, atol=1e-5 * ref.abs().max().item())
+        region = k.forward_region(x, box)
+        torch.testing.assert_close(region, ref[..., 9:33, 14:47], rtol=1e-5, atol=1e-5 * ref.abs().max().item())
+        calls: list[str] = []
+
+        class Counted:  # the members' kernels run (not their models' forwards)
+            def __init__(self, kern: Kernel) -> None:
+                self.kern = kern
+
+            def __call__(self, t: torch.Tensor) -> torch.Tensor:
+                calls.append(self.kern.name)
+                return self.kern(t)
+
+        parts = k.parts
+        k.parts = [(w, Counted(p)) for w, p in parts]
+        k(x)
+        assert calls == ["twostage.eval", "hdrunet.eval"]
+        k.parts = parts
+        seen: list[int] = []
+        handle = m.members[1].register_forward_pre_hook(lambda mod, i: seen.append(1))
+        assert "hooks" in (k.blocked(x) or "")  # hooks anywhere in the ensemble: its own forward runs
+        torch.testing.assert_close(k(x), ref, rtol=1e-5, atol=1e-5 * ref.abs().max().item())
+        assert seen
+        handle.remove()
+    assert "autograd" in (k.blocked(x) or "")
+    # bf16: each member's weights converted by its kernel; the ensemble's boundary float32
+    m2 = create_model("ensemble_tiny")
+    m2.load_state_dict(m.state_dict())
+    with torch.no_grad():
+        kb = for_model(m2.eval(), "cpu", "bf16", "auto")
+        assert kb.dtype == torch.float32 and all(p.dtype == torch.bfloat16 for _, p in kb.parts)
+        y = kb(x)
+        assert y.dtype == torch.float32 and y.shape == ref.shape and bool(torch.isfinite(y).all())
+        # (how close bf16 comes to float32: tests/test_tiling.py::test_cpu_bf16_precision_close_to_fp32)
+    # a member kernel without regions (none on CUDA): no forward_region, the tiler crops
+    gpu = for_model(create_model("ensemble_tiny").eval(), torch.device("cuda"), "fp32", "auto")
+    assert gpu.name == "ensemble.members" and getattr(gpu, "forward_region", None) is None
+
+
 def test_running_a_kernel_keeps_the_state_dict() -> None:
     m = _uhd("uhd_bilateral_tiny", 16)
     keys = {key: v.shape for key, v in m.state_dict().items()}
@@ -383,7 +438,7 @@ def test_running_a_kernel_keeps_the_state_dict() -> None:
 
 
 # --------------------------------------------------------------------------------------------- Predictor
-@pytest.mark.parametrize("name", ["hdrunet_tiny", "twostage_tiny", "uhd_bilateral_tiny", "duhdr_tiny"])
+@pytest.mark.parametrize("name", ["hdrunet_tiny", "twostage_tiny", "uhd_bilateral_tiny", "duhdr_tiny", "ensemble_tiny"])
 def test_predictor_kernels_agree_with_the_plain_forward(name: str) -> None:
     torch.manual_seed(0)
     m = create_model(name).eval()

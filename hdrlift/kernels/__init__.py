@@ -17,12 +17,13 @@ hdrunet        ``hdrunet.eval`` (torch, CPU)
 twostage       ``twostage.eval`` (torch, CPU)
 uhd_bilateral  ``uhd_bilateral.native`` (C, CPU), ``uhd_bilateral.tiles`` (torch, CPU),
                ``uhd_bilateral.folded`` (torch, any device; the GPU's)
+ensemble       ``ensemble.members`` (torch, any device: each member's own kernel, their weighted mean)
 =============  ==========================================================================
 
 Layer: imports models, nn and ops; models never import kernels; inference imports kernels.
 """
 
-from hdrlift.kernels import hdrunet, twostage, uhd_bilateral  # noqa: F401  (registers the kernels)
+from hdrlift.kernels import ensemble, hdrunet, twostage, uhd_bilateral  # noqa: F401  (registers the kernels)
 from hdrlift.kernels.base import CHOICES, Kernel, for_model, register, registered
 
 __all__ = ["CHOICES", "Kernel", "for_model", "register", "registered"]

@@ -197,7 +197,9 @@ class DuHDR(HDRModel):
         if max(h, w) > CRF_ESTIMATE_SIDE:
             s = CRF_ESTIMATE_SIDE / max(h, w)
             size = (max(int(round(h * s)), 4), max(int(round(w * s)), 4))
-            ldr = F.interpolate(ldr, size=size, mode="bilinear", align_corners=False, antialias=True).clamp(0, 1)
+            # (antialiased resizing has no bfloat16 kernel: resize in float32)
+            ldr = F.interpolate(ldr.float(), size=size, mode="bilinear", align_corners=False,
+                                antialias=True).clamp(0, 1).to(ldr.dtype)
         return self.estimate_crf(ldr)
 
     def forward_with_context(

@@ -25,8 +25,8 @@ def add_parser(sub: Any) -> None:
     lazy(p.add_argument("--models", default="hdrunet,twostage,uhd_bilateral,duhdr", metavar="LIST",
                         help="comma-separated methods (default hdrunet,twostage,uhd_bilateral,duhdr). A bare "
                         "architecture name times that architecture at its paper width with random weights; "
-                        "NAME.polyhaven the shipped weight (reduced width) with the blend it declares, what "
-                        "predict runs. %(methods)s"), methods=METHODS_FULL_NAMES)
+                        "NAME.polyhaven the shipped weight (its width in docs/models.md) with the blend it declares, "
+                        "what predict runs. %(methods)s"), methods=METHODS_FULL_NAMES)
     p.add_argument("--sizes", default="512,1080p", help="comma list of 512, 1080p, 4k, 6000x4000, HxW")
     p.add_argument("--runs", type=int, default=3, help="timed runs per case, the median is reported (default 3)")
     p.add_argument("--tile", type=argtypes.tile, default=None,
