@@ -622,14 +622,20 @@ def _rescale_schedule(recipe: Any, steps: int) -> None:
 # ============================================================================= train (all methods)
 
 
+def parse_methods(text: str) -> list[str]:
+    """``--methods``: comma-separated names of :data:`METHODS` (a one-line ConfigError otherwise)."""
+    methods = [m.strip() for m in text.split(",") if m.strip()]
+    bad = [m for m in methods if m not in METHODS]
+    if bad or not methods:
+        raise ConfigError(f"--methods: unknown {bad or 'none given'}; valid: {', '.join(METHODS)}")
+    return methods
+
+
 def train(args: argparse.Namespace) -> int:
     """``train``: unpack, then one worker process per method on the same device; final table."""
     packed = Path(args.packed)
     manifest = read_manifest(packed)
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    bad = [m for m in methods if m not in METHODS]
-    if bad or not methods:
-        raise ConfigError(f"--methods: unknown {bad or 'none given'}; valid: {', '.join(METHODS)}")
+    methods = parse_methods(args.methods)
     out = Path(args.out)
     if out.exists() and any(out.iterdir()) and not args.overwrite:
         raise ConfigError(f"{out}: not empty (use --overwrite)")
@@ -723,10 +729,7 @@ def profile(args: argparse.Namespace) -> int:
 
     packed = Path(args.packed)
     manifest = read_manifest(packed)
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    bad = [m for m in methods if m not in METHODS]
-    if bad or not methods:
-        raise ConfigError(f"--methods: unknown {bad or 'none given'}; valid: {', '.join(METHODS)}")
+    methods = parse_methods(args.methods)
     try:
         mults = sorted({int(v) for v in args.batch_mult.split(",") if v.strip()})
     except ValueError:

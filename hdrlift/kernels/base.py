@@ -125,6 +125,9 @@ class Kernel:
     bf16: ClassVar[str] = "whole"
     #: the kernel is correct under autocast (it calls only autocast-aware torch operators)
     autocast_ok: ClassVar[bool] = False
+    #: :meth:`blocked` requires the model's weights in :attr:`dtype` (False: a kernel of sub-kernels that own
+    #: their weights' dtype, such as the ensemble's)
+    checks_weight_dtype: ClassVar[bool] = True
 
     def __init__(self, model: nn.Module, device: torch.device | str = "cpu", precision: str = "fp32") -> None:
         self.model = model
@@ -182,7 +185,7 @@ class Kernel:
             return f"the input is on {x.device.type}, the kernel runs on {self.device.type}"
         if x.dtype != self.dtype:
             return f"the input is {x.dtype}, the kernel runs {self.dtype}"
-        p = next(m.parameters(), None)
+        p = next(m.parameters(), None) if self.checks_weight_dtype else None
         if p is not None and p.dtype != self.dtype:
             return f"the weights are {p.dtype}, the kernel runs {self.dtype}"
         if not self.autocast_ok and torch.is_autocast_enabled(x.device.type):

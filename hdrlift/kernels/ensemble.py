@@ -51,6 +51,7 @@ class EnsembleMembers(Kernel):
     kind = "torch"
     bf16 = "lowres"
     autocast_ok = True  # it only adds the members' float32 results; each member kernel checks autocast itself
+    checks_weight_dtype = False  # the members' kernels own their weights' dtype (bf16 converts them)
     model: Ensemble
 
     def __init__(self, model: nn.Module, device: torch.device | str = "cpu", precision: str = "fp32") -> None:
@@ -63,23 +64,6 @@ class EnsembleMembers(Kernel):
 
     def options(self) -> dict[str, Any]:
         return {"members": " + ".join(f"{k.name} {str(k.dtype).replace('torch.', '')}" for _, k in self.parts)}
-
-    def blocked(self, x: torch.Tensor) -> str | None:
-        """As :meth:`Kernel.blocked`, less the weights' dtype: the members' kernels own theirs."""
-        m = self.model
-        if m.training:
-            return "the model is in training mode"
-        if torch.is_grad_enabled():
-            return "autograd is on"
-        if x.device.type != self.device.type:
-            return f"the input is on {x.device.type}, the kernel runs on {self.device.type}"
-        if x.dtype != self.dtype:
-            return f"the input is {x.dtype}, the kernel runs {self.dtype}"
-        if torch.jit.is_tracing() or torch.jit.is_scripting() or torch.onnx.is_in_onnx_export():
-            return "tracing or exporting"
-        if any(mod._forward_hooks or mod._forward_pre_hooks for mod in m.modules()):
-            return "forward hooks are registered on the model"
-        return None
 
     @entry(_plain_mean)
     def __call__(self, ldr: torch.Tensor) -> torch.Tensor:
