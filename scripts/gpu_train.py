@@ -736,6 +736,8 @@ def profile(args: argparse.Namespace) -> int:
         raise ConfigError(f"--batch-mult: comma-separated integers, got {args.batch_mult!r}") from None
     if not mults or min(mults) < 1:
         raise ConfigError(f"--batch-mult: integers >= 1, got {args.batch_mult!r}")
+    if args.steps < 1 or args.warmup < 0:
+        raise ConfigError(f"--steps must be >= 1 and --warmup >= 0, got {args.steps} and {args.warmup}")
     device = torch.device(args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
     amp = (device.type == "cuda") if args.amp == "auto" else (args.amp == "bf16")
     if device.type == "cuda":

@@ -246,6 +246,8 @@ def test_profile_times_each_batch_size_and_writes_the_profiler_table(packed):
     assert len(list(out.iterdir())) <= 8
     bad = _script("profile", "--packed", str(packed), "--out", str(out), "--batch-mult", "1,x", timeout=120)
     assert bad.returncode == 1 and bad.stderr.strip().count("\n") == 0 and "--batch-mult" in bad.stderr
+    bad = _script("profile", "--packed", str(packed), "--out", str(out), "--steps", "0", timeout=120)
+    assert bad.returncode == 1 and bad.stderr.strip().count("\n") == 0 and "--steps" in bad.stderr
 
 
 def test_storage_dtype_and_the_16_mib_limit():
