@@ -15,6 +15,7 @@ from hdrlift.losses import (
     MSSSIMLoss,
     TanhL1Loss,
     VGGPerceptualLoss,
+    clipped_log_loss,
     delta_e_loss,
     generator_bce_loss,
     l1_loss,
@@ -101,6 +102,42 @@ def test_mu_psnr_loss_is_minus_the_mean_per_sample_psnr_mu():
     assert float(mu_loss(pred, target, "l1")) == float(mu_l1_loss(pred, target))
     with pytest.raises(ConfigError, match="mu_kind"):
         mu_loss(pred, target, "l2")
+
+
+def test_clipped_log_loss_is_huber_of_log2_luminance_on_the_clipped_pixels_only():
+    from hdrlift.errors import ConfigError
+
+    torch.manual_seed(0)
+    target = torch.rand(3, 3, 8, 8) * 4 + 0.1
+    ldr = torch.rand(3, 3, 8, 8) * 0.9
+    ldr[0, :, :4] = 1.0  # sample 0: top half clipped
+    ldr[1, 1, :, :2] = 0.995  # sample 1: two columns clipped in one channel (the max channel decides)
+    # sample 2: no clipped pixel: it does not count
+    m = ldr.amax(1, keepdim=True) >= 0.99
+    assert float(clipped_log_loss(target, target, ldr)) == 0.0
+    # one stop too bright on the clipped pixels (and anything on the others) -> 0.5 * 1 ** 2
+    pred = torch.where(m, target * 2.0, target * 7.0)
+    assert float(clipped_log_loss(pred, target, ldr)) == pytest.approx(0.5, abs=1e-3)
+    # beyond delta it is linear: 3 stops too dark with delta 2 -> 2 * (3 - 1)
+    pred = torch.where(m, target / 8.0, target)
+    assert float(clipped_log_loss(pred, target, ldr, delta=2.0)) == pytest.approx(4.0, abs=1e-2)
+    # samples weigh equally, whatever their number of clipped pixels: 1 stop on sample 0, 0 on sample 1 -> 0.25
+    pred = target.clone()
+    pred[0] = torch.where(m[0], target[0] * 2.0, target[0])
+    assert float(clipped_log_loss(pred, target, ldr)) == pytest.approx(0.25, abs=1e-3)
+    # no clipped pixel anywhere: 0, finite, and no gradient
+    x = (target * 3).requires_grad_(True)
+    loss = clipped_log_loss(x, target, ldr * 0.5)
+    loss.backward()
+    assert float(loss.detach()) == 0.0 and float(x.grad.abs().sum()) == 0.0
+    # the gradient reaches the clipped pixels only, and descends
+    x = (target * 0.5).requires_grad_(True)
+    clipped_log_loss(x, target, ldr).backward()
+    g = x.grad.abs().sum(1, keepdim=True)
+    assert float(g[~m].sum()) == 0.0 and float(g[m].min()) > 0
+    _descends(lambda p, t: clipped_log_loss(p, t, ldr), target * 0.5, target, step=0.05)
+    with pytest.raises(ConfigError, match="clip_delta"):
+        clipped_log_loss(target, target, ldr, delta=0.0)
 
 
 def test_l1_and_masked_l1():

@@ -105,6 +105,20 @@ def test_mu_kind_psnr_trains(hdr_dir: Path, tmp_path: Path, method: str, model: 
         train(config_from_dict(bad), progress=False)
 
 
+@pytest.mark.parametrize("method,model", [("hdrunet", "hdrunet_tiny"), ("uhd_bilateral", "uhd_bilateral_tiny"),
+                                          ("twostage", "twostage_tiny")])
+def test_highlight_term_trains_and_is_logged(hdr_dir: Path, tmp_path: Path, method: str, model: str) -> None:
+    """loss.clip_weight adds the Huber log2 loss on the clipped pixels (logged as clip_log); 0 = the paper."""
+    cfg = _cfg(hdr_dir, tmp_path / "h", method, model, steps=2, loss={"clip_weight": 1.0, "clip_delta": 1.0})
+    cfg["data"]["camera"] = {"exposure_stops": [2.0, 2.5]}  # over-exposed: every crop clips
+    run = train(config_from_dict(cfg), progress=False)
+    rows = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
+    train_rows = [r for r in rows if r["kind"] == "train"]
+    assert train_rows and all(np.isfinite(r["clip_log"]) and r["clip_log"] > 0 for r in train_rows)
+    plain = train(config_from_dict(_cfg(hdr_dir, tmp_path / "p", method, model, steps=1)), progress=False)
+    assert not any("clip_log" in json.loads(x) for x in (plain / "log.jsonl").read_text().splitlines())
+
+
 def test_resume_is_exact(hdr_dir: Path, tmp_path: Path) -> None:
     a = train(config_from_dict(_cfg(hdr_dir, tmp_path / "a", "hdrunet", "hdrunet_tiny", steps=4)), progress=False)
     cfg_b = config_from_dict(_cfg(hdr_dir, tmp_path / "b", "hdrunet", "hdrunet_tiny", steps=4))
@@ -376,6 +390,8 @@ def test_unknown_loss_key_is_one_line_error_listing_valid_keys(method: str) -> N
     ("uhd_bilateral", {"mask_source": "both"}, "loss.mask_source must be one of output, input"),
     ("twostage", {"labels": "fuzzy"}, "loss.labels must be one of hard, soft, noisy"),
     ("twostage", {"d_width": 0}, "loss.d_width must be >= 1"),
+    ("twostage", {"clip_delta": 0.0}, "loss.clip_delta must be > 0"),
+    ("hdrunet", {"clip_weight": -1.0}, "loss.mu_weight and loss.clip_weight must be >= 0"),
     ("duhdr", {"oo_loss": "l3"}, "loss.oo_loss must be one of l2, released, mu"),
     ("duhdr", {"stages": [["dnet", 1.0]]}, "unknown DuHDR stage 'dnet'"),
     ("duhdr", {"stages": [["oonet"]]}, r"loss.stages\[0\] must be"),

@@ -18,15 +18,54 @@ MuKind = Literal["l1", "psnr"]
 
 @dataclass
 class MuTermLoss:
-    """The ``loss:`` keys of this project's PSNR-mu-domain term, shared by the single-output recipes.
+    """The ``loss:`` keys of this project's terms on the linear output (PSNR-mu domain, highlights), shared
+    by the single-output recipes. Both are options of this project; 0 = the paper.
 
     Attributes:
         mu_weight: weight of :func:`~hdrlift.losses.basic.mu_loss` on the linear output (0 = the paper).
         mu_kind: ``l1`` (batch-wide mu-law L1) or ``psnr`` (mean per-sample PSNR-mu, negated).
+        clip_weight: weight of :func:`~hdrlift.losses.basic.clipped_log_loss` (the log2 level of the
+            input's clipped pixels) on the linear output (0 = the paper).
+        clip_delta: its Huber threshold in stops.
     """
 
     mu_weight: float = 0.0
     mu_kind: MuKind = "l1"
+    clip_weight: float = 0.0
+    clip_delta: float = 2.0
+
+    def __post_init__(self) -> None:
+        from hdrlift.errors import ConfigError
+
+        if self.clip_weight < 0 or self.mu_weight < 0:
+            raise ConfigError("loss.mu_weight and loss.clip_weight must be >= 0")
+        if self.clip_delta <= 0:
+            raise ConfigError(f"loss.clip_delta must be > 0, got {self.clip_delta}")
+
+    def terms(self, pred_lin: torch.Tensor, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+        """The weighted sum of the enabled terms on ``pred_lin`` and their logs (``mu_<kind>``, ``clip_log``).
+
+        Domain: ``pred_lin`` linear HDR; ``batch["hdr"]`` its target, ``batch["ldr"]`` the sRGB input.
+
+        Shape:
+            (B, 3, H, W) -> ()
+        """
+        total = pred_lin.new_zeros(())
+        logs: dict[str, float] = {}
+        if self.mu_weight > 0:
+            from hdrlift.losses.basic import mu_loss
+
+            mu = mu_loss(pred_lin, batch["hdr"], self.mu_kind)
+            total = total + self.mu_weight * mu
+            logs[f"mu_{self.mu_kind}"] = float(mu.detach())
+        if self.clip_weight > 0:
+            from hdrlift.losses.basic import clipped_log_loss
+
+            cl = clipped_log_loss(pred_lin.float(), batch["hdr"].float(), batch["ldr"].float(),
+                                  delta=self.clip_delta)
+            total = total + self.clip_weight * cl
+            logs["clip_log"] = float(cl.detach())
+        return total, logs
 
 
 @dataclass

@@ -46,17 +46,17 @@ class HDRUNetRecipe(Recipe):
     model: HDRUNet
 
     def generator_loss(self, batch: dict[str, torch.Tensor], step: int) -> tuple[torch.Tensor, dict[str, float]]:
-        from hdrlift.losses.basic import l1_loss, mu_loss, tanh_l1_loss
+        from hdrlift.losses.basic import l1_loss, tanh_l1_loss
 
         pred = self.model.forward_gamma(batch["ldr"])
         target = gamma_encode(batch["hdr"], NTIRE_GAMMA)
         lc = self.loss
         loss = tanh_l1_loss(pred, target) if lc.kind == "tanh_l1" else l1_loss(pred, target)
         logs = {"pix": float(loss.detach())}
-        if lc.mu_weight > 0:
-            mu = mu_loss(gamma_decode(pred.clamp(min=0.0), NTIRE_GAMMA), batch["hdr"], lc.mu_kind)
-            loss = loss + lc.mu_weight * mu
-            logs[f"mu_{lc.mu_kind}"] = float(mu.detach())
+        if lc.mu_weight > 0 or lc.clip_weight > 0:
+            extra, more = lc.terms(gamma_decode(pred.clamp(min=0.0), NTIRE_GAMMA), batch)
+            loss = loss + extra
+            logs.update(more)
         return loss, {"loss": float(loss.detach()), **logs}
 
 
@@ -85,10 +85,8 @@ class BilateralRecipe(Recipe):
         loss = self.crit(out, target, batch["ldr"])
         l1 = (out.detach() - target).abs().mean()
         logs = {"l1": float(l1)}
-        if self.loss.mu_weight > 0:
-            from hdrlift.losses.basic import mu_loss
-
-            mu = mu_loss(self.model.inner_to_hdr(out), batch["hdr"], self.loss.mu_kind)
-            loss = loss + self.loss.mu_weight * mu
-            logs[f"mu_{self.loss.mu_kind}"] = float(mu.detach())
+        if self.loss.mu_weight > 0 or self.loss.clip_weight > 0:
+            extra, more = self.loss.terms(self.model.inner_to_hdr(out), batch)
+            loss = loss + extra
+            logs.update(more)
         return loss, {"loss": float(loss.detach()), **logs}

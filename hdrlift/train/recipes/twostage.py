@@ -35,7 +35,8 @@ class TwoStageLoss(MuTermLoss):
         msssim_variant: ``standard`` or ``twostage_release`` (:data:`hdrlift.losses.msssim.VARIANTS`).
         labels: discriminator labels ``hard``, ``soft`` or ``noisy`` (:data:`hdrlift.losses.gan.LABEL_MODES`).
         d_width: base width of the discriminator.
-        mu_weight, mu_kind: the mu term on stage II's linear output (0 = the paper).
+        mu_weight, mu_kind, clip_weight, clip_delta: the project's terms on stage II's linear output (0 = the
+            paper; :class:`MuTermLoss`).
     """
 
     w_msssim: float = 1.0
@@ -46,6 +47,7 @@ class TwoStageLoss(MuTermLoss):
     d_width: int = 64
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.d_width < 1:
             raise ConfigError(f"loss.d_width must be >= 1, got {self.d_width}")
 
@@ -62,7 +64,6 @@ class TwoStageRecipe(Recipe):
 
         lc = self.loss
         self.w_msssim, self.w_gan, self.w_de = lc.w_msssim, lc.w_gan, lc.w_de
-        self.w_mu, self.mu_kind = lc.mu_weight, lc.mu_kind  # 0 = paper; > 0 adds a mu-law term to stage II
         self.msssim_variant = lc.msssim_variant
         self.gan = GANLoss(label_mode=lc.labels)
         self.disc = TwoStageDiscriminator(base_channels=lc.d_width).to(self.device)
@@ -88,6 +89,7 @@ class TwoStageRecipe(Recipe):
         from hdrlift.losses.color import delta_e_loss
         from hdrlift.losses.msssim import ms_ssim_loss
 
+        lc = self.loss
         ldr = batch["ldr"]
         gt8, gt16 = self.targets(batch["hdr"])
         s1, s2 = self.model.forward_stages(ldr)
@@ -98,17 +100,16 @@ class TwoStageRecipe(Recipe):
         l1_2 = (s2 - gt16).abs().mean()
         de = delta_e_loss(s2.clamp(min=0), gt16, domain="gamma") if self.w_de > 0 else s2.new_zeros(())
         loss2 = l1_2 + self.w_de * de
-        mu = s2.new_zeros(())
-        if self.w_mu > 0:
-            from hdrlift.losses.basic import mu_loss
+        extra_logs: dict[str, float] = {}
+        if lc.mu_weight > 0 or lc.clip_weight > 0:
             from hdrlift.ops.transfer import gamma_decode
 
-            mu = mu_loss(gamma_decode(s2.clamp(min=0.0), NTIRE_GAMMA), batch["hdr"], self.mu_kind)
-            loss2 = loss2 + self.w_mu * mu
+            extra, extra_logs = lc.terms(gamma_decode(s2.clamp(min=0.0), NTIRE_GAMMA), batch)
+            loss2 = loss2 + extra
         self._cache = {"s1": s1.detach(), "gt8": gt8, "ldr": ldr}
         logs = {"loss": float(loss1.detach() + loss2.detach()), "l1_s1": float(l1_1.detach()),
                 "msssim": float(ms.detach()), "adv": float(adv.detach()), "l1_s2": float(l1_2.detach()),
-                "de2000": float(de.detach()), f"mu_{self.mu_kind}": float(mu.detach())}
+                "de2000": float(de.detach()), f"mu_{lc.mu_kind}": 0.0, **extra_logs}
         return loss1 + loss2, logs
 
     def disc_loss(self, batch: dict[str, torch.Tensor], step: int) -> tuple[torch.Tensor, dict[str, float]]:
