@@ -289,12 +289,29 @@ def _pair_gain(planes: dict[str, np.ndarray], pair: Any) -> list[float] | None:
 # ============================================================================= configs
 
 
+def method_overrides(method: str, sets: list[str] | None) -> list[str]:
+    """The ``--set [METHOD:]KEY=VALUE`` entries that apply to ``method``: unprefixed ones and its own."""
+    out = []
+    for item in sets or []:
+        head, sep, rest = item.partition(":")
+        if sep and "=" not in head:
+            if head not in METHODS:
+                raise ConfigError(f"--set {item!r}: unknown method {head!r}; valid: {', '.join(METHODS)}")
+            if head == method:
+                out.append(rest)
+        else:
+            out.append(item)
+    return out
+
+
 def method_config(method: str, packed: Path, split: Path, work: Path, tiny: bool, workers: int, threads: int,
-                  init: str = "") -> Any:
-    """The method's ``configs/train/<method>_gpu.yaml`` mapped onto the packed data.
+                  init: str = "", sets: list[str] | None = None) -> Any:
+    """The method's ``configs/train/<method>_gpu.yaml`` mapped onto the packed data, with the ``--set``
+    overrides that apply to it (:func:`method_overrides`; recorded in every checkpoint's ``meta.config``).
 
     ``tiny``: the registry's tiny widths, small patches and batches (the CPU test)."""
-    from hdrlift.train.config import config_from_dict
+    from hdrlift.train.config import apply_overrides, config_from_dict
+    from hdrlift.train.recipes import check_config
 
     path = ROOT / "configs" / "train" / f"{method}_gpu.yaml"
     import yaml
@@ -324,7 +341,12 @@ def method_config(method: str, packed: Path, split: Path, work: Path, tiny: bool
         data["init"] = ""
         if method == "uhd_bilateral":
             d["patch"] = 64
-    return config_from_dict(data)
+    ovs = method_overrides(method, sets)
+    apply_overrides(data, ovs)
+    cfg = config_from_dict(data)
+    if ovs:
+        check_config(cfg, where=f"--set for {method}")
+    return cfg
 
 
 # ============================================================================= validation
@@ -408,7 +430,8 @@ def worker(args: argparse.Namespace) -> int:
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     init = f"{method}.polyhaven" if args.init_shipped else ""
-    cfg = method_config(method, packed, work / "train.txt", work, args.tiny, args.workers, args.threads, init)
+    cfg = method_config(method, packed, work / "train.txt", work, args.tiny, args.workers, args.threads, init,
+                        args.set)
     torch.manual_seed(cfg.seed)
     recipe = build_recipe(cfg, device)
     init_note = "from scratch"
@@ -636,6 +659,8 @@ def train(args: argparse.Namespace) -> int:
     packed = Path(args.packed)
     manifest = read_manifest(packed)
     methods = parse_methods(args.methods)
+    for m in methods:  # a bad --set fails here, before anything is unpacked
+        method_config(m, packed, packed / "train.txt", packed, args.tiny, 0, 1, "", args.set)
     out = Path(args.out)
     if out.exists() and any(out.iterdir()) and not args.overwrite:
         raise ConfigError(f"{out}: not empty (use --overwrite)")
@@ -670,6 +695,8 @@ def train(args: argparse.Namespace) -> int:
             cmd += ["--tiny"] if args.tiny else []
             cmd += ["--steps", str(args.steps)]
             cmd += ["--init-shipped"] if args.init_shipped else []
+            for item in args.set or []:
+                cmd += ["--set", item]
             procs[m] = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                                         bufsize=1)
         _log(f"training {', '.join(methods)} for {args.minutes:g} min on device {args.device}: {workers} loader "
@@ -756,7 +783,7 @@ def profile(args: argparse.Namespace) -> int:
     try:
         unpack_train(packed, manifest, work)
         for m in methods:
-            cfg = method_config(m, packed, work / "train.txt", work, args.tiny, 0, 1)
+            cfg = method_config(m, packed, work / "train.txt", work, args.tiny, 0, 1, "", args.set)
             torch.manual_seed(cfg.seed)
             recipe = build_recipe(cfg, device)
             if amp:
@@ -949,6 +976,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--val-every", type=float, default=60.0, help="seconds between validations")
     t.add_argument("--val-pairs", type=int, default=0, help="validate on the first N pairs of each part (0 = all)")
     t.add_argument("--overwrite", action="store_true")
+    t.add_argument("--set", action="append", default=[], metavar="[METHOD:]KEY=VALUE",
+                   help="override a key of the GPU recipes (repeatable), e.g. twostage:loss.clip_weight=200 or "
+                        "data.scale_min=0.05 (all methods)")
     w = sub.add_parser("_worker", help=argparse.SUPPRESS)
     for k in ("--method", "--packed", "--work", "--out", "--deadline", "--device", "--amp"):
         w.add_argument(k, required=True)
@@ -959,6 +989,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--tiny", action="store_true")
     w.add_argument("--steps", type=int, default=-1)
     w.add_argument("--init-shipped", action="store_true")
+    w.add_argument("--set", action="append", default=[])
     q = sub.add_parser("profile", help="time a train step per method and batch size, and profile it (on the device)")
     q.add_argument("--packed", default="packed")
     q.add_argument("--methods", default=",".join(METHODS))
@@ -967,6 +998,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--steps", type=int, default=10, help="timed steps per batch size (default 10)")
     q.add_argument("--warmup", type=int, default=3, help="untimed steps first (default 3)")
     q.add_argument("--tiny", action="store_true", help="tiny widths (CPU test)")
+    q.add_argument("--set", action="append", default=[], metavar="[METHOD:]KEY=VALUE",
+                   help="override a key of the GPU recipes, as for train")
     q.add_argument("--device", default="auto", help="auto | cpu | cuda")
     q.add_argument("--amp", default="auto", choices=("auto", "bf16", "off"),
                    help="autocast: auto = bf16 on CUDA, fp32 on the CPU")

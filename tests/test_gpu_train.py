@@ -191,6 +191,7 @@ def test_train_every_method_tiny_and_what_comes_back(packed):
     r = _script("train", "--packed", str(packed), "--methods", ",".join(METHODS), "--minutes", "30", "--out",
                 str(out), "--tiny", "--device", "cpu", "--amp", "bf16", "--workers", "1", "--init-shipped",
                 "--val-every", "100000",  # validated once, after the 2 steps, however slow the machine
+                "--set", "twostage:loss.clip_weight=2", "--set", "hdrunet:loss.clip_weight=1",  # the highlight term
                 timeout=1800, HDRLIFT_NATIVE="0")  # the torch kernels, as on CUDA (bf16 autocast checked on them)
     log = r.stdout
     assert r.returncode == 0, (log + r.stderr)[-4000:]
@@ -210,6 +211,8 @@ def test_train_every_method_tiny_and_what_comes_back(packed):
         assert set(parts) <= {k.rsplit("_", 2)[0] for k in meta["val"] if k.endswith("_psnr_mu")}
         assert np.isfinite(meta["val"]["score"]) and meta["history"][-1]["step"] == 2
         assert "from scratch" in meta["init"]  # tiny widths never match the shipped weights
+        clip = {"twostage": 2.0, "hdrunet": 1.0}.get(m)  # --set METHOD:KEY reaches that method only
+        assert meta["config"]["loss"].get("clip_weight") == clip
 
     # a returned checkpoint becomes a run directory that scripts/ship_weights.py reads
     run = tmp_path / "runs" / "hdrunet_gpu"
@@ -225,6 +228,19 @@ def test_train_every_method_tiny_and_what_comes_back(packed):
     from hdrlift.rundir import run_checkpoint
 
     assert run_checkpoint(run) == run / "checkpoints" / "step-0000002"
+
+
+def test_bad_set_is_a_one_line_error_before_anything_is_unpacked(packed):
+    """``--set`` keys are checked against each method's recipe at once: an unknown method prefix, a key the
+    method's ``loss:`` does not have (duhdr has no highlight term), a bad value."""
+    out = packed.parent / "OUT_BAD_SET"
+    for item, match in [("vdsr:loss.clip_weight=1", "unknown method 'vdsr'"),
+                        ("loss.clip_weight=1", "loss: unknown key(s) clip_weight"),  # unprefixed: duhdr too
+                        ("twostage:loss.clip_delta=0", "loss.clip_delta must be > 0")]:
+        r = _script("train", "--packed", str(packed), "--out", str(out), "--tiny", "--device", "cpu",
+                    "--set", item, timeout=120)
+        assert r.returncode == 1 and r.stderr.strip().count("\n") == 0 and match in r.stderr, r.stderr
+        assert not out.exists()
 
 
 def test_profile_times_each_batch_size_and_writes_the_profiler_table(packed):
