@@ -27,7 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--root", default="../shared/data/hdr", help="HDR data folder (default: %(default)s)")
     ap.add_argument("--split", default="configs/splits/hdr_v2_val.txt", help="scene list (default: %(default)s)")
     ap.add_argument("--parts", default=",".join(PARTS), help="comma-separated parts (default: the four of the shipping "
-                    "rule; d_processed, the held-out camera with in-camera saturation and sharpening, on request)")
+                    "rule; on request the diagnostic d_processed and d_localtone: the held-out camera with in-camera "
+                    "saturation and sharpening, or with local tone mapping)")
     ap.add_argument("--max-side", type=int, default=384, help="long side of the captures (default: %(default)s)")
     ap.add_argument("--limit", type=int, default=0, help="use only the first N scenes (0 = all)")
     ap.add_argument("--seed", type=int, default=22, help="capture seed (default: %(default)s)")

@@ -159,6 +159,40 @@ def test_in_camera_saturation_and_sharpening():
         CameraConfig(sharpen=(-1.0, 0.0))
 
 
+def test_local_tone_lifts_the_shadows_only_and_keeps_the_draws():
+    from hdrlift.degrade.camera import local_tone_gain
+
+    hdr = np.full((64, 96, 3), 0.03, np.float32)  # a dark room (2.6 stops below mid-grey) ...
+    hdr[:, 48:] = 0.5  # ... beside a bright wall ...
+    hdr[20:30, 70:80] = 8.0  # ... with a light that clips
+    plain = simulate(hdr, CameraParams(exposure=1.0, bits=16, crf="linear"))
+    tone = simulate(hdr, CameraParams(exposure=1.0, bits=16, crf="linear", local_tone=0.5))
+    np.testing.assert_array_equal(tone.hdr_target, plain.hdr_target)  # the truth is the scene
+    np.testing.assert_array_equal(tone.clipped_mask, plain.clipped_mask)
+    ratio = tone.ldr / plain.ldr
+    # far from the edge the dark side is lifted by strength x 2.6 stops (log2(0.18 / 0.03))
+    assert ratio[:, :10].mean() == pytest.approx(2 ** (0.5 * np.log2(0.18 / 0.03)), rel=0.02)
+    np.testing.assert_allclose(ratio[:, 86:], 1.0, atol=1e-4)  # the bright side: no gain
+    assert (tone.ldr[20:30, 70:80] >= 0.999).all()  # the light stays clipped
+    strong = simulate(hdr, CameraParams(exposure=1.0, bits=16, crf="linear", local_tone=1.0)).ldr
+    assert (strong / plain.ldr).max() == pytest.approx(4.0, rel=1e-3)  # 2.6 stops capped at 2
+    g = local_tone_gain(torch.from_numpy(hdr.transpose(2, 0, 1)).clamp(max=1.0), 0.5)
+    assert g.shape == (1, 64, 96) and float(g.min()) >= 1.0
+    # 0 = none: bit-exact; the draw comes from its own generator: every other field of a capture stays put
+    np.testing.assert_array_equal(simulate(hdr, CameraParams(exposure=1.0, local_tone=0.0)).ldr,
+                                  simulate(hdr, CameraParams(exposure=1.0)).ldr)
+    cfg = CameraConfig(local_tone=(0.3, 0.7))
+    ps = [sample_params(cfg, _gen(s)) for s in range(20)]
+    assert all(0.3 <= p.local_tone <= 0.7 for p in ps) and len({p.local_tone for p in ps}) == 20
+    base = [sample_params(CameraConfig(), _gen(s)) for s in range(20)]
+    assert [dataclasses.replace(p, local_tone=0.0) for p in ps] == base
+    g1, g2 = _gen(3), _gen(3)  # and the stream after a draw is the stream without it
+    sample_params(cfg, g1), sample_params(CameraConfig(), g2)
+    assert sample_params(CameraConfig(), g1) == sample_params(CameraConfig(), g2)
+    with pytest.raises(ConfigError, match="local_tone"):
+        CameraConfig(local_tone=(0.0, 1.5))
+
+
 def test_sampled_crfs_are_valid_curves():
     cfg = CameraConfig(crf_weights={"srgb": 1, "gamma": 1, "filmic": 1, "basis": 1})
     kinds = set()

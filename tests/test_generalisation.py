@@ -182,7 +182,7 @@ def test_suite_score_is_the_smallest_gain():
 def test_camera_yamls_match_the_suite_cameras():
     cams = suite.suite_cameras("../shared/data/crf/201_CRF_data.mat")
     for part, name in [("b_heldout", "heldout"), ("c_srgb", "srgb"), ("c_srgb_clean", "srgb_clean"),
-                       ("d_processed", "processed")]:
+                       ("d_processed", "processed"), ("d_localtone", "localtone")]:
         data = yaml.safe_load((ROOT / "configs" / "camera" / f"{name}.yaml").read_text())
         assert CameraConfig.from_dict(data).to_dict() == CameraConfig.from_dict(cams[part]).to_dict(), part
 
@@ -337,11 +337,13 @@ def test_processed_part_is_the_heldout_capture_with_processing(tmp_path):
     img[:6, :10] *= 40.0
     write_image(tmp_path / "s.exr", img)
     crf = _fake_dorf(tmp_path / "dorfCurves.txt", 10)
-    pairs = suite.build_suite([tmp_path / "s.exr"], ["b_heldout", "d_processed"], max_side=48, crf_file=crf)
+    parts = ["b_heldout", "d_processed", "d_localtone"]
+    pairs = suite.build_suite([tmp_path / "s.exr"], parts, max_side=48, crf_file=crf)
     b = [p for p in pairs if p.group == "b_heldout"]
-    d = [p for p in pairs if p.group == "d_processed"]
-    assert len(b) == len(d) == 2
-    for pb, pd in zip(b, d):
-        np.testing.assert_array_equal(pb.hdr, pd.hdr)  # same view and exposure
-        assert not np.array_equal(pb.ldr, pd.ldr)  # the processing is there
-    assert "d_processed" not in suite.PARTS
+    for part in parts[1:]:
+        d = [p for p in pairs if p.group == part]
+        assert len(b) == len(d) == 2
+        for pb, pd in zip(b, d):
+            np.testing.assert_array_equal(pb.hdr, pd.hdr)  # same view and exposure
+            assert not np.array_equal(pb.ldr, pd.ldr)  # the processing is there
+        assert part not in suite.PARTS

@@ -6,6 +6,9 @@ Pipeline of :func:`simulate` (each step in the listed order):
    of this exposure - the target the networks learn);
 2. sensor noise (seeded from ``params.noise_seed``), negative values cut at 0;
 3. clipping to [0, 1] (``clipped_mask`` = max channel of ``hdr_target`` >= 1);
+   3b. optional local tone mapping of the clipped sensor signal (``params.local_tone``, 0 = none), as cameras'
+   "dynamic range" modes and phones do: a gain of up to 2 stops where the down-scaled luminance is below
+   mid-grey (:func:`local_tone_gain`); clipped pixels stay clipped;
 4. the camera response function (CRF);
 5. optional in-camera processing of the encoded image: colour saturation around the luma
    (``params.saturation``, 1 = none) and an unsharp mask of radius 1 px (``params.sharpen``, 0 = none);
@@ -123,6 +126,7 @@ class CameraParams:
         jpeg_subsampling: chroma subsampling of the JPEG step (``4:2:0``, ``4:2:2``, ``4:4:4``).
         saturation: colour saturation factor of the encoded image around its luma (1 = none).
         sharpen: unsharp-mask amount on the encoded image, Gaussian radius 1 px (0 = none).
+        local_tone: strength of the local tone mapping of step 3b (0 = none, at most 1).
     """
 
     exposure: float = 1.0
@@ -139,6 +143,7 @@ class CameraParams:
     jpeg_subsampling: str = "4:2:0"
     saturation: float = 1.0
     sharpen: float = 0.0
+    local_tone: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (lists for tuples) - log it to replay a training pair."""
@@ -330,10 +335,64 @@ def sample_params(
         jpeg_subsampling=cfg.jpeg_subsampling,
         saturation=float(_uniform(u[10], cfg.saturation)),  # u[10], u[11]: draws no other field uses
         sharpen=float(_uniform(u[11], cfg.sharpen)),
+        local_tone=_local_tone_draw(cfg.local_tone, noise_seed),
     )
 
 
+def _local_tone_draw(rng: tuple[float, float], noise_seed: int) -> float:
+    """The local-tone strength of a capture: uniform in ``rng``, from a generator seeded by the capture's noise
+    seed, so that the main stream's draws (and every capture of a config without it) stay as they were."""
+    if rng[1] <= 0.0:
+        return 0.0
+    g = torch.Generator().manual_seed(int(noise_seed) + 1)
+    return float(_uniform(float(torch.rand(1, generator=g, dtype=torch.float64).item()), rng))
+
+
 # ----------------------------------------------------------------------------- simulation
+
+
+#: local tone mapping (step 3b): blur sigma as a fraction of the long side, the level below which the down-scaled
+#: luminance is lifted (mid-grey, linear), and the largest lift in stops
+LOCAL_TONE_SIGMA = 0.04
+LOCAL_TONE_REF = 0.18
+LOCAL_TONE_MAX_STOPS = 2.0
+
+
+def local_tone_gain(sig: torch.Tensor, strength: float) -> torch.Tensor:
+    """The gain of step 3b: ``2 ** clamp(strength * (log2 0.18 - B), 0, 2)`` with ``B`` the log2 luminance blurred
+    with a Gaussian of 4 % of the long side (computed at a reduced scale): regions darker than mid-grey are
+    lifted, up to 2 stops; bright regions, and so clipped pixels, get a gain of 1.
+
+    Domain: linear sensor signal in [0, 1] (1.0 = clipping level).
+
+    Shape:
+        (C, H, W) -> (1, H, W)
+    """
+    import torch.nn.functional as F
+
+    from hdrlift.ops.blend import gaussian_blur
+
+    c, h, w = sig.shape
+    y = (0.2126 * sig[0:1] + 0.7152 * sig[1:2] + 0.0722 * sig[2:3]) if c == 3 else sig[0:1]
+    sigma = LOCAL_TONE_SIGMA * max(h, w)
+    f = max(1, int(sigma // 4))
+    small = F.avg_pool2d(y[None], f, ceil_mode=True)[0] if f > 1 else y
+    base = gaussian_blur(torch.log2(small.clamp(min=0.0) + 1e-4), sigma / f)
+    if f > 1:
+        base = F.interpolate(base[None], size=(h, w), mode="bilinear", align_corners=False)[0]
+    lift = (strength * (math.log2(LOCAL_TONE_REF) - base)).clamp(0.0, LOCAL_TONE_MAX_STOPS)
+    return torch.exp2(lift)
+
+
+def _local_tone(sig: torch.Tensor, params: CameraParams) -> torch.Tensor:
+    """Step 3b of :func:`simulate` on the clipped sensor signal (the input itself when ``local_tone`` is 0).
+
+    Shape:
+        (C, H, W) -> (C, H, W)
+    """
+    if params.local_tone <= 0.0:
+        return sig
+    return (sig * local_tone_gain(sig, params.local_tone)).clamp(0.0, 1.0)
 
 
 def _in_camera(enc: torch.Tensor, params: CameraParams) -> torch.Tensor:
@@ -388,7 +447,7 @@ def simulate(hdr: torch.Tensor | np.ndarray, params: CameraParams, clean_encoded
         s = target.clamp(max=2.0)  # noise above the clipping level is clipped away anyway
         var = (shot * s) ** 2 if params.noise_model == "relative" else shot**2 * s
         sig = (target + n * torch.sqrt(var + read**2)).clamp(min=0.0)
-    encoded = _in_camera(_apply_params_crf(sig.clamp(0.0, 1.0), params).clamp(0.0, 1.0), params)
+    encoded = _in_camera(_apply_params_crf(_local_tone(sig.clamp(0.0, 1.0), params), params).clamp(0.0, 1.0), params)
     levels = float(2 ** int(params.bits) - 1)
     ldr = torch.round(encoded * levels) / levels
 
@@ -403,7 +462,8 @@ def simulate(hdr: torch.Tensor | np.ndarray, params: CameraParams, clean_encoded
 
     ldr = ldr.float()
     target = target.float()
-    clean = (_in_camera(_apply_params_crf(target.clamp(0.0, 1.0), params).clamp(0.0, 1.0), params).float()
+    clean = (_in_camera(_apply_params_crf(_local_tone(target.clamp(0.0, 1.0), params), params).clamp(0.0, 1.0),
+                        params).float()
              if clean_encoded else None)
     if was_numpy:
         return SimResult(

@@ -82,6 +82,9 @@ class CameraConfig:
     #: luma (1 = none) and unsharp-mask amount (radius 1 px; 0 = none), each drawn uniformly per capture
     saturation: tuple[float, float] = (1.0, 1.0)
     sharpen: tuple[float, float] = (0.0, 0.0)
+    #: local tone mapping of the sensor signal (step 3b of hdrlift.degrade.camera.simulate; 0 = none): the
+    #: strength, drawn uniformly per capture, with which the shadows of the down-scaled luminance are lifted
+    local_tone: tuple[float, float] = (0.0, 0.0)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -97,7 +100,7 @@ class CameraConfig:
         if self.noise_model not in NOISE_MODELS:
             raise ConfigError(f"noise_model must be one of {NOISE_MODELS}, got {self.noise_model!r}")
         for name in ("clip_fraction", "exposure_stops", "gamma_range", "filmic_contrast", "filmic_mid",
-                     "shot_sigma", "read_sigma", "jpeg_quality", "saturation", "sharpen"):
+                     "shot_sigma", "read_sigma", "jpeg_quality", "saturation", "sharpen", "local_tone"):
             lo, hi = getattr(self, name)
             if lo > hi:
                 raise ConfigError(f"{name}: low {lo} > high {hi}")
@@ -128,6 +131,8 @@ class CameraConfig:
             raise ConfigError("crf_weights['table'] > 0 needs crf_table_path (a DoRF .mat or dorfCurves.txt)")
         if self.saturation[0] < 0 or self.sharpen[0] < 0:
             raise ConfigError(f"saturation and sharpen must be >= 0, got {self.saturation}, {self.sharpen}")
+        if not (0.0 <= self.local_tone[0] and self.local_tone[1] <= 1.0):
+            raise ConfigError(f"local_tone must lie in [0, 1], got {self.local_tone}")
         if self.basis_spread < 0:
             raise ConfigError(f"basis_spread must be >= 0, got {self.basis_spread}")
         if not 1 <= self.basis_k <= 64:

@@ -19,6 +19,10 @@ and, only when asked for (``--parts``; not in the score of the shipping rule), t
   saturation 1.0-1.4 and an unsharp mask of amount 0.3-1.2 (radius 1 px) before quantisation and JPEG
   (:func:`hdrlift.degrade.camera.simulate`, step 5) - what no hdrlift training recipe samples. Its captures
   are those of ``b_heldout`` with the processing added (same seed), so the two compare pair by pair.
+* ``d_localtone`` - the held-out camera with local tone mapping of the sensor signal, as cameras' "dynamic
+  range" modes and phones apply it: shadows of the down-scaled luminance lifted by up to 2 stops, strength
+  0.3-0.7 (:func:`hdrlift.degrade.camera.local_tone_gain`, step 3b). Also ``b_heldout``'s captures plus the
+  processing: what neither a global curve nor any training recipe models.
 
 Every capture is exposed so that 3-10 % of the pixels clip (as the independent sets were), two
 captures per scene with independent draws. Metrics per pair, after the alignment:
@@ -54,10 +58,10 @@ WELL_EXPOSED = (0.05, 0.95)
 CLIP_LEVEL = 0.99
 PARTS = ("a_default", "b_heldout", "c_srgb", "c_srgb_clean")
 #: diagnostic parts, scored only when asked for
-EXTRA_PARTS = ("d_processed",)
+EXTRA_PARTS = ("d_processed", "d_localtone")
 #: capture seed offset of each part; d_processed shares b_heldout's, so its captures are b_heldout's draws (scene
 #: view, exposure, curve, noise, JPEG) with the processing added: a paired comparison
-_SEED_INDEX = {**{p: i for i, p in enumerate(PARTS)}, "d_processed": 1}
+_SEED_INDEX = {**{p: i for i, p in enumerate(PARTS)}, "d_processed": 1, "d_localtone": 1}
 METRICS = ("psnr_mu", "psnr_mu_well", "psnr_mu_clip", "clip_stops", "pu21_psnr")
 
 
@@ -87,6 +91,7 @@ def suite_cameras(crf_file: str | Path = DEFAULT_CRF_FILE) -> dict[str, dict[str
         "c_srgb": {**common, "crf_weights": {"srgb": 1.0}},
         "c_srgb_clean": {**common, "crf_weights": {"srgb": 1.0}, "noise_prob": 0.0, "jpeg_prob": 0.0},
         "d_processed": {**heldout, "saturation": [1.0, 1.4], "sharpen": [0.3, 1.2]},
+        "d_localtone": {**heldout, "local_tone": [0.3, 0.7]},
     }
 
 
@@ -105,7 +110,7 @@ def build_suite(
     unknown = [p for p in parts if p not in cams]
     if unknown:
         raise DataError(f"unknown suite part(s) {unknown}; valid: {', '.join(PARTS + EXTRA_PARTS)}")
-    if {"b_heldout", "d_processed"} & set(parts) and not Path(crf_file).is_file():
+    if {"b_heldout", "d_processed", "d_localtone"} & set(parts) and not Path(crf_file).is_file():
         raise DataError(f"{crf_file}: DoRF curve file not found (the held-out camera needs it; --crf-file)")
     out: list[Pair] = []
     for part in parts:
