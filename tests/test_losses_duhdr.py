@@ -29,6 +29,13 @@ def model():
     with torch.no_grad(), torch.random.fork_rng():
         torch.manual_seed(1)
         m.dnet.out.weight.normal_(std=1e-2)
+        # a BatchNorm that starts with bias 0 feeds ReLU(gamma * xhat) = gamma * ReLU(xhat) (gamma > 0); where the
+        # next layer is a 1-channel conv + BatchNorm (the tiny RFB branches), the next BN normalises gamma away and
+        # its gradient is exactly zero at init (0 or rounding noise, depending on the CPU); the first step moves the
+        # biases and with them the gammas. Start the biases off zero, as after that step
+        for mod in m.modules():
+            if isinstance(mod, torch.nn.BatchNorm2d):
+                mod.bias.normal_(std=0.1)
     return m
 
 

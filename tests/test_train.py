@@ -437,7 +437,7 @@ def test_cli_train_reports_a_loss_typo_in_one_line(tmp_path: Path, capsys: pytes
     assert main(["train", str(f)]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
-    assert f"{f}: loss: unknown key(s) w_gann; valid: d_width, labels," in err
+    assert f"{f}: loss: unknown key(s) w_gann; valid: clip_delta, clip_weight, d_width, labels," in err
     assert not (tmp_path / "r").exists()
 
 
