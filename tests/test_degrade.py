@@ -165,15 +165,16 @@ def test_local_tone_lifts_the_shadows_only_and_keeps_the_draws():
     hdr = np.full((64, 96, 3), 0.03, np.float32)  # a dark room (2.6 stops below mid-grey) ...
     hdr[:, 48:] = 0.5  # ... beside a bright wall ...
     hdr[20:30, 70:80] = 8.0  # ... with a light that clips
+    hdr[40:43, 20:23] = 4.0  # and a small lamp in the dark room (its neighbourhood is lifted)
     plain = simulate(hdr, CameraParams(exposure=1.0, bits=16, crf="linear"))
     tone = simulate(hdr, CameraParams(exposure=1.0, bits=16, crf="linear", local_tone=0.5))
     np.testing.assert_array_equal(tone.hdr_target, plain.hdr_target)  # the truth is the scene
     np.testing.assert_array_equal(tone.clipped_mask, plain.clipped_mask)
     ratio = tone.ldr / plain.ldr
     # far from the edge the dark side is lifted by strength x 2.6 stops (log2(0.18 / 0.03))
-    assert ratio[:, :10].mean() == pytest.approx(2 ** (0.5 * np.log2(0.18 / 0.03)), rel=0.02)
+    assert ratio[:30, :10].mean() == pytest.approx(2 ** (0.5 * np.log2(0.18 / 0.03)), rel=0.02)
     np.testing.assert_allclose(ratio[:, 86:], 1.0, atol=1e-4)  # the bright side: no gain
-    assert (tone.ldr[20:30, 70:80] >= 0.999).all()  # the light stays clipped
+    assert (tone.ldr[20:30, 70:80] >= 0.999).all() and (tone.ldr[40:43, 20:23] >= 0.999).all()  # lights stay clipped
     strong = simulate(hdr, CameraParams(exposure=1.0, bits=16, crf="linear", local_tone=1.0)).ldr
     assert (strong / plain.ldr).max() == pytest.approx(4.0, rel=1e-3)  # 2.6 stops capped at 2
     g = local_tone_gain(torch.from_numpy(hdr.transpose(2, 0, 1)).clamp(max=1.0), 0.5)

@@ -361,7 +361,8 @@ LOCAL_TONE_MAX_STOPS = 2.0
 def local_tone_gain(sig: torch.Tensor, strength: float) -> torch.Tensor:
     """The gain of step 3b: ``2 ** clamp(strength * (log2 0.18 - B), 0, 2)`` with ``B`` the log2 luminance blurred
     with a Gaussian of 4 % of the long side (computed at a reduced scale): regions darker than mid-grey are
-    lifted, up to 2 stops; bright regions, and so clipped pixels, get a gain of 1.
+    lifted, up to 2 stops; bright regions get a gain of 1. (:func:`simulate` clamps the lifted signal at 1, so a
+    clipped pixel stays clipped, also a small light in a dark room.)
 
     Domain: linear sensor signal in [0, 1] (1.0 = clipping level).
 
@@ -371,9 +372,10 @@ def local_tone_gain(sig: torch.Tensor, strength: float) -> torch.Tensor:
     import torch.nn.functional as F
 
     from hdrlift.ops.blend import gaussian_blur
+    from hdrlift.ops.transfer import luminance
 
     c, h, w = sig.shape
-    y = (0.2126 * sig[0:1] + 0.7152 * sig[1:2] + 0.0722 * sig[2:3]) if c == 3 else sig[0:1]
+    y = luminance(sig) if c == 3 else sig[0:1]
     sigma = LOCAL_TONE_SIGMA * max(h, w)
     f = max(1, int(sigma // 4))
     small = F.avg_pool2d(y[None], f, ceil_mode=True)[0] if f > 1 else y

@@ -139,10 +139,11 @@ def clipped_log_loss(pred_lin: torch.Tensor, target_lin: torch.Tensor, ldr: torc
     """
     if delta <= 0:
         raise ConfigError(f"loss.clip_delta must be > 0, got {delta}")
-    w = pred_lin.new_tensor([0.2126, 0.7152, 0.0722]).view(1, 3, 1, 1)
+    from hdrlift.ops.transfer import luminance
+
     eps = 1e-4
-    yp = (pred_lin.clamp(min=0.0) * w).sum(1)
-    yt = (target_lin.clamp(min=0.0) * w).sum(1)
+    yp = luminance(pred_lin.clamp(min=0.0))[:, 0]
+    yt = luminance(target_lin.clamp(min=0.0))[:, 0]
     d = torch.log2(yp + eps) - torch.log2(yt + eps)
     m = (ldr.amax(1) >= threshold).to(d.dtype)
     a = d.abs()
